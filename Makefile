@@ -1,0 +1,75 @@
+# tattletail: `make demo` runs the example, `make test` runs every test, `make` builds the Lambda zip.
+# Every target installs what it needs into .venv first (Python deps from pyproject.toml, and the
+# jq command-line tool, used by the comparison tests and the benchmark, from Debian when missing).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# The Lambda runtime the zip is built for (its compiled wheels must match it, not this machine).
+LAMBDA_PYTHON ?= 3.13
+LAMBDA_ARCH ?= x86_64
+DIST ?= dist
+ZIP := $(DIST)/tattletail.zip
+BUILD := build/lambda-$(LAMBDA_PYTHON)-$(LAMBDA_ARCH)
+PLATFORM_x86_64 := --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
+PLATFORM_arm64 := --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
+
+FUNCTION_NAME ?=
+CONF_S3_BUCKET ?=
+CONF_S3_PATH ?= tattletail.toml
+
+.PHONY: all setup demo test lint bench zip upload upload_config clean
+
+all: zip
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@command -v jq >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && apt-get install -y -qq jq >/dev/null) ; } || \
+	  echo "note: jq command-line tool not installed; tests comparing with it will be skipped"
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/tattletail check tattletail.toml
+	$(VENV)/bin/tattletail run --config tattletail.toml examples/cloudtrail-example.json
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check tattletail tests bench
+	$(PY) -m mypy tattletail
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+zip: $(ZIP)
+
+$(ZIP): $(STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard tattletail.toml)
+	rm -rf $(BUILD) build/wheel && mkdir -p $(BUILD) $(DIST)
+	$(PY) -m pip wheel -q --no-deps -w build/wheel .
+	$(PY) -m pip install -q --target $(BUILD) --no-compile --only-binary=:all: \
+	  --implementation cp --python-version $(LAMBDA_PYTHON) $(PLATFORM_$(LAMBDA_ARCH)) \
+	  build/wheel/tattletail-*.whl
+	rm -rf $(BUILD)/bin
+	if [ -f tattletail.toml ]; then cp tattletail.toml $(BUILD)/; fi
+	rm -f $@ && cd $(BUILD) && $(abspath $(PY)) -m zipfile -c $(abspath $@) $$(ls -A)
+	@echo "built $@ for Python $(LAMBDA_PYTHON) $(LAMBDA_ARCH): $$(du -h $@ | cut -f1)"
+
+upload: $(ZIP)
+	@test -n "$(FUNCTION_NAME)" || { echo "usage: make upload FUNCTION_NAME=..."; exit 2; }
+	aws lambda update-function-code --function-name "$(FUNCTION_NAME)" --zip-file fileb://$(ZIP)
+
+upload_config: $(STAMP)
+	@test -n "$(CONF_S3_BUCKET)" || { echo "usage: make upload_config CONF_S3_BUCKET=... [CONF_S3_PATH=...]"; exit 2; }
+	$(VENV)/bin/tattletail check tattletail.toml
+	aws s3 cp tattletail.toml "s3://$(CONF_S3_BUCKET)/$(CONF_S3_PATH)"
+
+clean:
+	rm -rf build $(DIST)

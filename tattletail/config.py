@@ -1,0 +1,186 @@
+"""``tattletail.toml`` -> a checked, frozen ``Config``.
+
+The format is the Go tool cloudtrail-tattletail's (``[[rule]]`` and ``[[destination]]`` tables), so
+its users' files load unchanged. Everything is checked here, when the config loads, never at send
+time: TOML syntax, unknown and missing keys, types, destination types, duplicate ids, references
+from rules to destinations, destination values (ARNs, email lists, URLs) and every jq program.
+All problems are collected and raised together in one ``ConfigError``, each naming the file and
+the rule or destination it concerns.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tattletail.destinations import REGISTRY, Destination
+from tattletail.errors import ConfigError
+from tattletail.rules import Rule, compile_jq
+
+RULE_KEYS: dict[str, tuple[type, bool]] = {
+    "name": (str, True),
+    "jq_match": (str, True),
+    "description": (str, False),
+    "destinations": (list, False),
+}
+DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {"id": (str, True), "type": (str, True)}
+TOP_LEVEL_KEYS = ("rule", "destination")
+_TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded configuration: rules in file order, destinations by id."""
+
+    source: str
+    rules: tuple[Rule, ...]
+    destinations: dict[str, Destination] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        kinds = Counter(d.type for d in self.destinations.values())
+        detail = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        return (f"{self.source}: OK, {len(self.rules)} rules, {len(self.destinations)} destinations"
+                + (f" ({detail})" if detail else ""))
+
+    def destinations_of(self, rule: Rule) -> list[Destination]:
+        return [self.destinations[d] for d in rule.destinations]
+
+
+def load(path: str | Path) -> Config:
+    """Read and check a configuration file."""
+    source = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: not UTF-8 text: {exc}"]) from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "tattletail.toml") -> Config:
+    """Parse and check configuration text; ``source`` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
+    return _Checker(source).check(data)
+
+
+def _check_keys(table: Any, spec: dict[str, tuple[type, bool]], where: str, problems: list[str],
+                extra_note: str = "") -> dict[str, Any] | None:
+    """The table's known values when every required key is there with the right type (unknown keys
+    are reported but do not stop further checks of the rest); ``None`` otherwise."""
+    if not isinstance(table, dict):
+        problems.append(f"{where}: must be a table, not {type(table).__name__}")
+        return None
+    ok = True
+    for key in table:
+        if key not in spec:
+            valid = ", ".join(sorted(spec))
+            problems.append(f"{where}: unknown key {key!r}{extra_note} (valid: {valid})")
+    for key, (kind, required) in spec.items():
+        if key not in table:
+            if required:
+                problems.append(f"{where}: missing key {key!r}")
+                ok = False
+        elif not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool)):
+            problems.append(f"{where}: {key!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, "
+                            f"not {type(table[key]).__name__}")
+            ok = False
+    return {k: v for k, v in table.items() if k in spec} if ok else None
+
+
+class _Checker:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+        self.defined: list[str] = []  # every destination id, valid or not, in file order
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {where}: {message}")
+
+    def check(self, data: dict[str, Any]) -> Config:
+        for key in data:
+            if key not in TOP_LEVEL_KEYS:
+                self.problems.append(f"{self.source}: unknown top-level key {key!r} "
+                                     f"(valid: {', '.join(f'[[{k}]]' for k in TOP_LEVEL_KEYS)})")
+        destinations = self._destinations(self._array(data, "destination"))
+        rules = self._rules(self._array(data, "rule"), destinations)
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Config(self.source, tuple(rules), destinations)
+
+    def _array(self, data: dict[str, Any], key: str) -> list[Any]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.problems.append(f"{self.source}: {key!r} must be an array of tables ([[{key}]])")
+            return []
+        return value
+
+    def _destinations(self, tables: list[Any]) -> dict[str, Destination]:
+        found: dict[str, Destination] = {}
+        for n, table in enumerate(tables, 1):
+            where = f"destination[{n}]"
+            if isinstance(table, dict) and isinstance(table.get("id"), str):
+                where += f" {table['id']!r}"
+                if table["id"] in self.defined:
+                    self.problem(where, "duplicate destination id")
+                    continue
+                self.defined.append(table["id"])
+            kind = table.get("type") if isinstance(table, dict) else None
+            cls = REGISTRY.get(kind) if isinstance(kind, str) else None
+            if isinstance(kind, str) and cls is None:
+                self.problem(where, f"unknown type {kind!r} (valid: {', '.join(sorted(REGISTRY))})")
+                continue
+            spec = {**DESTINATION_COMMON_KEYS, **(cls.KEYS if cls else {})}
+            note = f" for type {kind!r}" if cls else ""
+            values = _check_keys(table, spec, f"{self.source}: {where}", self.problems, note)
+            if values is None or cls is None:
+                continue
+            options = {k: v for k, v in values.items() if k not in DESTINATION_COMMON_KEYS}
+            problems = cls.validate(options)
+            for message in problems:
+                self.problem(where, message)
+            if not problems:
+                found[values["id"]] = cls(values["id"], **options)
+        return found
+
+    def _rules(self, tables: list[Any], destinations: dict[str, Destination]) -> list[Rule]:
+        rules: list[Rule] = []
+        names: set[str] = set()
+        defined = ", ".join(f'"{d}"' for d in self.defined) or "none"
+        for n, table in enumerate(tables, 1):
+            where = f"rule[{n}]"
+            if isinstance(table, dict) and isinstance(table.get("name"), str):
+                where = f"rule {table['name']!r}"
+                if table["name"] in names:
+                    self.problem(where, "duplicate rule name")
+                names.add(table["name"])
+            values = _check_keys(table, RULE_KEYS, f"{self.source}: {where}", self.problems)
+            if values is None:
+                continue
+            ok = True
+            targets = values.get("destinations", [])
+            for target in targets:
+                if not isinstance(target, str):
+                    self.problem(where, f"destinations must be a list of strings, found {target!r}")
+                    ok = False
+                elif target not in self.defined:
+                    self.problem(where, f"unknown destination {target!r} (defined: {defined})")
+                    ok = False
+            if not values["jq_match"].strip():
+                self.problem(where, "jq_match is empty")
+                continue
+            try:
+                program = compile_jq(values["jq_match"])
+            except ValueError as exc:
+                self.problem(where, f"invalid jq_match: {exc}")
+                continue
+            if ok:
+                rules.append(Rule(values["name"], values["jq_match"], values.get("description", ""),
+                                  tuple(targets), program))
+        return rules

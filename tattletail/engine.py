@@ -1,0 +1,146 @@
+"""Records x rules -> matches, with one libjq call per record at most.
+
+Calling libjq has a fixed cost per call, so the engine does not call each rule's program on each
+record (the Go tool's way). Instead:
+
+1. ``prefilter`` gives each rule a necessary condition where one can be proven; an index from
+   (path, value) to rules tells, per record, which rules can possibly match. A record no rule can
+   match never reaches jq and is never serialised.
+2. The remaining rules run in *one* combined jq program that receives ``[mask, record]`` and
+   evaluates each rule whose mask bit is set inside ``try first(...)``, so one rule's error or extra
+   outputs cannot disturb another. Each rule reports a small code: ``null`` no match, ``0`` the record
+   itself, ``1`` true, ``[value]`` an annotation, ``{"error": message}`` a jq runtime error.
+
+If the combined program itself fails on a record (``halt_error`` and the like), the engine falls back
+to evaluating those rules one by one, so the result is always that of ``Rule.match``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from tattletail.prefilter import Path, necessary_condition, value_at
+from tattletail.rules import Match, Rule, RuleRuntimeError, compile_jq
+
+ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
+
+_RECORD_VAR = "$__tattletail_record"
+_MASK_VAR = "$__tattletail_mask"
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _ignore(rule: Rule, record: dict[str, Any], message: str) -> None:
+    pass
+
+
+def combined_program(rules: Sequence[Rule]) -> str:
+    """One jq program evaluating every rule whose mask bit is set. Each rule's text stands on lines
+    of its own, so a trailing ``# comment`` in it cannot swallow the wrapper's closing parenthesis."""
+    parts = []
+    for i, rule in enumerate(rules):
+        parts.append(
+            f"(if {_MASK_VAR}[{i}] == 1 then (try ([first(\n{rule.jq_match}\n)]"
+            f" | if length == 0 then null else .[0]"
+            f" | if . == null or . == false then null elif . == true then 1"
+            f" elif . == {_RECORD_VAR} then 0 else [.] end end)"
+            f' catch {{"error": .}}) else null end)'
+        )
+    return f".[0] as {_MASK_VAR} | .[1] | . as {_RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
+
+
+class Engine:
+    """Evaluates a fixed list of rules against records."""
+
+    def __init__(self, rules: Sequence[Rule], *, prefilter: bool = True,
+                 on_error: ErrorHandler = _ignore) -> None:
+        self.rules = list(rules)
+        self.on_error = on_error
+        self._always: list[int] = []
+        self._index: dict[Path, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for i, rule in enumerate(self.rules):
+            condition = necessary_condition(rule.jq_match) if prefilter else None
+            if condition is None:
+                self._always.append(i)
+                continue
+            for path, values in condition:
+                for value in values:
+                    self._index[path][value].append(i)
+        self._paths = [(path, dict(by_value)) for path, by_value in self._index.items()]
+        try:
+            self._program: Any = compile_jq(combined_program(self.rules)) if self.rules else None
+        except ValueError:
+            self._program = None  # every rule compiles alone; evaluate them one by one
+
+    @property
+    def prefiltered(self) -> int:
+        """How many rules have a necessary condition (and so are skipped on most records)."""
+        return len(self.rules) - len(self._always)
+
+    def candidates(self, record: dict[str, Any]) -> list[int]:
+        """Indexes of the rules that can possibly match ``record``, in rule order."""
+        found: set[int] | None = None
+        for path, by_value in self._paths:
+            value = value_at(record, path)
+            if isinstance(value, str):
+                hits = by_value.get(value)
+                if hits:
+                    found = set(hits) if found is None else found.union(hits)
+        if found is None:
+            return self._always
+        found.update(self._always)
+        return sorted(found)
+
+    def evaluate(self, record: dict[str, Any], on_error: ErrorHandler | None = None) -> list[Match]:
+        """Every match of every rule on one record, in rule order. jq runtime errors go to
+        ``on_error`` (default: the engine's) and count as no match."""
+        on_error = on_error or self.on_error
+        candidates = self.candidates(record)
+        if not candidates:
+            return []
+        text = _dumps(record)
+        if self._program is None:
+            return self._one_by_one(record, text, candidates, on_error)
+        mask = [0] * len(self.rules)
+        for i in candidates:
+            mask[i] = 1
+        try:
+            codes = self._program.input_text(f"[{_dumps(mask)},{text}]").first()
+        except ValueError:
+            return self._one_by_one(record, text, candidates, on_error)
+        matches = []
+        for i in candidates:
+            code = codes[i]
+            if code is None:
+                continue
+            rule = self.rules[i]
+            if isinstance(code, dict):
+                on_error(rule, record, _error_text(code.get("error")))
+            elif code == 0:
+                matches.append(Match(rule, record, record, None))
+            elif code == 1:
+                matches.append(Match(rule, record, True, None))
+            else:
+                matches.append(Match(rule, record, code[0], code[0]))
+        return matches
+
+    def _one_by_one(self, record: dict[str, Any], text: str, candidates: Iterable[int],
+                    on_error: ErrorHandler) -> list[Match]:
+        matches = []
+        for i in candidates:
+            rule = self.rules[i]
+            try:
+                match = rule.match(record, text)
+            except RuleRuntimeError as exc:
+                on_error(rule, record, str(exc))
+                continue
+            if match is not None:
+                matches.append(match)
+        return matches
+
+
+def _error_text(message: Any) -> str:
+    """jq's error value as text: ``error("x")`` gives "x"; other values are shown as JSON."""
+    return message if isinstance(message, str) else json.dumps(message)

@@ -1,0 +1,29 @@
+"""Structured logs: one JSON object per line, with a stable snake_case ``event`` name.
+
+Nothing secret is passed here: destinations appear by id and masked URL only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+logger = logging.getLogger("tattletail")
+
+
+def emit(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log ``{"event": event, "level": ..., **fields}`` as one JSON line."""
+    if logger.isEnabledFor(level):
+        line = {"event": event, "level": logging.getLevelName(level).lower(), **fields}
+        logger.log(level, json.dumps(line, default=str, ensure_ascii=False))
+
+
+def setup(level: int | str = logging.INFO) -> None:
+    """Send tattletail's log lines, bare, to stderr (CLI) or the Lambda log, once."""
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False

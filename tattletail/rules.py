@@ -1,0 +1,90 @@
+"""A rule: a jq program over one CloudTrail record, with the Go tool's match semantics.
+
+Only the first output of ``jq_match`` counts. No output, ``null`` or ``false``: no match. ``true``,
+or an output equal to the record itself: a match with no annotation. Anything else: a match
+annotated with that value. A jq runtime error is the rule's problem on that record only
+(``RuleRuntimeError``); the engine logs it and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import jq
+
+from tattletail.errors import TattletailError
+
+
+class RuleRuntimeError(TattletailError):
+    """jq raised while evaluating one rule on one record."""
+
+
+def compile_jq(program: str) -> Any:
+    """Compile a jq program; raise ``ValueError`` carrying jq's own message when it does not compile."""
+    try:
+        return jq.compile(program)
+    except ValueError as exc:
+        message = str(exc).strip()
+        # libjq appends a count line ("jq: 1 compile error") that says nothing new.
+        lines = [ln for ln in message.splitlines() if not ln.startswith("jq: ") or "error:" in ln]
+        raise ValueError("\n".join(lines) or message) from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[rule]]`` of the configuration."""
+
+    name: str
+    jq_match: str
+    description: str = ""
+    destinations: tuple[str, ...] = ()
+    _program: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def compiled(cls, name: str, jq_match: str, description: str = "",
+                 destinations: tuple[str, ...] = ()) -> Rule:
+        """Build a rule and compile its program now (``ValueError`` with jq's message if invalid)."""
+        return cls(name, jq_match, description, destinations, compile_jq(jq_match))
+
+    @property
+    def program(self) -> Any:
+        if self._program is None:
+            object.__setattr__(self, "_program", compile_jq(self.jq_match))
+        return self._program
+
+    def first_output(self, record: dict[str, Any], record_text: str | None = None) -> tuple[bool, Any]:
+        """``(True, value)`` for the first output, ``(False, None)`` when there is none."""
+        text = record_text if record_text is not None else json.dumps(record)
+        try:
+            for value in self.program.input_text(text):
+                return True, value
+        except ValueError as exc:
+            raise RuleRuntimeError(str(exc)) from None
+        return False, None
+
+    def match(self, record: dict[str, Any], record_text: str | None = None) -> Match | None:
+        """Evaluate this rule alone on one record (the reference path the engine must agree with)."""
+        has_output, value = self.first_output(record, record_text)
+        return Match.from_output(self, record, value) if has_output else None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule matched a record. ``value`` is jq's first output as the Go tool passes it on
+    (the record itself for a plain ``select``); ``annotation`` is that value when it says something
+    beyond "matched", else ``None``."""
+
+    rule: Rule
+    record: dict[str, Any]
+    value: Any
+    annotation: Any
+
+    @classmethod
+    def from_output(cls, rule: Rule, record: dict[str, Any], value: Any) -> Match | None:
+        if value is None or value is False:
+            return None
+        if value is True or value == record:
+            return cls(rule, record, value, None)
+        return cls(rule, record, value, value)

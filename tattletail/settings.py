@@ -1,0 +1,42 @@
+"""Every environment variable tattletail reads, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+S3_CONFIG_BUCKET = "S3_CONFIG_BUCKET"
+S3_CONFIG_PATH = "S3_CONFIG_PATH"
+TATTLETAIL_CONFIG = "TATTLETAIL_CONFIG"
+LOG_LEVEL = "TATTLETAIL_LOG_LEVEL"
+
+BUNDLED_CONFIG_NAME = "tattletail.toml"
+
+
+@dataclass(frozen=True)
+class ConfigLocation:
+    """Where the Lambda reads its configuration: an S3 object or a local path."""
+
+    bucket: str | None = None
+    key: str | None = None
+    path: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.bucket is not None
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.is_s3 else str(self.path)
+
+
+def config_location(environ: dict[str, str] | None = None, bundle_dir: str | None = None) -> ConfigLocation:
+    """S3 (both variables set) wins, then ``TATTLETAIL_CONFIG``, then ``tattletail.toml`` beside the code."""
+    env = os.environ if environ is None else environ
+    bucket, key = env.get(S3_CONFIG_BUCKET), env.get(S3_CONFIG_PATH)
+    if bucket and key:
+        return ConfigLocation(bucket=bucket, key=key)
+    if env.get(TATTLETAIL_CONFIG):
+        return ConfigLocation(path=env[TATTLETAIL_CONFIG])
+    if bundle_dir is None:
+        bundle_dir = env.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return ConfigLocation(path=os.path.join(bundle_dir, BUNDLED_CONFIG_NAME))

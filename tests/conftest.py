@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import FakeSlack, corpus_files
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    server = FakeSlack()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def corpus() -> list[Any]:
+    files = corpus_files()
+    if not files:
+        pytest.skip("../shared/corpus is absent: the real CloudTrail corpus is needed for this test")
+    return files
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in-process, with credentials that cannot reach real AWS."""
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "S3_CONFIG_BUCKET", "S3_CONFIG_PATH", "TATTLETAIL_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_handler_state() -> Iterator[None]:
+    """The handler caches its config and S3 client per container; each test is a new container."""
+    yield
+    from tattletail import handler
+
+    handler._loaded = None
+    handler._s3_client = None
+    os.environ.pop("TATTLETAIL_TEST_MARK", None)

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+
+from tattletail import config
+from tattletail.errors import ConfigError
+from tests.helpers import BENCH, COMPAT, ROOT
+
+GOOD_DEST = '''
+[[destination]]
+id = "SNS"
+type = "sns"
+sns_arn = "arn:aws:sns:us-east-1:123456789012:alerts"
+'''
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        config.loads(text, "t.toml")
+    return info.value.problems
+
+
+@pytest.mark.parametrize("name", ["example.tattletail.toml", "readme-example.tattletail.toml"])
+def test_go_tool_configs_load_unchanged(name: str) -> None:
+    if not COMPAT.is_dir():
+        pytest.skip("../shared/compat is absent")
+    loaded = config.load(COMPAT / name)
+    assert {d.type for d in loaded.destinations.values()} == {"sns", "slack_webhook", "ses"}
+    assert loaded.rules[0].name == "Create User"
+    assert "\n" in loaded.rules[0].jq_match or name == "example.tattletail.toml"
+
+
+def test_example_and_bench_configs_load() -> None:
+    assert len(config.load(ROOT / "tattletail.toml").rules) == 3
+    if BENCH.is_dir():
+        assert len(config.load(BENCH / "rules50.toml").rules) == 50
+
+
+def test_toml_syntax_error_has_line_and_column() -> None:
+    (problem,) = problems('[[rule]]\nname = "x\n')
+    assert problem.startswith("t.toml: invalid TOML:") and "line 2" in problem and "column" in problem
+
+
+def test_unknown_and_missing_keys() -> None:
+    found = problems('[[rule]]\nname = "R"\ndescriptoin = "typo"\ndestinations = []\n'
+                     '[[rule]]\njq_match = "."\n')
+    assert "t.toml: rule 'R': unknown key 'descriptoin' (valid: description, destinations, jq_match, name)" in found
+    assert "t.toml: rule 'R': missing key 'jq_match'" in found
+    assert "t.toml: rule[2]: missing key 'name'" in found
+
+
+def test_unknown_top_level_key() -> None:
+    assert problems("[[rules]]\nname='x'\n") == [
+        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[destination]])"]
+
+
+def test_unknown_destination_type_lists_valid_ones() -> None:
+    (problem,) = problems('[[destination]]\nid = "Slack"\ntype = "slak_webhook"\n')
+    assert problem == "t.toml: destination[1] 'Slack': unknown type 'slak_webhook' (valid: ses, slack_webhook, sns)"
+
+
+def test_duplicate_destination_ids() -> None:
+    assert problems(GOOD_DEST + GOOD_DEST) == ["t.toml: destination[2] 'SNS': duplicate destination id"]
+
+
+def test_rule_naming_undefined_destination_lists_defined_ones() -> None:
+    text = GOOD_DEST + '[[rule]]\nname = "Create User"\njq_match = "."\ndestinations = ["Slack"]\n'
+    assert problems(text) == ["t.toml: rule 'Create User': unknown destination 'Slack' (defined: \"SNS\")"]
+
+
+def test_sns_arn_must_be_an_arn() -> None:
+    (problem,) = problems('[[destination]]\nid = "SNS"\ntype = "sns"\nsns_arn = "cloudtrail_alert"\n')
+    assert problem.startswith("t.toml: destination[1] 'SNS': sns_arn is not an SNS topic ARN")
+
+
+def test_empty_email_list() -> None:
+    text = '[[destination]]\nid = "Mail"\ntype = "ses"\nto_emails = []\nfrom_email = "a@example.com"\n'
+    assert problems(text) == ["t.toml: destination[1] 'Mail': to_emails is empty"]
+
+
+def test_key_of_another_destination_type_is_unknown() -> None:
+    (problem,) = problems(GOOD_DEST.replace('sns_arn', 'webhook_url = "https://x.example/y"\nsns_arn'))
+    assert "unknown key 'webhook_url' for type 'sns'" in problem
+
+
+def test_wrong_value_type() -> None:
+    (problem,) = problems('[[rule]]\nname = "R"\njq_match = "."\ndestinations = "SNS"\n')
+    assert problem == "t.toml: rule 'R': 'destinations' must be a list, not str"
+
+
+def test_invalid_jq_quotes_jqs_own_message() -> None:
+    (problem,) = problems('[[rule]]\nname = "Bad"\njq_match = "select(.eventName == "\n')
+    assert problem.startswith("t.toml: rule 'Bad': invalid jq_match: jq: error: syntax error")
+
+
+def test_every_error_is_reported_at_once() -> None:
+    text = ('[[rule]]\nname = "A"\njq_match = "select("\ndestinations = ["Nope"]\n'
+            '[[destination]]\nid = "X"\ntype = "carrier_pigeon"\n')
+    assert len(problems(text)) == 3
+
+
+def test_unreadable_file_names_it(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="missing.toml: cannot read"):
+        config.load(tmp_path / "missing.toml")
+
+
+def test_webhook_url_is_masked_in_repr() -> None:
+    loaded = config.loads('[[destination]]\nid = "S"\ntype = "slack_webhook"\n'
+                          'webhook_url = "https://hooks.slack.com/services/T1/B2/SECRET"\n')
+    assert "SECRET" not in repr(loaded.destinations) and "hooks.slack.com/services/***" in repr(loaded.destinations)
+
+
+def test_summary_line() -> None:
+    assert config.load(ROOT / "tattletail.toml").summary() == (
+        f"{ROOT / 'tattletail.toml'}: OK, 3 rules, 3 destinations (ses 1, slack_webhook 1, sns 1)")
