@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -20,6 +21,7 @@ from tattletail.errors import SourceError
 GZIP_MAGIC = b"\x1f\x8b"
 _RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*\[')
 _PEEK = 4096
+_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
 
 
 class NotCloudTrail(SourceError):
@@ -86,7 +88,7 @@ def iter_records(stream: IO[bytes], name: str = "<stream>",
     try:
         content = open_log(stream)
         head = _read_exactly(content, _PEEK)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except _DECOMPRESS_ERRORS as exc:
         raise SourceError(f"{name}: cannot decompress: {exc}") from None
     if not head.strip():
         raise NotCloudTrail(f"{name}: empty file")
@@ -101,7 +103,7 @@ def iter_records(stream: IO[bytes], name: str = "<stream>",
                 on_bad_record(index, f"record is a JSON {type(record).__name__}, not an object")
     except ijson.JSONError as exc:
         raise SourceError(f"{name}: invalid JSON: {' '.join(str(exc).split())}") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except _DECOMPRESS_ERRORS as exc:
         raise SourceError(f"{name}: cannot decompress: {exc}") from None
 
 

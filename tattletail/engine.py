@@ -108,7 +108,7 @@ class Engine:
             mask[i] = 1
         try:
             codes = self._program.input_text(f"[{_dumps(mask)},{text}]").first()
-        except ValueError:
+        except (ValueError, StopIteration):  # a rule halted the whole program
             return self._one_by_one(record, text, candidates, on_error)
         matches = []
         for i in candidates:
