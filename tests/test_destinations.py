@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+from tattletail.destinations import slack, sns
+from tattletail.destinations.base import mask_url, scrub
+from tattletail.rules import Match, Rule
+
+RULE = Rule("SSM <Start>", "select(.eventName == \"StartSession\")", "Someone opened a shell & more")
+RECORD = {
+    "eventTime": "2026-11-20T09:01:40Z", "eventName": "StartSession", "eventSource": "ssm.amazonaws.com",
+    "awsRegion": "ap-northeast-1", "recipientAccountId": "123456789012", "sourceIPAddress": "203.0.113.24",
+    "userAgent": "<!channel> <https://evil.example|click>",
+    "userIdentity": {"type": "IAMUser", "userName": "alice", "arn": "arn:aws:iam::123456789012:user/alice"},
+    "requestParameters": {"target": "i-0a1b2c3d4e5f67890"},
+}
+
+
+def test_mask_url_hides_everything_after_the_first_path_segment() -> None:
+    assert mask_url("https://hooks.slack.com/services/T1/B2/SECRET") == "https://hooks.slack.com/services/***"
+    assert mask_url("http://127.0.0.1:8080/x/y") == "http://127.0.0.1:8080/x/***"
+    assert "SECRET" not in scrub("failed for url: /services/T1/B2/SECRET", "https://hooks.slack.com/services/T1/B2/SECRET")
+
+
+def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
+    match = Match(RULE, RECORD, "user: alice", "user: alice")
+    message = slack.render(match)
+    text = json.dumps(message)
+    assert message["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "SSM <Start>"}}
+    for expected in ("Someone opened a shell &amp; more", "user: alice", "2026-11-20T09:01:40Z", "ap-northeast-1",
+                     "123456789012", "alice", "203.0.113.24", "i-0a1b2c3d4e5f67890", "*Who*"):
+        assert expected in text
+    assert message["text"].startswith("SSM &lt;Start&gt;: StartSession by alice")
+
+
+def test_slack_escapes_everything_from_the_event() -> None:
+    text = json.dumps(slack.render(Match(RULE, RECORD, RECORD, None)))
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text
+
+
+def test_slack_blocks_stay_within_limits_for_huge_records() -> None:
+    record = dict(RECORD, requestParameters={"policy": "x" * 50_000, "target": "i-" + "9" * 5000})
+    message = slack.render(Match(RULE, record, "a" * 10_000, "a" * 10_000))
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        if "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= 2000
+    assert message["blocks"][-1]["text"]["text"].endswith("(shortened)```")
+
+
+def test_sns_payload_is_the_go_tools() -> None:
+    assert json.loads(sns.payload(Match(RULE, RECORD, RECORD, None))) == {
+        "name": RULE.name, "description": RULE.description, "record": RECORD, "match": RECORD}
+    assert json.loads(sns.payload(Match(RULE, RECORD, "x", "x")))["match"] == "x"
+
+
+def test_sns_payload_is_shortened_to_fit_256kb_and_says_so() -> None:
+    record = dict(RECORD, responseElements={"blob": "y" * 400_000})
+    payload = sns.payload(Match(RULE, record, record, None))
+    body = json.loads(payload)
+    assert len(payload.encode()) <= sns.MESSAGE_LIMIT
+    assert body["shortened"] == ["responseElements"]
+    assert body["record"]["responseElements"].startswith("[shortened: ")
+    assert body["record"]["eventName"] == "StartSession" and body["match"] == body["record"]
+
+
+def test_sns_arn_validation() -> None:
+    assert sns.Sns.validate({"sns_arn": "arn:aws:sns:us-east-1:1234567890:cloudtail_alert"}) == []
+    assert sns.Sns.validate({"sns_arn": "arn:aws-us-gov:sns:us-gov-east-1:123456789012:t.fifo"}) == []
+    assert sns.Sns.validate({"sns_arn": "arn:aws:sqs:us-east-1:123456789012:q"})

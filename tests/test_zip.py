@@ -1,0 +1,145 @@
+"""The built Lambda zip works on its own: unpacked into an empty directory, its handler runs in a
+separate process where only the zip's contents and boto3 can be imported, against moto's server on
+127.0.0.1 (through real HTTP and AWS_ENDPOINT_URL) and a local HTTP server standing in for Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.helpers import ROOT, FakeSlack, log_bytes, s3_event
+
+BOTO3_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+
+RUNNER = """
+import json, sys
+sys.path[:0] = sys.argv[1:3]
+import jq, requests, tattletail
+assert tattletail.__file__.startswith(sys.argv[1]) and jq.__file__.startswith(sys.argv[1]), "not from the zip"
+try:
+    import moto
+except ImportError:
+    pass
+else:
+    raise SystemExit("moto must not be importable here")
+from tattletail.handler import lambda_handler
+print(json.dumps(lambda_handler(json.load(sys.stdin), None)))
+"""
+
+
+@pytest.fixture(scope="module")
+def built_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make zip`` for this machine's Python and architecture (the default targets Lambda's 3.13)."""
+    dist = tmp_path_factory.mktemp("dist")
+    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    try:
+        subprocess.run(["make", "-C", str(ROOT), "zip", f"LAMBDA_PYTHON={version}", f"LAMBDA_ARCH={arch}",
+                        f"DIST={dist}", f"PY={sys.executable}", "STAMP="],
+                       check=True, capture_output=True, text=True, timeout=600)
+    except subprocess.CalledProcessError as exc:
+        if "No matching distribution" in exc.stderr or "Could not find a version" in exc.stderr:
+            pytest.skip(f"package registry unreachable for the zip's wheels: {exc.stderr[-300:]}")
+        raise AssertionError(exc.stdout + exc.stderr) from None
+    return dist / "tattletail.zip"
+
+
+@pytest.fixture
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_zip_contents(built_zip: Path) -> None:
+    names = zipfile.ZipFile(built_zip).namelist()
+    assert "tattletail/handler.py" in names and "tattletail.toml" in names
+    assert any(n.startswith("jq") and n.endswith(".so") for n in names)
+    assert any(n.startswith("ijson/backends/_yajl2") for n in names)
+    assert not any(n.startswith(("boto3/", "botocore/")) for n in names), "the runtime provides boto3"
+
+
+def test_unpacked_zip_handler_delivers_slack_sns_and_ses(built_zip: Path, tmp_path: Path, moto_server: str,
+                                                         slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = tmp_path / "task"
+    zipfile.ZipFile(built_zip).extractall(task)
+    boto_dir = tmp_path / "boto"
+    boto_dir.mkdir()
+    site = Path(boto3.__file__).parent.parent
+    for name in BOTO3_PACKAGES:
+        if (site / name).exists():
+            (boto_dir / name).symlink_to(site / name)
+
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "LAMBDA_TASK_ROOT": str(task)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="trail")
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    boto3.client("ses").verify_email_identity(EmailAddress="alerts@example.com")
+
+    config = tmp_path / "tattletail.toml"
+    config.write_text(f'''
+[[rule]]
+name = "SSM Start Session"
+jq_match = 'select(.eventName == "StartSession") | "user: \\(.userIdentity.arn) target: \\(.requestParameters.target)"'
+description = "SSM start session"
+destinations = ["Slack Audit", "SNS", "Email"]
+
+[[destination]]
+id = "Slack Audit"
+type = "slack_webhook"
+webhook_url = "{slack.url()}"
+
+[[destination]]
+id = "SNS"
+type = "sns"
+sns_arn = "{topic}"
+
+[[destination]]
+id = "Email"
+type = "ses"
+to_emails = ["team@example.com"]
+from_email = "alerts@example.com"
+''')
+    env["TATTLETAIL_CONFIG"] = str(config)
+    record = {"eventName": "StartSession", "eventID": "e-1", "eventTime": "2026-11-20T09:01:40Z",
+              "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice"},
+              "requestParameters": {"target": "i-0123456789abcdef0"}}
+    key = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/20/log.json.gz"
+    s3.put_object(Bucket="trail", Key=key, Body=log_bytes([{"eventName": "DescribeInstances"}, record]))
+
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", RUNNER, str(task), str(boto_dir)],
+                          input=json.dumps(s3_event("trail", key)), capture_output=True, text=True,
+                          cwd=task, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"objects": 1, "matches": 1, "deliveries": 3}
+
+    expected = "user: arn:aws:iam::123456789012:user/alice target: i-0123456789abcdef0"
+    assert len(slack.posts) == 1 and expected in json.dumps(slack.posts[0])
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(json.loads(message["Body"])["Message"])["match"] == expected
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    (email,) = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert expected in email.body
+    assert "SECRETTOKEN" not in done.stderr
