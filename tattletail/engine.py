@@ -37,16 +37,17 @@ def _ignore(rule: Rule, record: dict[str, Any], message: str) -> None:
 
 
 def combined_program(rules: Sequence[Rule]) -> str:
-    """One jq program evaluating every rule whose mask bit is set. Each rule's text stands on lines
-    of its own, so a trailing ``# comment`` in it cannot swallow the wrapper's closing parenthesis."""
+    """One jq program evaluating every rule whose mask bit is set, emitting ``[index, code]`` only
+    for rules with something to report. Each rule's text stands on lines of its own, so a trailing
+    ``# comment`` in it cannot swallow the wrapper's closing parenthesis."""
     parts = []
     for i, rule in enumerate(rules):
         parts.append(
-            f"(if {_MASK_VAR}[{i}] == 1 then (try ([first(\n{rule.jq_match}\n)]"
+            f"(if {_MASK_VAR}[{i}] == 1 then ((try ([first(\n{rule.jq_match}\n)]"
             f" | if length == 0 then null else .[0]"
             f" | if . == null or . == false then null elif . == true then 1"
             f" elif . == {_RECORD_VAR} then 0 else [.] end end)"
-            f' catch {{"error": .}}) else null end)'
+            f' catch {{"error": .}}) | select(. != null) | [{i}, .]) else empty end)'
         )
     return f".[0] as {_MASK_VAR} | .[1] | . as {_RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
 
@@ -111,10 +112,7 @@ class Engine:
         except (ValueError, StopIteration):  # a rule halted the whole program
             return self._one_by_one(record, text, candidates, on_error)
         matches = []
-        for i in candidates:
-            code = codes[i]
-            if code is None:
-                continue
+        for i, code in codes:
             rule = self.rules[i]
             if isinstance(code, dict):
                 on_error(rule, record, _error_text(code.get("error")))

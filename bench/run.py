@@ -1,0 +1,154 @@
+"""``make bench``: records/s and peak memory of the engine, side by side with its peers.
+
+Every method runs in its own process over the same generated log file (50k records) with the 10 and
+50 rules of ../shared/bench, interleaved and repeated; the figures are medians and the ratios are
+taken within this one run (the machine is shared and noisy, so only side-by-side ratios mean much):
+
+  engine           tattletail: streaming parse, prefilter, one combined libjq call per record
+  no-prefilter     the same with the prefilter off (one libjq call for every record)
+  jq-cli           gzip -dc FILE | jq -c '.Records[] | all rules in one program'
+  naive            libjq called once per rule per record (the Go tool's way), on the first records only
+
+Peak memory is the child's maximum resident set (``wait4``). A last line shows the engine's peak on a
+file twice as large, to show memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+DATA = HERE / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def jq_cli_program(programs: list[str]) -> str:
+    parts = [f"(try (first((\n{p}\n)) | select(. != null and . != false) | [$i, {j}]) catch empty)"
+             for j, p in enumerate(programs)]
+    return ".Records | range(length) as $i | .[$i] | (\n" + ",\n".join(parts) + "\n)"
+
+
+def one(method: str, rules_path: str, log_path: str, limit: int | None) -> dict:
+    """Run one method in this process; return records, matches and a digest of (record, rule) pairs."""
+    from tattletail import config
+    from tattletail.cloudtrail import iter_file
+    from tattletail.engine import Engine
+
+    rules = list(config.load(rules_path).rules)
+    index = {rule.name: j for j, rule in enumerate(rules)}
+    pairs = hashlib.sha256()
+    records = matches = 0
+    started = time.perf_counter()
+    if method in ("engine", "no-prefilter"):
+        engine = Engine(rules, prefilter=method == "engine")
+        for i, record in enumerate(iter_file(log_path)):
+            records += 1
+            for match in engine.evaluate(record):
+                matches += 1
+                pairs.update(f"{i},{index[match.rule.name]};".encode())
+    elif method == "naive":
+        for i, record in enumerate(iter_file(log_path)):
+            if limit is not None and i >= limit:
+                break
+            records += 1
+            for j, rule in enumerate(rules):
+                try:
+                    value = next(iter(rule.program.input_value(record)), None)
+                except ValueError:
+                    continue
+                if value is not None and value is not False:
+                    matches += 1
+                    pairs.update(f"{i},{j};".encode())
+    elif method == "jq-cli":
+        program = jq_cli_program([rule.jq_match for rule in rules])
+        command = f"gzip -dc {shlex.quote(log_path)} | jq -c {shlex.quote(program)}"
+        out = subprocess.run(["sh", "-c", command], check=True, capture_output=True).stdout
+        for line in out.splitlines():
+            i, j = json.loads(line)
+            matches += 1
+            pairs.update(f"{i},{j};".encode())
+        records = int(subprocess.run(["sh", "-c", f"gzip -dc {shlex.quote(log_path)} | jq '.Records|length'"],
+                                     check=True, capture_output=True).stdout)
+    seconds = time.perf_counter() - started
+    return {"records": records, "matches": matches, "seconds": seconds, "digest": pairs.hexdigest()[:16]}
+
+
+def measure(method: str, rules: Path, log: Path, limit: int | None) -> dict:
+    """Run ``one`` in a child process; add its peak resident memory in MB."""
+    argv = [sys.executable, __file__, "--one", method, str(rules), str(log)]
+    if limit:
+        argv += ["--limit", str(limit)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{method} failed with status {status}")
+    result = json.loads(out)
+    result["peak_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def ensure_log(records: int) -> Path:
+    path = DATA / f"{records // 1000}k.json.gz"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(HERE / "generate.py"), str(path), "--records", str(records)], check=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--one", nargs=3, metavar=("METHOD", "RULES", "LOG"))
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--naive-records", type=int, default=2_000)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(*args.one, args.limit)))
+        return
+    if not SHARED_BENCH.is_dir():
+        raise SystemExit(f"{SHARED_BENCH} is absent: the bench rule sets are needed")
+    log = ensure_log(args.records)
+    print(f"log file: {log.name}, {args.records} records, {log.stat().st_size / 1e6:.1f} MB gzipped; "
+          f"median of {args.repeat} runs each; python {sys.version.split()[0]}")
+    methods = ["engine", "no-prefilter", "jq-cli", "naive"]
+    for rules_name in ("rules10.toml", "rules50.toml"):
+        rules = SHARED_BENCH / rules_name
+        n_rules = len(tomllib.loads(rules.read_text())["rule"])
+        runs: dict[str, list[dict]] = {m: [] for m in methods}
+        for _ in range(args.repeat):
+            for method in methods:
+                limit = args.naive_records if method == "naive" else None
+                runs[method].append(measure(method, rules, log, limit))
+        rate = {m: statistics.median(r["records"] / r["seconds"] for r in runs[m]) for m in methods}
+        print(f"\n{n_rules} rules ({rules_name})")
+        print(f"  {'method':<14}{'records/s':>11}{'peak MB':>9}{'matches':>9}  {'x engine':>8}")
+        for m in methods:
+            peak = statistics.median(r["peak_mb"] for r in runs[m])
+            note = f" (first {args.naive_records} records)" if m == "naive" else ""
+            print(f"  {m:<14}{rate[m]:>11,.0f}{peak:>9.0f}{runs[m][0]['matches']:>9}  "
+                  f"{rate['engine'] / rate[m]:>7.2f}x{note}")
+        same = runs["engine"][0]["digest"] == runs["jq-cli"][0]["digest"] == runs["no-prefilter"][0]["digest"]
+        print(f"  identical (record, rule) matches, engine / no-prefilter / jq-cli: {'yes' if same else 'NO'}")
+    big = ensure_log(args.records * 2)
+    small_peak = measure("engine", SHARED_BENCH / "rules10.toml", log, None)["peak_mb"]
+    big_peak = measure("engine", SHARED_BENCH / "rules10.toml", big, None)["peak_mb"]
+    print(f"\nengine peak memory, 10 rules: {small_peak:.0f} MB on {args.records} records, "
+          f"{big_peak:.0f} MB on {args.records * 2} records")
+
+
+if __name__ == "__main__":
+    main()
