@@ -28,7 +28,7 @@ DEFAULT_CONFIG = "tattletail.toml"
 def _match_line(match: Match) -> str:
     record = match.record
     parts = [f"[{match.rule.name}]", str(record.get("eventTime") or "-"), str(record.get("eventName") or "-")]
-    who = facts.who(record)
+    who = facts.identity(record).display()
     if who:
         parts.append(f"by {who}")
     line = " ".join(parts)

@@ -15,9 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tattletail.alert import SEVERITIES, View
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError
+from tattletail.i18n import LANGUAGES
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {
@@ -25,8 +28,17 @@ RULE_KEYS: dict[str, tuple[type, bool]] = {
     "jq_match": (str, True),
     "description": (str, False),
     "destinations": (list, False),
+    "severity": (str, False),
+    "title": (str, False),
+    "fields": (dict, False),
+    "runbook": (str, False),
 }
-DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {"id": (str, True), "type": (str, True)}
+DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
+    "id": (str, True),
+    "type": (str, True),
+    "timezone": (str, False),
+    "language": (str, False),
+}
 TOP_LEVEL_KEYS = ("rule", "destination")
 _TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table"}
 
@@ -109,7 +121,7 @@ class _Checker:
                 self.problems.append(f"{self.source}: unknown top-level key {key!r} "
                                      f"(valid: {', '.join(f'[[{k}]]' for k in TOP_LEVEL_KEYS)})")
         destinations = self._destinations(self._array(data, "destination"))
-        rules = self._rules(self._array(data, "rule"), destinations)
+        rules = self._rules(self._array(data, "rule"))
         if self.problems:
             raise ConfigError(self.problems)
         return Config(self.source, tuple(rules), destinations)
@@ -143,13 +155,25 @@ class _Checker:
                 continue
             options = {k: v for k, v in values.items() if k not in DESTINATION_COMMON_KEYS}
             problems = cls.validate(options)
+            view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)
-            if not problems:
-                found[values["id"]] = cls(values["id"], **options)
+            if not problems and view is not None:
+                found[values["id"]] = cls(values["id"], **options, view=view)
         return found
 
-    def _rules(self, tables: list[Any], destinations: dict[str, Destination]) -> list[Rule]:
+    @staticmethod
+    def _view(values: dict[str, Any], problems: list[str]) -> View | None:
+        timezone, language = values.get("timezone", "UTC"), values.get("language", "en")
+        if language not in LANGUAGES:
+            problems.append(f"unknown language {language!r} (valid: {', '.join(LANGUAGES)})")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"unknown timezone {timezone!r} (an IANA name such as 'Asia/Tokyo' or 'UTC')")
+        return View(timezone, language) if not problems else None
+
+    def _rules(self, tables: list[Any]) -> list[Rule]:
         rules: list[Rule] = []
         names: set[str] = set()
         defined = ", ".join(f'"{d}"' for d in self.defined) or "none"
@@ -175,12 +199,39 @@ class _Checker:
             if not values["jq_match"].strip():
                 self.problem(where, "jq_match is empty")
                 continue
-            try:
-                program = compile_jq(values["jq_match"])
-            except ValueError as exc:
-                self.problem(where, f"invalid jq_match: {exc}")
-                continue
+            ok = self._presentation(values, where) and ok
+            fields = tuple((str(label), program) for label, program in values.get("fields", {}).items())
+            programs = [("jq_match", values["jq_match"]), ("title", values.get("title")),
+                        *((f"fields.{label}", program) for label, program in fields)]
+            compiled: dict[str, Any] = {}
+            for key, program in programs:
+                if isinstance(program, str):
+                    try:
+                        compiled[key] = compile_jq(program)
+                    except ValueError as exc:
+                        self.problem(where, f"invalid {key}: {exc}")
+                        ok = False
             if ok:
-                rules.append(Rule(values["name"], values["jq_match"], values.get("description", ""),
-                                  tuple(targets), program))
+                rules.append(Rule(
+                    values["name"], values["jq_match"], values.get("description", ""), tuple(targets),
+                    values.get("severity"), values.get("title"), fields, values.get("runbook"),
+                    _program=compiled["jq_match"], title_program=compiled.get("title"),
+                    field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules
+
+    def _presentation(self, values: dict[str, Any], where: str) -> bool:
+        """Check the rule's optional presentation keys; False when one is invalid."""
+        ok = True
+        severity = values.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            self.problem(where, f"unknown severity {severity!r} (valid: {', '.join(SEVERITIES)})")
+            ok = False
+        for label, program in values.get("fields", {}).items():
+            if not isinstance(program, str):
+                self.problem(where, f"fields.{label} must be a jq program (a string), not {type(program).__name__}")
+                ok = False
+        runbook = values.get("runbook")
+        if runbook is not None and not runbook.startswith(("https://", "http://")):
+            self.problem(where, f"runbook is not an http(s) URL: {runbook!r}")
+            ok = False
+        return ok

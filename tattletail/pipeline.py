@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from tattletail import log
+from tattletail.alert import Alert
 from tattletail.cloudtrail import iter_records
 from tattletail.config import Config
 from tattletail.engine import Engine
@@ -49,11 +50,23 @@ class Report:
         }
 
 
+def make_alert(match: Match) -> Alert:
+    """The alert for a match; a title or field program that fails is logged and left out."""
+
+    def on_error(rule: Rule, what: str, message: str) -> None:
+        log.emit("presentation_error", logging.WARNING, rule=rule.name, part=what,
+                 event_id=match.record.get("eventID"), error=message)
+
+    return Alert.of(match, on_error)
+
+
 def deliver(config: Config, match: Match, report: Report) -> None:
     """Send one match to each destination of its rule; record every failure, stop at none."""
-    for destination in config.destinations_of(match.rule):
+    destinations = config.destinations_of(match.rule)
+    alert = make_alert(match) if destinations else None
+    for destination in destinations:
         try:
-            destination.send(match)
+            destination.send(alert)  # type: ignore[arg-type]
         except DeliveryError as exc:
             report.failures.append(str(exc))
             log.emit("delivery_failed", logging.ERROR, rule=match.rule.name, destination=destination.id,

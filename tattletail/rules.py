@@ -34,19 +34,30 @@ def compile_jq(program: str) -> Any:
 
 @dataclass(frozen=True)
 class Rule:
-    """One ``[[rule]]`` of the configuration."""
+    """One ``[[rule]]`` of the configuration. ``title`` and ``fields`` are jq programs too, evaluated
+    on a matching record to present it; ``severity`` and ``runbook`` are shown as they are."""
 
     name: str
     jq_match: str
     description: str = ""
     destinations: tuple[str, ...] = ()
+    severity: str | None = None
+    title: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    runbook: str | None = None
     _program: Any = field(default=None, compare=False, repr=False)
+    title_program: Any = field(default=None, compare=False, repr=False)
+    field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
-    def compiled(cls, name: str, jq_match: str, description: str = "",
-                 destinations: tuple[str, ...] = ()) -> Rule:
-        """Build a rule and compile its program now (``ValueError`` with jq's message if invalid)."""
-        return cls(name, jq_match, description, destinations, compile_jq(jq_match))
+    def compiled(cls, name: str, jq_match: str, **options: Any) -> Rule:
+        """Build a rule and compile all its programs now (``ValueError`` with jq's message if one is
+        invalid)."""
+        title = options.get("title")
+        fields = tuple(options.pop("fields", ()))
+        return cls(name, jq_match, **options, fields=fields, _program=compile_jq(jq_match),
+                   title_program=compile_jq(title) if title is not None else None,
+                   field_programs=tuple(compile_jq(program) for _, program in fields))
 
     @property
     def program(self) -> Any:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import json
 
-from tattletail.destinations import slack, sns
+from tattletail.alert import Alert, View
+from tattletail.destinations import ses, slack, sns
 from tattletail.destinations.base import mask_url, scrub
 from tattletail.rules import Match, Rule
 
-RULE = Rule("SSM <Start>", "select(.eventName == \"StartSession\")", "Someone opened a shell & more")
+RULE = Rule.compiled("SSM <Start>", 'select(.eventName == "StartSession")', description="Someone opened a shell & more")
 RECORD = {
     "eventTime": "2026-11-20T09:01:40Z", "eventName": "StartSession", "eventSource": "ssm.amazonaws.com",
     "awsRegion": "ap-northeast-1", "recipientAccountId": "123456789012", "sourceIPAddress": "203.0.113.24",
@@ -24,24 +25,26 @@ def test_mask_url_hides_everything_after_the_first_path_segment() -> None:
 
 def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
     match = Match(RULE, RECORD, "user: alice", "user: alice")
-    message = slack.render(match)
+    message = slack.render(Alert.of(match), View())
     text = json.dumps(message)
-    assert message["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "SSM <Start>"}}
+    assert message["blocks"][0] == {"type": "header",
+                                    "text": {"type": "plain_text", "text": ":bell: SSM <Start>", "emoji": True}}
     for expected in ("Someone opened a shell &amp; more", "user: alice", "2026-11-20T09:01:40Z", "ap-northeast-1",
-                     "123456789012", "alice", "203.0.113.24", "i-0a1b2c3d4e5f67890", "*Who*"):
+                     "123456789012", "alice", "203.0.113.24", "i-0a1b2c3d4e5f67890", "*User*"):
         assert expected in text
-    assert message["text"].startswith("SSM &lt;Start&gt;: StartSession by alice")
+    assert message["text"] == ":bell: SSM &lt;Start&gt;: StartSession (by alice)"
 
 
 def test_slack_escapes_everything_from_the_event() -> None:
-    text = json.dumps(slack.render(Match(RULE, RECORD, RECORD, None)))
+    text = json.dumps(slack.render(Alert.of(Match(RULE, RECORD, RECORD, None)), View()))
     assert "<!channel>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in text
 
 
 def test_slack_blocks_stay_within_limits_for_huge_records() -> None:
     record = dict(RECORD, requestParameters={"policy": "x" * 50_000, "target": "i-" + "9" * 5000})
-    message = slack.render(Match(RULE, record, "a" * 10_000, "a" * 10_000))
+    rule = Rule.compiled("r", ".", fields=tuple((f"f{i}", '"v" * 3000') for i in range(200)))
+    message = slack.render(Alert.of(Match(rule, record, "a" * 10_000, "a" * 10_000)), View())
     assert len(message["blocks"]) <= 50
     for block in message["blocks"]:
         if "text" in block:
@@ -71,3 +74,28 @@ def test_sns_arn_validation() -> None:
     assert sns.Sns.validate({"sns_arn": "arn:aws:sns:us-east-1:1234567890:cloudtail_alert"}) == []
     assert sns.Sns.validate({"sns_arn": "arn:aws-us-gov:sns:us-gov-east-1:123456789012:t.fifo"}) == []
     assert sns.Sns.validate({"sns_arn": "arn:aws:sqs:us-east-1:123456789012:q"})
+
+
+def test_sns_text_format_has_a_readable_body_and_a_one_line_subject() -> None:
+    rule = Rule.compiled("SSM", ".", severity="high", title='"\\(.userIdentity.userName) opened\\na session"')
+    dest = sns.Sns("t", "arn:aws:sns:us-east-1:123456789012:t", format="text", view=View("Asia/Tokyo", "ja"))
+    rendered = dest.render(Alert.of(Match(rule, RECORD, True, None)))
+    assert rendered["Subject"] == "[高] alice opened a session: StartSession (実行者 alice)"
+    assert "発生時刻" in rendered["Message"] and "2026-11-20 18:01:40 JST" in rendered["Message"]
+    long = sns.subject("{title} " + "x" * 200, Alert.of(Match(rule, RECORD, True, None)), View())
+    assert len(long) == 100 and "\n" not in long
+
+
+def test_sns_subject_template_is_checked() -> None:
+    assert sns.Sns.validate({"sns_arn": "arn:aws:sns:us-east-1:1:t", "subject": "{nope} {title"})
+    assert sns.Sns.validate({"sns_arn": "arn:aws:sns:us-east-1:1:t", "subject": "{who}: {event}"}) == []
+
+
+def test_ses_has_text_and_escaped_html_parts() -> None:
+    dest = ses.Ses("m", ["a@example.com"], "b@example.com")
+    rendered = dest.render(Alert.of(Match(RULE, RECORD, "<b>x</b>", "<b>x</b>")))
+    body = rendered["Message"]["Body"]
+    assert "<!channel>" in body["Text"]["Data"]  # plain text is shown as it is
+    assert "<!channel>" not in body["Html"]["Data"] and "&lt;!channel&gt;" in body["Html"]["Data"]
+    assert "<b>x</b>" not in body["Html"]["Data"]
+    assert rendered["Message"]["Subject"]["Data"] == "SSM <Start>: StartSession (by alice)"

@@ -7,30 +7,33 @@ missing and mistyped keys for every destination type the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from tattletail.alert import Alert
-
+from tattletail.alert import Alert, View
 
 KeySpec = dict[str, tuple[type, bool]]
 """TOML key -> (Python type of its value, whether it is required)."""
 
 
 class Destination:
-    """Base of all destinations. Subclasses set ``type`` and ``KEYS`` and implement ``send``."""
+    """Base of all destinations. Subclasses set ``type`` and ``KEYS`` and implement ``render`` (what
+    would be sent, for ``tattletail render`` and for ``send``) and ``send``."""
 
     type: ClassVar[str] = ""
     KEYS: ClassVar[KeySpec] = {}
 
-    def __init__(self, id: str) -> None:
+    def __init__(self, id: str, *, view: View | None = None) -> None:
         self.id = id
+        self.view = view or View()
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> list[str]:
         """Problems with the values of an otherwise well-formed table (types already checked)."""
         return []
+
+    def render(self, alert: Alert) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def send(self, alert: Alert) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

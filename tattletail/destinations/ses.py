@@ -1,14 +1,37 @@
-"""Amazon SES: one plain-text email per match."""
+"""Amazon SES: one email per alert, with a plain-text and an HTML part telling the same facts."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any, ClassVar
 
+from tattletail.alert import Alert, View, pretty_json
 from tattletail.destinations import aws
 from tattletail.destinations.base import Destination, KeySpec
 from tattletail.errors import DeliveryError
-from tattletail.message import plain_text, subject
-from tattletail.rules import Match
+
+SUBJECT_LIMIT = 200
+
+
+def html_body(alert: Alert, view: View) -> str:
+    """The HTML part: every value escaped, no external resources."""
+    e = escape
+    parts = [f"<h2>{e(view.summary(alert))}</h2>", "<table>"]
+    rows = [(view.label("rule"), alert.rule.name)]
+    if alert.severity:
+        rows.append((view.label("severity"), view.severity(alert) or ""))
+    if alert.rule.description:
+        rows.append((view.label("description"), alert.rule.description))
+    if alert.annotation is not None:
+        rows.append((view.label("match"), alert.annotation))
+    rows += view.facts(alert) + list(alert.fields)
+    parts += [f'<tr><th align="left">{e(name)}</th><td>{e(value)}</td></tr>' for name, value in rows]
+    parts.append("</table>")
+    links = view.links(alert)
+    if links:
+        parts.append("<p>" + " | ".join(f'<a href="{e(url)}">{e(name)}</a>' for name, url in links) + "</p>")
+    parts.append(f"<h3>{e(view.label('record'))}</h3><pre>{e(pretty_json(alert.record))}</pre>")
+    return "\n".join(parts)
 
 
 class Ses(Destination):
@@ -22,8 +45,8 @@ class Ses(Destination):
     }
 
     def __init__(self, id: str, to_emails: list[str], from_email: str, region: str | None = None, *,
-                 client: Any = None) -> None:
-        super().__init__(id)
+                 view: View | None = None, client: Any = None) -> None:
+        super().__init__(id, view=view)
         self.to_emails = list(to_emails)
         self.from_email = from_email
         self.region = region
@@ -48,15 +71,21 @@ class Ses(Destination):
             self._client = aws.client("ses", region=self.region)
         return self._client
 
-    def send(self, match: Match) -> None:
+    def render(self, alert: Alert) -> dict[str, Any]:
+        """The ``SendEmail`` parameters."""
+        line = " ".join(self.view.summary(alert).split())
+        return {
+            "Source": self.from_email,
+            "Destination": {"ToAddresses": self.to_emails},
+            "Message": {
+                "Subject": {"Data": line[:SUBJECT_LIMIT], "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": self.view.plain_text(alert), "Charset": "UTF-8"},
+                         "Html": {"Data": html_body(alert, self.view), "Charset": "UTF-8"}},
+            },
+        }
+
+    def send(self, alert: Alert) -> None:
         try:
-            self.client.send_email(
-                Source=self.from_email,
-                Destination={"ToAddresses": self.to_emails},
-                Message={
-                    "Subject": {"Data": subject(match)[:998], "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": plain_text(match), "Charset": "UTF-8"}},
-                },
-            )
+            self.client.send_email(**self.render(alert))
         except Exception as exc:  # botocore raises many unrelated types; all mean "not delivered"
             raise DeliveryError(f'destination "{self.id}" (ses from {self.from_email}): {exc}') from None

@@ -1,4 +1,10 @@
-"""Slack incoming webhooks: a readable Block Kit message, escaped and cut to Slack's limits."""
+"""Slack incoming webhooks: a Block Kit message a person reads at a glance.
+
+Header with a severity marker and the title; the rule and severity; the description and annotation;
+the facts as fields; the rule's extra fields; links to the runbook and the console; the raw event in a
+code block. Everything taken from the event is escaped for Slack (``&``, ``<``, ``>``), so a crafted
+userAgent cannot mention ``@channel`` or inject links, and every text is cut to Slack's limits.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,17 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tattletail.alert import Alert, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec, mask_url, scrub
 from tattletail.errors import DeliveryError
-from tattletail.facts import key_facts
-from tattletail.message import annotation_text, pretty_json
-from tattletail.rules import Match
 
 TEXT_LIMIT = 3000        # characters of text in a section block
 FIELD_LIMIT = 2000       # characters of one section field
 HEADER_LIMIT = 150       # characters of a header block's plain text
 FIELDS_PER_SECTION = 10
+BLOCK_LIMIT = 50
+MARKERS = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
+           "low": ":large_blue_circle:", "info": ":white_circle:"}
 
 
 def escape(text: str) -> str:
@@ -28,35 +35,52 @@ def _cut(text: str, limit: int, marker: str = "\n… (shortened)") -> str:
     return text if len(text) <= limit else text[: limit - len(marker)] + marker
 
 
-def _code(label: str, body: str) -> dict[str, Any]:
-    head = f"*{label}*\n```"
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, TEXT_LIMIT)}}
+
+
+def _code(label: str, body: str, view: View) -> dict[str, Any]:
+    head = f"*{escape(label)}*\n```"
     room = TEXT_LIMIT - len(head) - 3
-    return {"type": "section", "text": {"type": "mrkdwn", "text": head + _cut(escape(body), room) + "```"}}
+    return _section(head + _cut(escape(body), room, f"\n… ({view.label('shortened')})") + "```")
 
 
-def render(match: Match) -> dict[str, Any]:
-    """The webhook payload for one match."""
-    rule = match.rule
+def _fields(rows: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    sections = []
+    for start in range(0, len(rows), FIELDS_PER_SECTION):
+        fields = [{"type": "mrkdwn", "text": _cut(f"*{escape(name)}*\n{escape(value)}", FIELD_LIMIT)}
+                  for name, value in rows[start:start + FIELDS_PER_SECTION]]
+        sections.append({"type": "section", "fields": fields})
+    return sections
+
+
+def _link(url: str, text: str) -> str:
+    safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return f"<{safe}|{escape(text)}>"
+
+
+def render(alert: Alert, view: View) -> dict[str, Any]:
+    """The webhook payload for one alert."""
+    marker = MARKERS.get(alert.severity or "", ":bell:")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(rule.name, HEADER_LIMIT, "…")}},
+        {"type": "header",
+         "text": {"type": "plain_text", "text": _cut(f"{marker} {alert.title}", HEADER_LIMIT, "…"), "emoji": True}},
     ]
-    if rule.description:
-        blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": _cut(escape(rule.description), TEXT_LIMIT)}})
-    note = annotation_text(match)
-    if note is not None:
-        blocks.append(_code("Match", note))
-    facts = key_facts(match.record)
-    for start in range(0, len(facts), FIELDS_PER_SECTION):
-        fields = [{"type": "mrkdwn", "text": _cut(f"*{label}*\n{escape(value)}", FIELD_LIMIT)}
-                  for label, value in facts[start:start + FIELDS_PER_SECTION]]
-        blocks.append({"type": "section", "fields": fields})
-    blocks.append(_code("CloudTrail record", pretty_json(match.record)))
-    summary = dict(facts)
-    fallback = f"{rule.name}: {summary.get('Event', 'event')}"
-    if "Who" in summary:
-        fallback += f" by {summary['Who']}"
-    return {"text": _cut(escape(fallback), TEXT_LIMIT), "blocks": blocks}
+    context = f"*{escape(view.label('rule'))}:* {escape(alert.rule.name)}"
+    if alert.severity:
+        context += f"  |  *{escape(view.label('severity'))}:* {escape(view.severity(alert) or '')}"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, TEXT_LIMIT)}]})
+    if alert.rule.description:
+        blocks.append(_section(escape(alert.rule.description)))
+    if alert.annotation is not None:
+        blocks.append(_code(view.label("match"), alert.annotation, view))
+    tail = [_code(view.label("record"), pretty_json(alert.record), view)]
+    links = view.links(alert)
+    if links:
+        tail.insert(0, _section("  |  ".join(_link(url, name) for name, url in links)))
+    rows = _fields(view.facts(alert)) + _fields(list(alert.fields))
+    blocks += rows[: BLOCK_LIMIT - len(blocks) - len(tail)] + tail
+    return {"text": _cut(escape(f"{marker} {view.summary(alert)}"), TEXT_LIMIT), "blocks": blocks}
 
 
 class SlackWebhook(Destination):
@@ -65,9 +89,9 @@ class SlackWebhook(Destination):
     type: ClassVar[str] = "slack_webhook"
     KEYS: ClassVar[KeySpec] = {"webhook_url": (str, True)}
 
-    def __init__(self, id: str, webhook_url: str, *, session: requests.Session | None = None,
-                 timeout: float = 10.0) -> None:
-        super().__init__(id)
+    def __init__(self, id: str, webhook_url: str, *, view: View | None = None,
+                 session: requests.Session | None = None, timeout: float = 10.0) -> None:
+        super().__init__(id, view=view)
         self._url = webhook_url
         self._session = session or requests.Session()
         self._timeout = timeout
@@ -82,13 +106,14 @@ class SlackWebhook(Destination):
     def __repr__(self) -> str:
         return f"SlackWebhook(id={self.id!r}, webhook_url={mask_url(self._url)!r})"
 
-    def send(self, match: Match) -> None:
+    def render(self, alert: Alert) -> dict[str, Any]:
+        return render(alert, self.view)
+
+    def send(self, alert: Alert) -> None:
+        where = f'destination "{self.id}" (slack_webhook {mask_url(self._url)})'
         try:
-            response = self._session.post(self._url, json=render(match), timeout=self._timeout)
+            response = self._session.post(self._url, json=self.render(alert), timeout=self._timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f'destination "{self.id}" (slack_webhook {mask_url(self._url)}): '
-                                f"{type(exc).__name__}: {scrub(str(exc), self._url)}") from None
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
         if not 200 <= response.status_code < 300:
-            body = scrub(response.text[:200], self._url)
-            raise DeliveryError(f'destination "{self.id}" (slack_webhook {mask_url(self._url)}): '
-                                f"HTTP {response.status_code}: {body}")
+            raise DeliveryError(f"{where}: HTTP {response.status_code}: {scrub(response.text[:200], self._url)}")

@@ -1,27 +1,38 @@
-"""Amazon SNS: the Go tool's JSON payload ``{name, description, record, match}``, unchanged, so
-existing subscribers keep working; shortened to fit SNS's 256 KB message limit when needed."""
+"""Amazon SNS.
+
+``format = "json"`` (the default) publishes the Go tool's payload ``{name, description, record, match}``
+unchanged, so existing machine subscribers keep working. ``format = "text"`` publishes a readable
+plain-text body for topics that fan out to email, with a ``Subject`` (at most 100 characters, no line
+breaks) from the ``subject`` template. Messages are kept within SNS's 256 KB limit.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from typing import Any, ClassVar
 
+from tattletail.alert import Alert, View
 from tattletail.destinations import aws
 from tattletail.destinations.base import Destination, KeySpec
 from tattletail.errors import DeliveryError
 from tattletail.rules import Match
 
 MESSAGE_LIMIT = 256 * 1024  # bytes, UTF-8
+SUBJECT_LIMIT = 100
 ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d+:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-# Parts of a record that can be large, dropped in this order when a message does not fit.
+FORMATS = ("json", "text")
+DEFAULT_SUBJECT = "{summary}"
+SUBJECT_FIELDS = ("summary", "title", "rule", "severity", "event", "who", "account", "region")
+# Parts of a record that can be large, replaced in this order when a message does not fit.
 _BULKY = ("responseElements", "requestParameters", "additionalEventData", "resources", "serviceEventDetails")
 
 
 def payload(match: Match) -> str:
-    """The message text; ``match`` is jq's first output as the Go tool sends it (the record itself
-    for a plain ``select``). When it exceeds the limit, the bulky parts of the record are replaced by
-    a note of their size, one at a time, and a ``shortened`` key lists what was cut."""
+    """The Go tool's message; ``match`` is jq's first output as it sends it (the record itself for a
+    plain ``select``). When over the limit, the bulky parts of the record are replaced by a note of
+    their size, one at a time, and a ``shortened`` key lists what was cut."""
     rule, record, value = match.rule, match.record, match.value
     value_is_record = match.annotation is None and value is not True
     shortened: list[str] = []
@@ -33,7 +44,7 @@ def payload(match: Match) -> str:
             if value_is_record:
                 continue
             value = _note(value)
-        elif key == "record":  # last resort: drop every remaining large field
+        elif key == "record":  # last resort: every remaining large field
             record = {k: (v if len(json.dumps(v)) < 1024 else _note(v)) for k, v in record.items()}
         elif record.get(key) is not None:
             record = {**record, key: _note(record[key])}
@@ -50,32 +61,62 @@ def _note(value: Any) -> str:
     return f"[shortened: {len(json.dumps(value))} characters]"
 
 
-def _dump(name: str, description: str, record: Any, value: Any, shortened: list[str] | None = None) -> str:
+def _dump(name: str, description: str, record: Any, value: Any, shortened: list[str]) -> str:
     body: dict[str, Any] = {"name": name, "description": description, "record": record, "match": value}
     if shortened:
         body["shortened"] = shortened
     return json.dumps(body, ensure_ascii=False)
 
 
+def subject(template: str, alert: Alert, view: View) -> str:
+    """The template filled from the alert, on one line, within SNS's 100 characters."""
+    facts = alert.facts
+    values = {"summary": view.summary(alert), "title": alert.title, "rule": alert.rule.name,
+              "severity": view.severity(alert) or "", "event": facts.event_name or "",
+              "who": facts.who.display() or "", "account": facts.account or "", "region": facts.region or ""}
+    line = " ".join(template.format(**values).split())  # no line breaks or control characters
+    return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1] + "…"
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    data = text.encode()
+    return text if len(data) <= limit else data[: limit - 16].decode(errors="ignore") + "\n… (shortened)"
+
+
 class Sns(Destination):
     """Publishes to one SNS topic (client made in the topic's own region)."""
 
     type: ClassVar[str] = "sns"
-    KEYS: ClassVar[KeySpec] = {"sns_arn": (str, True)}
+    KEYS: ClassVar[KeySpec] = {"sns_arn": (str, True), "format": (str, False), "subject": (str, False)}
 
-    def __init__(self, id: str, sns_arn: str, *, client: Any = None) -> None:
-        super().__init__(id)
+    def __init__(self, id: str, sns_arn: str, format: str = "json", subject: str = DEFAULT_SUBJECT, *,
+                 view: View | None = None, client: Any = None) -> None:
+        super().__init__(id, view=view)
         self.sns_arn = sns_arn
+        self.format = format
+        self.subject = subject
         self._client = client
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> list[str]:
+        problems = []
         if not ARN.match(values["sns_arn"]):
-            return [f"sns_arn is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC): {values['sns_arn']!r}"]
-        return []
+            problems.append("sns_arn is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC): "
+                            f"{values['sns_arn']!r}")
+        if values.get("format", "json") not in FORMATS:
+            problems.append(f"unknown format {values['format']!r} (valid: {', '.join(FORMATS)})")
+        if "subject" in values:
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(values["subject"]) if name is not None}
+            except ValueError as exc:
+                problems.append(f"subject is not a valid template: {exc}")
+            else:
+                for name in sorted(names - set(SUBJECT_FIELDS)):
+                    problems.append(f"subject uses unknown field {{{name}}} (valid: {', '.join(SUBJECT_FIELDS)})")
+        return problems
 
     def __repr__(self) -> str:
-        return f"Sns(id={self.id!r}, sns_arn={self.sns_arn!r})"
+        return f"Sns(id={self.id!r}, sns_arn={self.sns_arn!r}, format={self.format!r})"
 
     @property
     def client(self) -> Any:
@@ -83,8 +124,15 @@ class Sns(Destination):
             self._client = aws.client("sns", region=self.sns_arn.split(":")[3])
         return self._client
 
-    def send(self, match: Match) -> None:
+    def render(self, alert: Alert) -> dict[str, Any]:
+        """The ``Publish`` parameters (less the topic)."""
+        if self.format == "json":
+            return {"Message": payload(alert.match), "Subject": subject(self.subject, alert, self.view)}
+        return {"Message": _cut_bytes(self.view.plain_text(alert), MESSAGE_LIMIT),
+                "Subject": subject(self.subject, alert, self.view)}
+
+    def send(self, alert: Alert) -> None:
         try:
-            self.client.publish(TopicArn=self.sns_arn, Message=payload(match))
+            self.client.publish(TopicArn=self.sns_arn, **self.render(alert))
         except Exception as exc:  # botocore raises many unrelated types; all mean "not delivered"
             raise DeliveryError(f'destination "{self.id}" (sns {self.sns_arn}): {exc}') from None

@@ -1,0 +1,173 @@
+"""A match made readable: title, severity, facts and extra fields, shown in a reader's zone and language.
+
+``Alert.of(match)`` evaluates the rule's ``title`` and ``fields`` jq programs once per match; each
+destination then renders the same alert with its own ``View`` (time zone and language), so Slack, email
+and SNS tell the same story.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tattletail.facts import Facts, derive
+from tattletail.i18n import label
+from tattletail.rules import Match, Rule
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+ErrorHandler = Callable[[Rule, str, str], None]  # rule, what ("title" or a field label), message
+
+
+def as_text(value: Any) -> str:
+    """A jq output as a reader sees it: strings as they are, everything else as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _ignore(rule: Rule, what: str, message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything any destination shows about one match."""
+
+    match: Match
+    facts: Facts
+    title: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rule(self) -> Rule:
+        return self.match.rule
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.match.record
+
+    @property
+    def severity(self) -> str | None:
+        return self.match.rule.severity
+
+    @property
+    def annotation(self) -> str | None:
+        return None if self.match.annotation is None else as_text(self.match.annotation)
+
+    @classmethod
+    def of(cls, match: Match, on_error: ErrorHandler = _ignore) -> Alert:
+        """Evaluate the rule's title and fields on the record; one that fails or gives nothing is
+        left out (the rule name stands in for a title), and the error is reported, not raised."""
+        rule, record = match.rule, match.record
+        title = None
+        if rule.title is not None:
+            title = _first_text(rule, "title", rule.title_program, record, on_error)
+        fields = []
+        for (name, _), program in zip(rule.fields, rule.field_programs, strict=True):
+            value = _first_text(rule, name, program, record, on_error)
+            if value is not None:
+                fields.append((name, value))
+        return cls(match, derive(record), title or rule.name, tuple(fields))
+
+
+def _first_text(rule: Rule, what: str, program: Any, record: dict[str, Any], on_error: ErrorHandler) -> str | None:
+    try:
+        for value in program.input_value(record):
+            return None if value is None else as_text(value)
+    except ValueError as exc:
+        on_error(rule, what, str(exc))
+    return None
+
+
+@dataclass(frozen=True)
+class View:
+    """How one destination shows alerts: its time zone and language."""
+
+    timezone: str = "UTC"
+    language: str = "en"
+
+    def label(self, key: str) -> str:
+        return label(key, self.language)
+
+    def time(self, moment: datetime | None) -> str | None:
+        """``2026-11-20 18:01:40 JST``: the reader's local time, with the zone shown."""
+        if moment is None:
+            return None
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        zone = local.strftime("%Z")
+        if not zone or zone[0] in "+-":
+            zone = f"UTC{local.strftime('%z')[:3]}:{local.strftime('%z')[3:]}"
+        return f"{local:%Y-%m-%d %H:%M:%S} {zone}"
+
+    def severity(self, alert: Alert) -> str | None:
+        return self.label(alert.severity) if alert.severity else None
+
+    def facts(self, alert: Alert) -> list[tuple[str, str]]:
+        """(label, value) of every fact present, in reading order: when, what, who, where, outcome."""
+        f = alert.facts
+        rows = [
+            ("time", self.time(f.time) or (alert.record.get("eventTime") if isinstance(alert.record, dict) else None)),
+            ("event", f.event_name),
+            ("who", f.who.display()),
+            ("source_ip", f.source_ip),
+            ("target", f.target),
+            ("account", f.account),
+            ("region", f.region),
+            ("service", f.event_source),
+            ("identity_type", f.who.type),
+            ("user_agent", f.user_agent),
+        ]
+        if f.failed:
+            error = " ".join(x for x in (f.error_code, f.error_message) if x)
+            rows.append(("error", error))
+        return [(self.label(key), str(value)) for key, value in rows if value]
+
+    def summary(self, alert: Alert) -> str:
+        """One line: ``[High] title: event by who``, for subjects and notification text."""
+        head = f"[{self.severity(alert)}] " if alert.severity else ""
+        f = alert.facts
+        tail = f.event_name or ""
+        if f.who.display():
+            tail += f" ({self.label('by')} {f.who.display()})" if tail else f.who.display() or ""
+        return f"{head}{alert.title}" + (f": {tail}" if tail and tail not in alert.title else "")
+
+    def plain_text(self, alert: Alert) -> str:
+        """The whole alert as plain text (email bodies, SNS to email)."""
+        lines = [self.summary(alert), ""]
+        lines.append(f"{self.label('rule')}: {alert.rule.name}")
+        if alert.severity:
+            lines.append(f"{self.label('severity')}: {self.severity(alert)}")
+        if alert.rule.description:
+            lines.append(f"{self.label('description')}: {alert.rule.description}")
+        if alert.annotation is not None:
+            lines.append(f"{self.label('match')}: {alert.annotation}")
+        rows = self.facts(alert) + list(alert.fields)
+        if rows:
+            width = max(_display_width(name) for name, _ in rows)
+            lines.append("")
+            lines += [f"{name}{' ' * (width - _display_width(name))}  {value}" for name, value in rows]
+        links = self.links(alert)
+        if links:
+            lines.append("")
+            lines += [f"{name}: {url}" for name, url in links]
+        lines += ["", f"{self.label('record')}:", pretty_json(alert.record), ""]
+        return "\n".join(lines)
+
+    def links(self, alert: Alert) -> list[tuple[str, str]]:
+        found = []
+        if alert.rule.runbook:
+            found.append((self.label("runbook"), alert.rule.runbook))
+        if alert.facts.console_url:
+            found.append((self.label("console"), alert.facts.console_url))
+        return found
+
+
+def _display_width(text: str) -> int:
+    """Columns a label takes in a monospace font (CJK characters take two)."""
+    return sum(2 if ord(ch) > 0x1100 else 1 for ch in text)
