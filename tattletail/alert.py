@@ -129,13 +129,17 @@ class View:
         return [(self.label(key), str(value)) for key, value in rows if value]
 
     def summary(self, alert: Alert) -> str:
-        """One line: ``[High] title: event by who``, for subjects and notification text."""
+        """One line for subjects and notifications: ``[High] title: event (by who)``, leaving out
+        what the title already says."""
         head = f"[{self.severity(alert)}] " if alert.severity else ""
-        f = alert.facts
-        tail = f.event_name or ""
-        if f.who.display():
-            tail += f" ({self.label('by')} {f.who.display()})" if tail else f.who.display() or ""
-        return f"{head}{alert.title}" + (f": {tail}" if tail and tail not in alert.title else "")
+        facts = alert.facts
+        event = facts.event_name if facts.event_name and facts.event_name not in alert.title else None
+        who = facts.who.display()
+        by = f"({self.label('by')} {who})" if who and who not in alert.title else None
+        line = head + alert.title
+        if event:
+            line += f": {event}"
+        return f"{line} {by}" if by else line
 
     def plain_text(self, alert: Alert) -> str:
         """The whole alert as plain text (email bodies, SNS to email)."""

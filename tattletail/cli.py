@@ -1,25 +1,27 @@
-"""The command line: ``tattletail check`` and ``tattletail run``.
+"""The command line: ``tattletail check | run | render``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
-the configured destinations only with ``--send``.
+the configured destinations only with ``--send``. ``render`` prints exactly what each destination
+would send for a record, so rules and labels can be tuned without AWS.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from tattletail import config as config_module
 from tattletail import facts, log
-from tattletail.cloudtrail import NotCloudTrail
+from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, SourceError
-from tattletail.pipeline import process_stream
+from tattletail.pipeline import make_alert, process_stream
 from tattletail.rules import Match
 
 DEFAULT_CONFIG = "tattletail.toml"
@@ -84,6 +86,54 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+def _records_of(path: str) -> list[dict[str, Any]]:
+    """A single record, or every record of a log file (``{"Records": [...]}``, gzipped or not)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == GZIP_MAGIC:
+        data = gzip.decompress(data)
+    document = json.loads(data)
+    if isinstance(document, dict) and isinstance(document.get("Records"), list):
+        return [r for r in document["Records"] if isinstance(r, dict)]
+    if isinstance(document, dict):
+        return [document]
+    raise ValueError(f"{path}: expected a CloudTrail record or log file, found a JSON {type(document).__name__}")
+
+
+def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = config_module.load(args.config)
+        records = _records_of(args.event)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=err)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    rules = [r for r in config.rules if args.rule in (None, r.name)]
+    if not rules:
+        print(f"no rule named {args.rule!r} (rules: {', '.join(repr(r.name) for r in config.rules)})", file=err)
+        return 1
+    engine = Engine(rules)
+    shown = 0
+    for record in records:
+        for match in engine.evaluate(record, lambda rule, rec, message: print(
+                f"rule {rule.name!r} failed on this record: {message}", file=err)):
+            alert = make_alert(match)
+            for destination in config.destinations_of(match.rule):
+                if args.destination not in (None, destination.id):
+                    continue
+                print(f"=== rule {match.rule.name!r} -> destination {destination.id!r} ({destination.type}, "
+                      f"{destination.view.language}, {destination.view.timezone}) ===", file=out)
+                print(destination.preview(alert), file=out)
+                print(file=out)
+                shown += 1
+    if not shown:
+        print("nothing to render: no rule (of those selected) matches, or it has no such destination", file=err)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tattletail", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-prefilter", action="store_true", help="evaluate every rule on every record")
     run.add_argument("logfiles", nargs="+", metavar="LOGFILE")
     run.set_defaults(func=cmd_run)
+
+    render = sub.add_parser("render", help="print exactly what each destination would send for a record")
+    render.add_argument("--config", default=DEFAULT_CONFIG)
+    render.add_argument("--rule", help="only this rule")
+    render.add_argument("--destination", help="only this destination id")
+    render.add_argument("event", metavar="EVENT.json", help="a CloudTrail record, or a log file")
+    render.set_defaults(func=cmd_render)
     return parser
 
 

@@ -114,3 +114,26 @@ def test_webhook_url_is_masked_in_repr() -> None:
 def test_summary_line() -> None:
     assert config.load(ROOT / "tattletail.toml").summary() == (
         f"{ROOT / 'tattletail.toml'}: OK, 3 rules, 3 destinations (ses 1, slack_webhook 1, sns 1)")
+
+
+def test_presentation_keys_are_checked() -> None:
+    found = problems(GOOD_DEST.replace('sns_arn', 'timezone = "Asia/Tokio"\nlanguage = "fr"\nsns_arn')
+                     + '[[rule]]\nname = "R"\njq_match = "."\nseverity = "urgent"\ntitle = "\\"x\\" +"\n'
+                       'runbook = "wiki/page"\nfields = { "A" = ".a", "B" = 3, "C" = ".c |" }\n')
+    assert "t.toml: destination[1] 'SNS': unknown language 'fr' (valid: en, ja)" in found
+    assert any("unknown timezone 'Asia/Tokio'" in p for p in found)
+    assert "t.toml: rule 'R': unknown severity 'urgent' (valid: info, low, medium, high, critical)" in found
+    assert "t.toml: rule 'R': runbook is not an http(s) URL: 'wiki/page'" in found
+    assert "t.toml: rule 'R': fields.B must be a jq program (a string), not int" in found
+    assert any(p.startswith("t.toml: rule 'R': invalid title: jq: error") for p in found)
+    assert any(p.startswith("t.toml: rule 'R': invalid fields.C: jq: error") for p in found)
+
+
+def test_presentation_keys_load() -> None:
+    loaded = config.loads(GOOD_DEST.replace('sns_arn', 'timezone = "Asia/Tokyo"\nlanguage = "ja"\nsns_arn')
+                          + '[[rule]]\nname = "R"\njq_match = "."\nseverity = "high"\ntitle = ".eventName"\n'
+                            'fields = { "Who" = ".userIdentity.arn" }\nrunbook = "https://wiki/x"\n')
+    rule = loaded.rules[0]
+    assert (rule.severity, rule.title, rule.fields, rule.runbook) == (
+        "high", ".eventName", (("Who", ".userIdentity.arn"),), "https://wiki/x")
+    assert (loaded.destinations["SNS"].view.timezone, loaded.destinations["SNS"].view.language) == ("Asia/Tokyo", "ja")

@@ -80,7 +80,7 @@ def test_sns_text_format_has_a_readable_body_and_a_one_line_subject() -> None:
     rule = Rule.compiled("SSM", ".", severity="high", title='"\\(.userIdentity.userName) opened\\na session"')
     dest = sns.Sns("t", "arn:aws:sns:us-east-1:123456789012:t", format="text", view=View("Asia/Tokyo", "ja"))
     rendered = dest.render(Alert.of(Match(rule, RECORD, True, None)))
-    assert rendered["Subject"] == "[高] alice opened a session: StartSession (実行者 alice)"
+    assert rendered["Subject"] == "[高] alice opened a session: StartSession"  # the title names who already
     assert "発生時刻" in rendered["Message"] and "2026-11-20 18:01:40 JST" in rendered["Message"]
     long = sns.subject("{title} " + "x" * 200, Alert.of(Match(rule, RECORD, True, None)), View())
     assert len(long) == 100 and "\n" not in long

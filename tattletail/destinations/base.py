@@ -7,6 +7,7 @@ missing and mistyped keys for every destination type the same way.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -34,6 +35,10 @@ class Destination:
 
     def render(self, alert: Alert) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def preview(self, alert: Alert) -> str:
+        """What ``render`` gives, shown for a person (``tattletail render``)."""
+        return json.dumps(self.render(alert), indent=2, ensure_ascii=False)
 
     def send(self, alert: Alert) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

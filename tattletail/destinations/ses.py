@@ -84,6 +84,13 @@ class Ses(Destination):
             },
         }
 
+    def preview(self, alert: Alert) -> str:
+        rendered = self.render(alert)
+        message = rendered["Message"]
+        return (f"From: {rendered['Source']}\nTo: {', '.join(rendered['Destination']['ToAddresses'])}\n"
+                f"Subject: {message['Subject']['Data']}\n\n{message['Body']['Text']['Data']}\n"
+                f"--- HTML part ---\n{message['Body']['Html']['Data']}")
+
     def send(self, alert: Alert) -> None:
         try:
             self.client.send_email(**self.render(alert))

@@ -131,6 +131,10 @@ class Sns(Destination):
         return {"Message": _cut_bytes(self.view.plain_text(alert), MESSAGE_LIMIT),
                 "Subject": subject(self.subject, alert, self.view)}
 
+    def preview(self, alert: Alert) -> str:
+        rendered = self.render(alert)
+        return f"Subject: {rendered['Subject']}\n\n{rendered['Message']}"
+
     def send(self, alert: Alert) -> None:
         try:
             self.client.publish(TopicArn=self.sns_arn, **self.render(alert))
