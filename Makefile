@@ -51,7 +51,7 @@ bench: $(STAMP)
 
 zip: $(ZIP)
 
-$(ZIP): $(STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard tattletail.toml)
+$(ZIP): $(STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard tattletail.toml) $(wildcard rules/*)
 	rm -rf $(BUILD) build/wheel && mkdir -p $(BUILD) $(DIST)
 	$(PY) -m pip wheel -q --no-deps -w build/wheel .
 	$(PY) -m pip install -q --target $(BUILD) --no-compile --only-binary=:all: \
@@ -59,6 +59,7 @@ $(ZIP): $(STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard
 	  build/wheel/tattletail-*.whl
 	rm -rf $(BUILD)/bin
 	if [ -f tattletail.toml ]; then cp tattletail.toml $(BUILD)/; fi
+	cp -r rules $(BUILD)/rules
 	rm -f $@ && cd $(BUILD) && $(abspath $(PY)) -m zipfile -c $(abspath $@) $$(ls -A)
 	@echo "built $@ for Python $(LAMBDA_PYTHON) $(LAMBDA_ARCH): $$(du -h $@ | cut -f1)"
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from tattletail import config as config_module
-from tattletail import facts, log
+from tattletail import facts, log, ruletest
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, SourceError
@@ -134,6 +134,28 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        rules = ruletest.collect(args.paths)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=err)
+        return 1
+    results = ruletest.run(rules)
+    failed = [r for r in results if not r.passed]
+    line = "".join("." if r.passed else "F" for r in results)
+    print(line, file=out)
+    for result in failed:
+        print(f"\nFAILED {result.rule.origin}: rule {result.rule.name!r}: {result.case}", file=out)
+        print(f"  expected: {result.expected}", file=out)
+        print(f"  jq gave:  {result.got}", file=out)
+    gaps = ruletest.untested(rules)
+    for gap in gaps:
+        print(f"warning: {gap}", file=out)
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
+          f"({len(rules)} rules, {len(gaps)} without both a match and a close miss)", file=out)
+    return 1 if failed or not results else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tattletail", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--destination", help="only this destination id")
     render.add_argument("event", metavar="EVENT.json", help="a CloudTrail record, or a log file")
     render.set_defaults(func=cmd_render)
+
+    test = sub.add_parser("test", help="run the test cases of every rule in packs, configs or directories")
+    test.add_argument("paths", nargs="*", default=["rules"], metavar="PATH")
+    test.set_defaults(func=cmd_test)
     return parser
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +32,21 @@ RULE_KEYS: dict[str, tuple[type, bool]] = {
     "title": (str, False),
     "fields": (dict, False),
     "runbook": (str, False),
+    "references": (list, False),
+    "test": (list, False),
+}
+INCLUDE_KEYS: dict[str, tuple[type, bool]] = {
+    "path": (str, True),
+    "destinations": (list, False),
+    "disable": (list, False),
+    "severity": (dict, False),
+}
+TEST_KEYS: dict[str, tuple[type, bool]] = {
+    "name": (str, False),
+    "match": (bool, True),
+    "annotation": (object, False),
+    "record": (str, False),
+    "file": (str, False),
 }
 DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
     "id": (str, True),
@@ -39,7 +54,7 @@ DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
     "timezone": (str, False),
     "language": (str, False),
 }
-TOP_LEVEL_KEYS = ("rule", "destination")
+TOP_LEVEL_KEYS = ("rule", "destination", "include")
 _TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table"}
 
 
@@ -61,25 +76,54 @@ class Config:
         return [self.destinations[d] for d in rule.destinations]
 
 
-def load(path: str | Path) -> Config:
-    """Read and check a configuration file."""
+def _read_toml(path: str | Path, problems: list[str]) -> dict[str, Any] | None:
     source = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+        problems.append(f"{source}: cannot read: {exc.strerror or exc}")
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{source}: not UTF-8 text: {exc}"]) from None
-    return loads(text, source)
+        problems.append(f"{source}: not UTF-8 text: {exc}")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{source}: invalid TOML: {exc}")
+    return None
 
 
-def loads(text: str, source: str = "tattletail.toml") -> Config:
-    """Parse and check configuration text; ``source`` names it in error messages."""
+def load(path: str | Path) -> Config:
+    """Read and check a configuration file; included packs resolve relative to its directory."""
+    problems: list[str] = []
+    data = _read_toml(path, problems)
+    if data is None:
+        raise ConfigError(problems)
+    return _Checker(str(path), Path(path).parent).check(data)
+
+
+def loads(text: str, source: str = "tattletail.toml", base_dir: str | Path = ".") -> Config:
+    """Parse and check configuration text; ``source`` names it in error messages and included packs
+    resolve relative to ``base_dir``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
-    return _Checker(source).check(data)
+    return _Checker(source, Path(base_dir)).check(data)
+
+
+def load_pack(path: str | Path) -> tuple[Rule, ...]:
+    """The rules of a rule pack (a file of ``[[rule]]`` only), unbound to any destination."""
+    problems: list[str] = []
+    data = _read_toml(path, problems)
+    if data is None:
+        raise ConfigError(problems)
+    checker = _Checker(str(path), Path(path).parent)
+    rules = checker.pack(data, str(path))
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return tuple(rules)
+
+
+def is_pack(data: dict[str, Any]) -> bool:
+    """A pack holds rules only; a configuration also has destinations or includes."""
+    return "rule" in data and not ({"destination", "include"} & set(data))
 
 
 def _check_keys(table: Any, spec: dict[str, tuple[type, bool]], where: str, problems: list[str],
@@ -107,31 +151,85 @@ def _check_keys(table: Any, spec: dict[str, tuple[type, bool]], where: str, prob
 
 
 class _Checker:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path) -> None:
         self.source = source
+        self.base_dir = base_dir
         self.problems: list[str] = []
         self.defined: list[str] = []  # every destination id, valid or not, in file order
+        self.names: set[str] = set()  # rule names across the config and its packs
 
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {where}: {message}")
+    def problem(self, where: str, message: str, source: str | None = None) -> None:
+        self.problems.append(f"{source or self.source}: {where}: {message}")
 
     def check(self, data: dict[str, Any]) -> Config:
-        for key in data:
-            if key not in TOP_LEVEL_KEYS:
-                self.problems.append(f"{self.source}: unknown top-level key {key!r} "
-                                     f"(valid: {', '.join(f'[[{k}]]' for k in TOP_LEVEL_KEYS)})")
-        destinations = self._destinations(self._array(data, "destination"))
-        rules = self._rules(self._array(data, "rule"))
+        self._top_level(data, self.source, TOP_LEVEL_KEYS)
+        destinations = self._destinations(self._array(data, "destination", self.source))
+        rules = self._rules(self._array(data, "rule", self.source), self.source)
+        for n, table in enumerate(self._array(data, "include", self.source), 1):
+            rules += self._include(n, table)
         if self.problems:
             raise ConfigError(self.problems)
         return Config(self.source, tuple(rules), destinations)
 
-    def _array(self, data: dict[str, Any], key: str) -> list[Any]:
+    def pack(self, data: dict[str, Any], source: str) -> list[Rule]:
+        self._top_level(data, source, ("rule",), " (a rule pack holds [[rule]] tables only)")
+        return self._rules(self._array(data, "rule", source), source, in_pack=True)
+
+    def _top_level(self, data: dict[str, Any], source: str, valid: tuple[str, ...], note: str = "") -> None:
+        for key in data:
+            if key not in valid:
+                self.problems.append(f"{source}: unknown top-level key {key!r} "
+                                     f"(valid: {', '.join(f'[[{k}]]' for k in valid)}){note}")
+
+    def _array(self, data: dict[str, Any], key: str, source: str) -> list[Any]:
         value = data.get(key, [])
         if not isinstance(value, list):
-            self.problems.append(f"{self.source}: {key!r} must be an array of tables ([[{key}]])")
+            self.problems.append(f"{source}: {key!r} must be an array of tables ([[{key}]])")
             return []
         return value
+
+    def _include(self, n: int, table: Any) -> list[Rule]:
+        """A pack's rules bound to destinations, less those disabled, with severities overridden."""
+        where = f"include[{n}]"
+        values = _check_keys(table, INCLUDE_KEYS, f"{self.source}: {where}", self.problems)
+        if values is None:
+            return []
+        where = f"include {values['path']!r}"
+        path = self.base_dir / values["path"]
+        data = _read_toml(path, self.problems)
+        if data is None:
+            return []
+        rules = self.pack(data, str(path))
+        by_name = {rule.name: rule for rule in rules}
+        targets = self._targets(values.get("destinations", []), where, self.source)
+        disabled = set()
+        for name in values.get("disable", []):
+            if name not in by_name:
+                self.problem(where, f"disable names no rule of the pack: {name!r}")
+            disabled.add(name)
+        severities = values.get("severity", {})
+        for name, severity in severities.items():
+            if name not in by_name:
+                self.problem(where, f"severity names no rule of the pack: {name!r}")
+            elif severity not in SEVERITIES:
+                self.problem(where, f"unknown severity {severity!r} for {name!r} (valid: {', '.join(SEVERITIES)})")
+        if targets is None:
+            return []
+        return [replace(rule, destinations=targets, severity=severities.get(rule.name, rule.severity))
+                for rule in rules if rule.name not in disabled]
+
+    def _targets(self, targets: list[Any], where: str, source: str) -> tuple[str, ...] | None:
+        """Destination ids, each defined; ``None`` when one is not."""
+        ok = True
+        defined = ", ".join(f'"{d}"' for d in self.defined) or "none"
+        for target in targets:
+            if not isinstance(target, str):
+                self.problem(where, f"destinations must be a list of strings, found {target!r}", source)
+                ok = False
+            elif target not in self.defined:
+                self.problem(where, f"unknown destination {target!r} (defined: {defined})", source)
+                ok = False
+        return tuple(targets) if ok else None
 
     def _destinations(self, tables: list[Any]) -> dict[str, Destination]:
         found: dict[str, Destination] = {}
@@ -173,33 +271,29 @@ class _Checker:
             problems.append(f"unknown timezone {timezone!r} (an IANA name such as 'Asia/Tokyo' or 'UTC')")
         return View(timezone, language) if not problems else None
 
-    def _rules(self, tables: list[Any]) -> list[Rule]:
+    def _rules(self, tables: list[Any], source: str, in_pack: bool = False) -> list[Rule]:
         rules: list[Rule] = []
-        names: set[str] = set()
-        defined = ", ".join(f'"{d}"' for d in self.defined) or "none"
         for n, table in enumerate(tables, 1):
             where = f"rule[{n}]"
             if isinstance(table, dict) and isinstance(table.get("name"), str):
                 where = f"rule {table['name']!r}"
-                if table["name"] in names:
-                    self.problem(where, "duplicate rule name")
-                names.add(table["name"])
-            values = _check_keys(table, RULE_KEYS, f"{self.source}: {where}", self.problems)
+                if table["name"] in self.names:
+                    self.problem(where, "duplicate rule name", source)
+                self.names.add(table["name"])
+            if in_pack and isinstance(table, dict) and "destinations" in table:
+                self.problem(where, "a rule pack names no destinations: bind them in the config's [[include]]",
+                             source)
+                continue
+            values = _check_keys(table, RULE_KEYS, f"{source}: {where}", self.problems)
             if values is None:
                 continue
-            ok = True
-            targets = values.get("destinations", [])
-            for target in targets:
-                if not isinstance(target, str):
-                    self.problem(where, f"destinations must be a list of strings, found {target!r}")
-                    ok = False
-                elif target not in self.defined:
-                    self.problem(where, f"unknown destination {target!r} (defined: {defined})")
-                    ok = False
+            targets = self._targets(values.get("destinations", []), where, source)
+            ok = targets is not None
             if not values["jq_match"].strip():
-                self.problem(where, "jq_match is empty")
+                self.problem(where, "jq_match is empty", source)
                 continue
-            ok = self._presentation(values, where) and ok
+            ok = self._presentation(values, where, source) and ok
+            ok = self._tests(values.get("test", []), where, source) and ok
             fields = tuple((str(label), program) for label, program in values.get("fields", {}).items())
             programs = [("jq_match", values["jq_match"]), ("title", values.get("title")),
                         *((f"fields.{label}", program) for label, program in fields)]
@@ -209,29 +303,47 @@ class _Checker:
                     try:
                         compiled[key] = compile_jq(program)
                     except ValueError as exc:
-                        self.problem(where, f"invalid {key}: {exc}")
+                        self.problem(where, f"invalid {key}: {exc}", source)
                         ok = False
             if ok:
                 rules.append(Rule(
-                    values["name"], values["jq_match"], values.get("description", ""), tuple(targets),
+                    values["name"], values["jq_match"], values.get("description", ""), targets or (),
                     values.get("severity"), values.get("title"), fields, values.get("runbook"),
+                    tuple(values.get("references", ())), tuple(values.get("test", ())), source,
                     _program=compiled["jq_match"], title_program=compiled.get("title"),
                     field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules
 
-    def _presentation(self, values: dict[str, Any], where: str) -> bool:
+    def _tests(self, tests: list[Any], where: str, source: str) -> bool:
+        """Check the shape of a rule's test cases (their records are read by ``tattletail test``)."""
+        ok = True
+        for n, test in enumerate(tests, 1):
+            values = _check_keys(test, TEST_KEYS, f"{source}: {where}: test[{n}]", self.problems)
+            if values is None:
+                ok = False
+            elif ("record" in values) == ("file" in values):
+                self.problem(where, f"test[{n}] needs exactly one of 'record' (JSON text) or 'file'", source)
+                ok = False
+        return ok
+
+    def _presentation(self, values: dict[str, Any], where: str, source: str) -> bool:
         """Check the rule's optional presentation keys; False when one is invalid."""
         ok = True
         severity = values.get("severity")
         if severity is not None and severity not in SEVERITIES:
-            self.problem(where, f"unknown severity {severity!r} (valid: {', '.join(SEVERITIES)})")
+            self.problem(where, f"unknown severity {severity!r} (valid: {', '.join(SEVERITIES)})", source)
             ok = False
         for label, program in values.get("fields", {}).items():
             if not isinstance(program, str):
-                self.problem(where, f"fields.{label} must be a jq program (a string), not {type(program).__name__}")
+                self.problem(where, f"fields.{label} must be a jq program (a string), not {type(program).__name__}",
+                             source)
                 ok = False
         runbook = values.get("runbook")
         if runbook is not None and not runbook.startswith(("https://", "http://")):
-            self.problem(where, f"runbook is not an http(s) URL: {runbook!r}")
+            self.problem(where, f"runbook is not an http(s) URL: {runbook!r}", source)
             ok = False
+        for reference in values.get("references", []):
+            if not isinstance(reference, str):
+                self.problem(where, f"references must be a list of strings, found {reference!r}", source)
+                ok = False
         return ok

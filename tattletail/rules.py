@@ -45,6 +45,9 @@ class Rule:
     title: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
     runbook: str | None = None
+    references: tuple[str, ...] = ()
+    tests: tuple[dict[str, Any], ...] = ()   # [[rule.test]] tables, run by ``tattletail test``
+    origin: str = ""                         # the file that defines the rule (test files are beside it)
     _program: Any = field(default=None, compare=False, repr=False)
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)

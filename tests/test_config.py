@@ -31,7 +31,7 @@ def test_go_tool_configs_load_unchanged(name: str) -> None:
 
 
 def test_example_and_bench_configs_load() -> None:
-    assert len(config.load(ROOT / "tattletail.toml").rules) == 3
+    assert len(config.load(ROOT / "tattletail.toml").rules) == 12  # 3 of its own, 9 from two packs
     if BENCH.is_dir():
         assert len(config.load(BENCH / "rules50.toml").rules) == 50
 
@@ -45,14 +45,14 @@ def test_unknown_and_missing_keys() -> None:
     found = problems('[[rule]]\nname = "R"\ndescriptoin = "typo"\ndestinations = []\n'
                      '[[rule]]\njq_match = "."\n')
     assert ("t.toml: rule 'R': unknown key 'descriptoin' (valid: description, destinations, fields, jq_match, "
-            "name, runbook, severity, title)") in found
+            "name, references, runbook, severity, test, title)") in found
     assert "t.toml: rule 'R': missing key 'jq_match'" in found
     assert "t.toml: rule[2]: missing key 'name'" in found
 
 
 def test_unknown_top_level_key() -> None:
     assert problems("[[rules]]\nname='x'\n") == [
-        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[destination]])"]
+        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[destination]], [[include]])"]
 
 
 def test_unknown_destination_type_lists_valid_ones() -> None:
@@ -113,7 +113,7 @@ def test_webhook_url_is_masked_in_repr() -> None:
 
 def test_summary_line() -> None:
     assert config.load(ROOT / "tattletail.toml").summary() == (
-        f"{ROOT / 'tattletail.toml'}: OK, 3 rules, 3 destinations (ses 1, slack_webhook 1, sns 1)")
+        f"{ROOT / 'tattletail.toml'}: OK, 12 rules, 3 destinations (ses 1, slack_webhook 1, sns 1)")
 
 
 def test_presentation_keys_are_checked() -> None:
@@ -137,3 +137,76 @@ def test_presentation_keys_load() -> None:
     assert (rule.severity, rule.title, rule.fields, rule.runbook) == (
         "high", ".eventName", (("Who", ".userIdentity.arn"),), "https://wiki/x")
     assert (loaded.destinations["SNS"].view.timezone, loaded.destinations["SNS"].view.language) == ("Asia/Tokyo", "ja")
+
+
+def write(path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+PACK = """
+[[rule]]
+name = "A"
+jq_match = 'select(.eventName == "A")'
+severity = "high"
+
+[[rule]]
+name = "B"
+jq_match = 'select(.eventName == "B")'
+"""
+
+
+def test_include_binds_a_pack_to_destinations_disables_and_overrides_severity(tmp_path) -> None:
+    write(tmp_path / "rules" / "p.toml", PACK)
+    cfg = write(tmp_path / "conf" / "tattletail.toml", GOOD_DEST + """
+[[include]]
+path = "../rules/p.toml"
+destinations = ["SNS"]
+disable = ["B"]
+severity = { "A" = "low" }
+""")
+    (rule,) = config.load(cfg).rules
+    assert (rule.name, rule.destinations, rule.severity) == ("A", ("SNS",), "low")
+    assert rule.origin == str(tmp_path / "conf" / "../rules/p.toml")
+
+
+def test_include_problems_name_the_pack_and_the_rule(tmp_path) -> None:
+    write(tmp_path / "p.toml", PACK + '[[rule]]\nname = "C"\njq_match = "select("\ndestinations = ["SNS"]\n'
+          '[[destination]]\nid = "X"\n')
+    cfg = write(tmp_path / "t.toml", GOOD_DEST + """
+[[include]]
+path = "p.toml"
+destinations = ["Nope"]
+disable = ["Z"]
+severity = { "A" = "urgent" }
+
+[[include]]
+path = "missing.toml"
+""")
+    with pytest.raises(ConfigError) as info:
+        config.load(cfg)
+    found = "\n".join(info.value.problems)
+    pack = tmp_path / "p.toml"
+    assert (f"{pack}: unknown top-level key 'destination' (valid: [[rule]]) "
+            "(a rule pack holds [[rule]] tables only)") in found
+    assert f"{pack}: rule 'C': a rule pack names no destinations" in found
+    assert f"{cfg}: include 'p.toml': unknown destination 'Nope' (defined: \"SNS\")" in found
+    assert f"{cfg}: include 'p.toml': disable names no rule of the pack: 'Z'" in found
+    assert "unknown severity 'urgent' for 'A'" in found
+    assert f"{tmp_path / 'missing.toml'}: cannot read" in found
+
+
+def test_rule_names_are_unique_across_config_and_packs(tmp_path) -> None:
+    write(tmp_path / "p.toml", PACK)
+    cfg = write(tmp_path / "t.toml", '[[rule]]\nname = "A"\njq_match = "."\n[[include]]\npath = "p.toml"\n')
+    with pytest.raises(ConfigError, match="rule 'A': duplicate rule name"):
+        config.load(cfg)
+
+
+def test_rule_test_cases_are_checked(tmp_path) -> None:
+    found = problems('[[rule]]\nname = "R"\njq_match = "."\n[[rule.test]]\nmatch = "yes"\n'
+                     '[[rule.test]]\nmatch = true\n[[rule.test]]\nmatch = true\nrecord = "{}"\nfile = "x.json"\n')
+    assert "t.toml: rule 'R': test[1]: 'match' must be a boolean, not str" in found
+    assert "t.toml: rule 'R': test[2] needs exactly one of 'record' (JSON text) or 'file'" in found
+    assert "t.toml: rule 'R': test[3] needs exactly one of 'record' (JSON text) or 'file'" in found

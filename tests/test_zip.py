@@ -66,6 +66,7 @@ def moto_server():
 def test_zip_contents(built_zip: Path) -> None:
     names = zipfile.ZipFile(built_zip).namelist()
     assert "tattletail/handler.py" in names and "tattletail.toml" in names
+    assert "rules/ssm-session-manager.toml" in names and "rules/cis-aws-foundations.toml" in names
     assert any(n.startswith("jq") and n.endswith(".so") for n in names)
     assert any(n.startswith("ijson/backends/_yajl2") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names), "the runtime provides boto3"

@@ -1,0 +1,107 @@
+"""Rules tested like code: each rule's ``[[rule.test]]`` cases, run by ``tattletail test``.
+
+A case gives a record (``record`` as JSON text, or ``file``: a JSON file beside the pack holding a record
+or a log file with one record), whether the rule must match it, and optionally the annotation it must
+produce. A jq runtime error counts as no match, as it does in the Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tattletail import config as config_module
+from tattletail.errors import ConfigError
+from tattletail.rules import Rule, RuleRuntimeError
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    rule: Rule
+    case: str
+    passed: bool
+    expected: str = ""
+    got: str = ""
+
+
+def collect(paths: Iterable[str | Path]) -> list[Rule]:
+    """The rules of the given packs, configs (with their included packs) and directories of either."""
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for path in paths:
+        path = Path(path)
+        files = sorted(path.rglob("*.toml")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                data = tomllib.loads(file.read_text("utf-8"))
+                found = config_module.load_pack(file) if config_module.is_pack(data) else config_module.load(file).rules
+            except ConfigError as exc:
+                problems += exc.problems
+                continue
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                problems.append(f"{file}: {exc}")
+                continue
+            rules += found
+    if problems:
+        raise ConfigError(problems)
+    return rules
+
+
+def _record(rule: Rule, case: dict[str, Any]) -> dict[str, Any]:
+    if "record" in case:
+        value = json.loads(case["record"])
+    else:
+        value = json.loads((Path(rule.origin).parent / case["file"]).read_text("utf-8"))
+        if isinstance(value, dict) and isinstance(value.get("Records"), list) and len(value["Records"]) == 1:
+            value = value["Records"][0]
+    if not isinstance(value, dict):
+        raise ValueError(f"the test record is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def run_case(rule: Rule, n: int, case: dict[str, Any]) -> CaseResult:
+    label = f"test[{n}]" + (f" {case['name']!r}" if case.get("name") else "")
+    expected = "match" if case["match"] else "no match"
+    if case["match"] and "annotation" in case:
+        expected += f" annotated {_show(case['annotation'])}"
+    try:
+        record = _record(rule, case)
+    except (OSError, ValueError) as exc:
+        return CaseResult(rule, label, False, expected, f"unreadable test record: {exc}")
+    try:
+        has_output, value = rule.first_output(record)
+    except RuleRuntimeError as exc:
+        has_output, value, got = False, None, f"jq error (no match): {exc}"
+    else:
+        got = f"first output {_show(value)}" if has_output else "no output"
+    match = rule.match(record) if has_output else None
+    if not case["match"]:
+        return CaseResult(rule, label, match is None, expected, got)
+    if match is None:
+        return CaseResult(rule, label, False, expected, got)
+    if "annotation" in case and match.annotation != case["annotation"]:
+        return CaseResult(rule, label, False, expected, f"annotation {_show(match.annotation)}")
+    return CaseResult(rule, label, True, expected, got)
+
+
+def run(rules: Iterable[Rule]) -> list[CaseResult]:
+    return [run_case(rule, n, case) for rule in rules for n, case in enumerate(rule.tests, 1)]
+
+
+def untested(rules: Iterable[Rule]) -> list[str]:
+    """Rules lacking a case that must match or a close miss that must not."""
+    missing = []
+    for rule in rules:
+        kinds = {case["match"] for case in rule.tests}
+        if kinds != {True, False}:
+            need = " and ".join(k for k, v in (("a matching case", True), ("a close miss", False)) if v not in kinds)
+            missing.append(f"{rule.origin}: rule {rule.name!r} has no {need}")
+    return missing
