@@ -1,4 +1,4 @@
-"""The command line: ``tattletail check | run | render``.
+"""The command line: ``tattletail check | run | render | test | replay | report sessions``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
@@ -14,14 +14,16 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, TextIO
 
 from tattletail import config as config_module
-from tattletail import facts, log, ruletest
+from tattletail import facts, history, log, replay, ruletest, sessions
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, SourceError
 from tattletail.pipeline import make_alert, process_stream
+from tattletail.replay import match_row
 from tattletail.rules import Match
 
 DEFAULT_CONFIG = "tattletail.toml"
@@ -62,10 +64,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     totals: Counter[str] = Counter()
     status = 0
     for path in args.logfiles:
+        if args.format == "jsonl":
+            def show(match: Match, index: int, path: str = path) -> None:
+                out.write(json.dumps(match_row(match.rule.name, path, index, match.record, match.value),
+                                     ensure_ascii=False) + "\n")
+        else:
+            def show(match: Match, index: int, path: str = path) -> None:
+                print(_match_line(match), file=out)
         try:
             with open(path, "rb") as fh:
-                report = process_stream(fh, path, config, engine, send=args.send,
-                                        on_match=lambda match: print(_match_line(match), file=out))
+                report = process_stream(fh, path, config, engine, send=args.send, on_match=show)
         except NotCloudTrail as exc:
             print(f"skipped: {exc}", file=err)
             continue
@@ -156,6 +164,83 @@ def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if failed or not results else 0
 
 
+def _dates(args: argparse.Namespace, err: TextIO) -> tuple[date | None, date | None] | None:
+    try:
+        since = sessions.parse_day(args.since) if args.since else None
+        until = sessions.parse_day(args.until) if args.until else None
+    except ValueError:
+        print("--since and --until take a day: YYYY-MM-DD", file=err)
+        return None
+    return since, until
+
+
+def _discover(args: argparse.Namespace, err: TextIO) -> tuple[list[history.LogRef], date | None, date | None] | None:
+    dates = _dates(args, err)
+    if dates is None:
+        return None
+    try:
+        refs = history.discover(args.sources, *dates)
+    except SourceError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+    if not refs:
+        print("no CloudTrail log files found in " + ", ".join(args.sources), file=err)
+    return refs, *dates
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = config_module.load(args.config)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=err)
+        return 1
+    found = _discover(args, err)
+    if found is None:
+        return 1
+    refs = found[0]
+    summary = replay.Summary()
+    progress = replay.Progress(len(refs), err)
+    for result in replay.run_files(args.config, refs, workers=args.workers, send=args.send,
+                                   keep_rows=args.format == "jsonl"):
+        summary.add(result)
+        progress.update(result)
+        if args.format == "jsonl":
+            replay.print_rows(result.rows, out)
+    progress.close()
+    for error in summary.errors:
+        print(f"error: {error}", file=err)
+    for failure in summary.failures:
+        print(f"delivery failed: {failure}", file=err)
+    table = replay.summary_table(summary, [r.name for r in config.rules])
+    print(table, file=err if args.format == "jsonl" else out)
+    return 1 if summary.errors or summary.failures else 0
+
+
+def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    found = _discover(args, err)
+    if found is None:
+        return 1
+    refs, since, until = found
+    rows: list[dict[str, Any]] = []
+    errors = []
+    for result in replay.run_files(None, refs, workers=args.workers, keep_rows=True, func=sessions.rows_of_file):
+        rows += result.rows
+        if result.error:
+            errors.append(result.error)
+    for error in errors:
+        print(f"error: {error}", file=err)
+    out.write(sessions.render(sessions.within(rows, since, until), args.format))
+    return 1 if errors else 0
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a log file, a directory of them, or s3://bucket/prefix")
+    parser.add_argument("--since", help="first day (YYYY-MM-DD, UTC) of the key layout's date folders")
+    parser.add_argument("--until", help="last day (YYYY-MM-DD, UTC), inclusive")
+    parser.add_argument("--workers", type=int, default=replay.default_workers(), help="processes (default: all cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tattletail", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--send", action="store_true", help="deliver matches to the rules' destinations")
     run.add_argument("--no-prefilter", action="store_true", help="evaluate every rule on every record")
+    run.add_argument("--format", choices=("text", "jsonl"), default="text",
+                     help="jsonl: one JSON object per match (rule, file, index, eventID, match)")
     run.add_argument("logfiles", nargs="+", metavar="LOGFILE")
     run.set_defaults(func=cmd_run)
 
@@ -181,6 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run the test cases of every rule in packs, configs or directories")
     test.add_argument("paths", nargs="*", default=["rules"], metavar="PATH")
     test.set_defaults(func=cmd_test)
+
+    rep = sub.add_parser("replay", help="evaluate a config over history (files, directories, s3://) and "
+                                        "show how often each rule would fire")
+    rep.add_argument("--config", default=DEFAULT_CONFIG)
+    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only)")
+    rep.add_argument("--format", choices=("table", "jsonl"), default="table")
+    _history_args(rep)
+    rep.set_defaults(func=cmd_replay)
+
+    report = sub.add_parser("report", help="reports over history")
+    report_sub = report.add_subparsers(dest="report", required=True)
+    sess = report_sub.add_parser("sessions", help="Session Manager sessions: events, per instance and user, per day")
+    sess.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _history_args(sess)
+    sess.set_defaults(func=cmd_report_sessions)
     return parser
 
 

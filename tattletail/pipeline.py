@@ -76,7 +76,7 @@ def deliver(config: Config, match: Match, report: Report) -> None:
 
 
 def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
-             on_match: Callable[[Match], None]) -> None:
+             on_match: Callable[[Match, int], None]) -> None:
     """Run every record through the engine, counting into ``report``; a rule's runtime error on a
     record is logged with the rule and eventID and counts as no match."""
 
@@ -85,16 +85,17 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
         log.emit("rule_error", logging.WARNING, object=report.name, rule=rule.name,
                  event_id=record.get("eventID"), error=message)
 
-    for record in records:
+    for index, record in enumerate(records):
         report.records += 1
         for match in engine.evaluate(record, on_error):
             report.matches[match.rule.name] += 1
-            on_match(match)
+            on_match(match, index)
 
 
 def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine, *, send: bool = True,
-                   on_match: Callable[[Match], None] | None = None) -> Report:
-    """Evaluate one log object; show each match to ``on_match`` and, when ``send``, deliver it.
+                   on_match: Callable[[Match, int], None] | None = None) -> Report:
+    """Evaluate one log object; show each match (with its record's index in the file) to ``on_match``
+    and, when ``send``, deliver it.
     Raises ``SourceError`` for unreadable content after handling what was read before it."""
     report = Report(name)
 
@@ -102,9 +103,9 @@ def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine,
         report.bad_records += 1
         log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
 
-    def handle(match: Match) -> None:
+    def handle(match: Match, index: int) -> None:
         if on_match is not None:
-            on_match(match)
+            on_match(match, index)
         if send:
             deliver(config, match, report)
 

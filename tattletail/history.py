@@ -1,0 +1,120 @@
+"""CloudTrail history to read: local files and directories, or ``s3://bucket/prefix`` with a date range.
+
+CloudTrail writes ``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz`` (organization
+trails put ``<org-id>/`` before the account). Listing an S3 prefix walks it level by level and prunes
+year, month and day folders outside ``--since``/``--until``, so a month of an organization trail is
+found without listing years of keys. Digest files are never returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from tattletail.cloudtrail import is_digest_key
+from tattletail.errors import SourceError
+
+# .../CloudTrail/<region>/YYYY[/MM[/DD]]  (also CloudTrail-Insight)
+_DATED = re.compile(r"/CloudTrail(?:-Insight)?/[^/]+/(\d{4})(?:/(\d{2})(?:/(\d{2}))?)?(?:/|$)")
+
+
+@dataclass(frozen=True)
+class LogRef:
+    """One log file: a local path, or an S3 object."""
+
+    name: str
+    path: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+
+    def open(self, s3: Any = None) -> IO[bytes]:
+        if self.path is not None:
+            return open(self.path, "rb")
+        if s3 is None:
+            from tattletail.destinations import aws
+
+            s3 = aws.client("s3")
+        return s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]  # type: ignore[no-any-return]
+
+
+def key_date(key: str) -> tuple[int, int | None, int | None] | None:
+    """(year, month, day) of a CloudTrail key or prefix, as far as it goes; ``None`` if undated."""
+    m = _DATED.search("/" + key)
+    if not m:
+        return None
+    year, month, day = m.groups()
+    return int(year), int(month) if month else None, int(day) if day else None
+
+
+def in_range(parts: tuple[int, int | None, int | None] | None, since: date | None, until: date | None) -> bool:
+    """Whether a (possibly partial) date can fall within [since, until]; undated is out when a range is set."""
+    if since is None and until is None:
+        return True
+    if parts is None:
+        return False
+    year, month, day = parts
+    low = (year, month or 1, day or 1)
+    high = (year, month or 12, day or 31)
+    if since is not None and high < (since.year, since.month, since.day):
+        return False
+    return not (until is not None and low > (until.year, until.month, until.day))
+
+
+def _is_log_name(name: str) -> bool:
+    return name.endswith((".json", ".json.gz")) and not is_digest_key(name)
+
+
+def _local(path: Path, since: date | None, until: date | None) -> Iterator[LogRef]:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        name = str(file)
+        if path.is_dir() and not _is_log_name(name):
+            continue
+        dated = key_date(file.as_posix())
+        if dated is None or in_range(dated, since, until):  # a local file outside the layout is always read
+            yield LogRef(name, path=name)
+
+
+def _walk_s3(s3: Any, bucket: str, prefix: str, since: date | None, until: date | None) -> Iterator[LogRef]:
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if _is_log_name(key) and in_range(key_date(key), since, until):
+                yield LogRef(f"s3://{bucket}/{key}", bucket=bucket, key=key)
+        for common in page.get("CommonPrefixes", []):
+            sub = common["Prefix"]
+            if is_digest_key(sub):
+                continue
+            dated = key_date(sub)
+            if dated is None or in_range(dated, since, until):
+                yield from _walk_s3(s3, bucket, sub, since, until)
+
+
+def discover(sources: list[str], since: date | None = None, until: date | None = None,
+             s3: Any = None) -> list[LogRef]:
+    """Every log file of the given sources, in a stable order."""
+    refs: list[LogRef] = []
+    for source in sources:
+        if source.startswith("s3://"):
+            bucket, _, prefix = source[5:].partition("/")
+            if not bucket:
+                raise SourceError(f"{source}: no bucket name")
+            if s3 is None:
+                from tattletail.destinations import aws
+
+                s3 = aws.client("s3")
+            try:
+                refs += _walk_s3(s3, bucket, prefix, since, until)
+            except Exception as exc:  # botocore errors: access denied, no such bucket
+                raise SourceError(f"{source}: cannot list: {exc}") from None
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise SourceError(f"{source}: no such file or directory")
+            refs += _local(path, since, until)
+    return refs

@@ -1,0 +1,133 @@
+"""``tattletail report sessions``: what teams ask Athena about Session Manager, answered from the logs.
+
+Every StartSession / ResumeSession / TerminateSession in a period (time, event, target, who, source IP,
+session id), sessions per (instance, user), and sessions per day. Resume and Terminate name only the
+session id; their instance is filled in from the StartSession of the same session when it was seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tattletail.cloudtrail import NotCloudTrail, iter_records
+from tattletail.errors import SourceError
+from tattletail.facts import derive, get, text
+from tattletail.history import LogRef
+from tattletail.replay import FileResult, _Worker
+
+EVENTS = ("StartSession", "ResumeSession", "TerminateSession")
+COLUMNS = ("time", "event", "target", "who", "source_ip", "session_id", "account", "region", "error")
+
+
+def session_row(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The report row of a Session Manager record, or ``None`` for any other record."""
+    if record.get("eventSource") != "ssm.amazonaws.com" or record.get("eventName") not in EVENTS:
+        return None
+    facts = derive(record)
+    session = text(get(record, "responseElements", "sessionId")) or text(get(record, "requestParameters", "sessionId"))
+    return {
+        "time": facts.time.strftime("%Y-%m-%dT%H:%M:%SZ") if facts.time else text(record.get("eventTime")),
+        "event": facts.event_name,
+        "target": text(get(record, "requestParameters", "target")),
+        "who": facts.who.display(),
+        "source_ip": facts.source_ip,
+        "session_id": session,
+        "account": facts.account,
+        "region": facts.region,
+        "error": facts.error_code,
+    }
+
+
+def rows_of_file(ref: LogRef, *, send: bool = False, keep_rows: bool = True) -> FileResult:
+    """Session rows of one file (a ``replay.run_files`` task)."""
+    result = FileResult(ref.name)
+    try:
+        with ref.open(_Worker.s3) as stream:
+            for record in iter_records(stream, ref.name):
+                result.records += 1
+                row = session_row(record)
+                if row is not None:
+                    result.rows.append(row)
+    except NotCloudTrail as exc:
+        result.skipped = str(exc)
+    except (SourceError, OSError) as exc:
+        result.error = str(exc)
+    except Exception as exc:  # S3 errors name the file and go on
+        result.error = f"{ref.name}: {exc}"
+    return result
+
+
+def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | None) -> list[dict[str, Any]]:
+    """Rows whose time falls in [since, until] (whole days, UTC), de-duplicated and in time order.
+
+    Real trails deliver the same record in more than one file; a row is kept once."""
+    low = since.isoformat() if since else ""
+    high = (until + timedelta(days=1)).isoformat() if until else "~"
+    seen, kept = set(), []
+    for row in rows:
+        key = tuple(row.values())
+        if key in seen or not (low <= (row["time"] or "") < high):
+            continue
+        seen.add(key)
+        kept.append(row)
+    kept.sort(key=lambda r: (r["time"] or "", r["event"] or ""))
+    targets = {r["session_id"]: r["target"] for r in kept if r["event"] == "StartSession" and r["session_id"]}
+    for row in kept:
+        if row["target"] is None and row["session_id"] in targets:
+            row["target"] = targets[row["session_id"]]
+    return kept
+
+
+def per_pair(rows: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    return Counter((r["target"] or "-", r["who"] or "-") for r in rows if r["event"] == "StartSession")
+
+
+def per_day(rows: list[dict[str, Any]]) -> Counter[str]:
+    return Counter((r["time"] or "-")[:10] for r in rows if r["event"] == "StartSession")
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    cells = [headers] + [tuple("-" if v is None else str(v) for v in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The report as a table, CSV (the session rows) or JSON (rows and both counts)."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    pairs, days = per_pair(rows), per_day(rows)
+    if fmt == "json":
+        return json.dumps({
+            "sessions": rows,
+            "per_instance_user": [{"target": t, "who": w, "sessions": n} for (t, w), n in sorted(pairs.items())],
+            "per_day": [{"day": d, "sessions": n} for d, n in sorted(days.items())],
+        }, indent=2, ensure_ascii=False) + "\n"
+    parts = [
+        _table(COLUMNS[:7], [tuple(r[c] for c in COLUMNS[:7]) for r in rows]),
+        "",
+        "Sessions per (instance, user)",
+        _table(("target", "who", "sessions"), [(t, w, n) for (t, w), n in pairs.most_common()]),
+        "",
+        "Sessions per day",
+        _table(("day", "sessions"), sorted(days.items())),
+        "",
+        f"{len(rows)} events, {sum(pairs.values())} sessions started",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def parse_day(value: str) -> date:
+    return datetime.strptime(value, "%Y-%m-%d").date()

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import date
+
+import boto3
+import pytest
+
+from tattletail.history import discover, in_range, key_date
+
+ACCT = "111122223333"
+
+
+def test_key_dates_in_both_layouts() -> None:
+    assert key_date(f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/02/x.json.gz") == (2026, 11, 2)
+    assert key_date(f"custom/AWSLogs/o-abc123/{ACCT}/CloudTrail/eu-west-1/2026/11/") == (2026, 11, None)
+    assert key_date(f"AWSLogs/{ACCT}/CloudTrail-Insight/us-east-1/2026/") == (2026, None, None)
+    assert key_date("AWSLogs/x/CloudTrail/") is None
+
+
+def test_partial_dates_are_kept_while_they_can_still_fall_in_range() -> None:
+    since, until = date(2026, 10, 30), date(2026, 11, 2)
+    assert in_range((2026, None, None), since, until) and in_range((2026, 10, None), since, until)
+    assert not in_range((2026, 9, None), since, until) and not in_range((2025, None, None), since, until)
+    assert in_range((2026, 11, 2), since, until) and not in_range((2026, 11, 3), since, until)
+    assert in_range(None, None, None) and not in_range(None, since, None)
+
+
+@pytest.fixture
+def bucket(aws: None) -> str:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="trail")
+    keys = []
+    for day in ("2026/10/29", "2026/10/31", "2026/11/01", "2026/11/03"):
+        keys += [f"AWSLogs/{ACCT}/CloudTrail/us-east-1/{day}/{ACCT}_CloudTrail_us-east-1_a.json.gz",
+                 f"AWSLogs/o-abc123/{ACCT}/CloudTrail/eu-west-1/{day}/{ACCT}_CloudTrail_eu-west-1_b.json.gz",
+                 f"AWSLogs/{ACCT}/CloudTrail-Digest/us-east-1/{day}/{ACCT}_CloudTrail-Digest_c.json.gz"]
+    keys += [f"AWSLogs/{ACCT}/CloudTrail-Insight/us-east-1/2026/11/01/{ACCT}_CloudTrail-Insight_d.json.gz",
+             "AWSLogs/README.txt"]
+    for key in keys:
+        s3.put_object(Bucket="trail", Key=key, Body=b"{}")
+    return "trail"
+
+
+def test_s3_discovery_with_dates_covers_both_layouts_and_skips_digests(bucket: str) -> None:
+    refs = discover([f"s3://{bucket}/AWSLogs/"], date(2026, 10, 30), date(2026, 11, 1))
+    assert sorted(r.key for r in refs) == sorted([  # type: ignore[type-var]
+        f"AWSLogs/{ACCT}/CloudTrail-Insight/us-east-1/2026/11/01/{ACCT}_CloudTrail-Insight_d.json.gz",
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/10/31/{ACCT}_CloudTrail_us-east-1_a.json.gz",
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/{ACCT}_CloudTrail_us-east-1_a.json.gz",
+        f"AWSLogs/o-abc123/{ACCT}/CloudTrail/eu-west-1/2026/10/31/{ACCT}_CloudTrail_eu-west-1_b.json.gz",
+        f"AWSLogs/o-abc123/{ACCT}/CloudTrail/eu-west-1/2026/11/01/{ACCT}_CloudTrail_eu-west-1_b.json.gz",
+    ])
+    assert all(r.name == f"s3://{bucket}/{r.key}" for r in refs)
+
+
+def test_s3_discovery_without_dates_lists_every_log(bucket: str) -> None:
+    assert len(discover([f"s3://{bucket}"])) == 9
+
+
+def test_missing_sources_are_clear_errors(tmp_path, aws: None) -> None:
+    from tattletail.errors import SourceError
+
+    with pytest.raises(SourceError, match="nope: no such file or directory"):
+        discover([str(tmp_path / "nope")])
+    with pytest.raises(SourceError, match="s3://no-such-bucket/x: cannot list"):
+        discover(["s3://no-such-bucket/x"])

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tattletail import cli
+from tests.helpers import BENCH, ROOT, FakeSlack
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return cli.main(list(args), out, err), out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("config_path", [ROOT / "tattletail.toml", BENCH / "rules10.toml"], ids=lambda p: p.name)
+def test_replay_with_two_workers_gives_the_same_matches_as_run(config_path: Path, corpus) -> None:
+    if not config_path.exists():
+        pytest.skip(f"{config_path} is absent")
+    files = [str(p) for p in corpus]
+    code, run_out, _ = run_cli("run", "--config", str(config_path), "--format", "jsonl", *files)
+    assert code == 0
+    code, replay_out, replay_err = run_cli("replay", "--config", str(config_path), "--format", "jsonl",
+                                           "--workers", "2", *files)
+    assert code == 0, replay_err
+    run_rows = [json.loads(line) for line in run_out.splitlines()]
+    assert run_rows and [json.loads(line) for line in replay_out.splitlines()] == run_rows
+    assert "15,715 records" in replay_err
+
+
+def test_replay_table_lists_every_rule_with_top_annotations(tmp_path: Path) -> None:
+    log = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "11" / "02" / "a.json.gz"
+    log.parent.mkdir(parents=True)
+    records = [{"eventName": "CreateUser", "responseElements": {"user": {"userName": name}}}
+               for name in ("a", "b", "a", "a")]
+    log.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    digest = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail-Digest" / "us-east-1" / "2026/11/02/d.json.gz"
+    digest.parent.mkdir(parents=True)
+    digest.write_bytes(b"x")
+    code, out, _ = run_cli("replay", "--config", str(ROOT / "tattletail.toml"), "--workers", "1", str(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    create = lines.index(next(line for line in lines if line.startswith("Create User ")))
+    assert lines[create].split()[-1] == "4"
+    assert lines[create + 1].split() == ["3", "username:", "a"] and lines[create + 2].split() == ["1", "username:", "b"]
+    assert any(line.startswith("SSM Start Session") and line.split()[-1] == "0" for line in lines)  # quiet rules too
+    assert "1 files, 4 records, 4 matches" in out
+
+
+def test_replay_send_delivers_from_worker_processes(tmp_path: Path, slack: FakeSlack) -> None:
+    config_path = tmp_path / "c.toml"
+    config_path.write_text(f'''
+[[rule]]
+name = "Create User"
+jq_match = 'select(.eventName == "CreateUser") | .requestParameters.userName'
+destinations = ["Slack"]
+[[destination]]
+id = "Slack"
+type = "slack_webhook"
+webhook_url = "{slack.url()}"
+''')
+    for n in range(3):
+        (tmp_path / f"{n}.json").write_text(json.dumps({"Records": [{"eventName": "CreateUser",
+                                                                     "requestParameters": {"userName": f"u{n}"}}]}))
+    code, _, err = run_cli("replay", "--config", str(config_path), "--send", "--workers", "2", str(tmp_path))
+    assert code == 0, err
+    annotations = sorted(block["text"]["text"] for post in slack.posts for block in post["blocks"]
+                         if block["type"] == "section" and "text" in block and "*Match*" in block["text"]["text"])
+    assert annotations == ["*Match*\n```u0```", "*Match*\n```u1```", "*Match*\n```u2```"]
+
+
+def test_replay_reports_unreadable_files_and_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "bad.json.gz").write_bytes(b"\x1f\x8b\x08 broken")
+    (tmp_path / "good.json").write_text(json.dumps({"Records": [{"eventName": "CreateUser"}]}))
+    code, out, err = run_cli("replay", "--config", str(ROOT / "tattletail.toml"), "--workers", "1", str(tmp_path))
+    assert code == 1 and "bad.json.gz: cannot decompress" in err and "2 files, 1 records, 1 matches" in out
