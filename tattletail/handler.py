@@ -68,7 +68,7 @@ def current_config() -> tuple[Config, Engine]:
             return _loaded.config, _loaded.engine
         raise ConfigError([f"{where}: cannot read: {exc}"]) from None
     text = response["Body"].read().decode("utf-8")
-    config = config_module.loads(text, where)
+    config = config_module.loads(text, where, settings.bundle_dir())  # packs ship in the zip
     _loaded = _Loaded(where, response.get("ETag"), config, Engine(config.rules))
     log.emit("config_loaded", source=where, rules=len(config.rules), etag=response.get("ETag"))
     return config, _loaded.engine

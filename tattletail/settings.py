@@ -29,7 +29,13 @@ class ConfigLocation:
         return f"s3://{self.bucket}/{self.key}" if self.is_s3 else str(self.path)
 
 
-def config_location(environ: dict[str, str] | None = None, bundle_dir: str | None = None) -> ConfigLocation:
+def bundle_dir(environ: dict[str, str] | None = None) -> str:
+    """Where the deployed code lives: the Lambda task root, else the directory above the package."""
+    env = os.environ if environ is None else environ
+    return env.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def config_location(environ: dict[str, str] | None = None, bundle: str | None = None) -> ConfigLocation:
     """S3 (both variables set) wins, then ``TATTLETAIL_CONFIG``, then ``tattletail.toml`` beside the code."""
     env = os.environ if environ is None else environ
     bucket, key = env.get(S3_CONFIG_BUCKET), env.get(S3_CONFIG_PATH)
@@ -37,6 +43,4 @@ def config_location(environ: dict[str, str] | None = None, bundle_dir: str | Non
         return ConfigLocation(bucket=bucket, key=key)
     if env.get(TATTLETAIL_CONFIG):
         return ConfigLocation(path=env[TATTLETAIL_CONFIG])
-    if bundle_dir is None:
-        bundle_dir = env.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return ConfigLocation(path=os.path.join(bundle_dir, BUNDLED_CONFIG_NAME))
+    return ConfigLocation(path=os.path.join(bundle or bundle_dir(env), BUNDLED_CONFIG_NAME))
