@@ -8,6 +8,7 @@ and SNS tell the same story.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +32,11 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-def _ignore(rule: Rule, what: str, message: str) -> None:
-    pass
+def log_presentation_error(rule: Rule, what: str, message: str) -> None:
+    """A title or field program that fails is logged and left out of the alert."""
+    from tattletail import log
+
+    log.emit("presentation_error", logging.WARNING, rule=rule.name, part=what, error=message)
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Alert:
         return None if self.match.annotation is None else as_text(self.match.annotation)
 
     @classmethod
-    def of(cls, match: Match, on_error: ErrorHandler = _ignore) -> Alert:
+    def of(cls, match: Match, on_error: ErrorHandler = log_presentation_error) -> Alert:
         """Evaluate the rule's title and fields on the record; one that fails or gives nothing is
         left out (the rule name stands in for a title), and the error is reported, not raised."""
         rule, record = match.rule, match.record
@@ -83,6 +87,22 @@ def _first_text(rule: Rule, what: str, program: Any, record: dict[str, Any], on_
     except ValueError as exc:
         on_error(rule, what, str(exc))
     return None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Many matches of one rule in one log file, summarised in one message (flood control)."""
+
+    rule: Rule
+    source: str                      # the log object they came from
+    count: int
+    first: tuple[Alert, ...]         # the first few, shown with their facts
+    by_who: tuple[tuple[str, int], ...]
+    by_event: tuple[tuple[str, int], ...]
+
+    @property
+    def title(self) -> str:
+        return f"{self.count} × {self.rule.name}"
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,30 @@ class View:
             lines += [f"{name}: {url}" for name, url in links]
         lines += ["", f"{self.label('record')}:", pretty_json(alert.record), ""]
         return "\n".join(lines)
+
+    def digest_summary(self, digest: Digest) -> str:
+        head = f"[{self.label(digest.rule.severity)}] " if digest.rule.severity else ""
+        return f"{head}{digest.title} {self.label('digest_in')}"
+
+    def digest_line(self, alert: Alert) -> str:
+        f = alert.facts
+        parts = [self.time(f.time) or "-", f.event_name or "-", f.who.display() or "-"]
+        if f.target:
+            parts.append(f.target)
+        if alert.annotation is not None:
+            parts.append(alert.annotation)
+        return " | ".join(parts)
+
+    def digest_text(self, digest: Digest) -> str:
+        lines = [self.digest_summary(digest), "", f"{self.label('rule')}: {digest.rule.name}"]
+        if digest.rule.description:
+            lines.append(f"{self.label('description')}: {digest.rule.description}")
+        lines += [f"{self.label('object')}: {digest.source}", f"{self.label('count')}: {digest.count}", "",
+                  f"{self.label('first_matches')}:"]
+        lines += [f"  {self.digest_line(alert)}" for alert in digest.first]
+        for key, counts in (("by_who", digest.by_who), ("by_event", digest.by_event)):
+            lines += ["", f"{self.label(key)}:"] + [f"  {n:>6}  {value}" for value, n in counts]
+        return "\n".join(lines) + "\n"
 
     def links(self, alert: Alert) -> list[tuple[str, str]]:
         found = []

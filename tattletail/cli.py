@@ -19,10 +19,12 @@ from typing import Any, TextIO
 
 from tattletail import config as config_module
 from tattletail import facts, history, log, replay, ruletest, sessions
+from tattletail.alert import Alert
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
+from tattletail.delivery import Dispatcher
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, SourceError
-from tattletail.pipeline import make_alert, process_stream
+from tattletail.pipeline import process_stream
 from tattletail.replay import match_row
 from tattletail.rules import Match
 
@@ -61,6 +63,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("\n".join(exc.problems), file=err)
         return 1
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
+    dispatcher = Dispatcher(config) if args.send else None
     totals: Counter[str] = Counter()
     status = 0
     for path in args.logfiles:
@@ -73,7 +76,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(_match_line(match), file=out)
         try:
             with open(path, "rb") as fh:
-                report = process_stream(fh, path, config, engine, send=args.send, on_match=show)
+                report = process_stream(fh, path, config, engine, dispatcher=dispatcher, on_match=show)
         except NotCloudTrail as exc:
             print(f"skipped: {exc}", file=err)
             continue
@@ -127,7 +130,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for record in records:
         for match in engine.evaluate(record, lambda rule, rec, message: print(
                 f"rule {rule.name!r} failed on this record: {message}", file=err)):
-            alert = make_alert(match)
+            alert = Alert.of(match)
             for destination in config.destinations_of(match.rule):
                 if args.destination not in (None, destination.id):
                     continue

@@ -19,7 +19,7 @@ import ijson
 from tattletail.errors import SourceError
 
 GZIP_MAGIC = b"\x1f\x8b"
-_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*\[')
+_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(.)', re.S)
 _PEEK = 4096
 _DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
 
@@ -92,8 +92,11 @@ def iter_records(stream: IO[bytes], name: str = "<stream>",
         raise SourceError(f"{name}: cannot decompress: {exc}") from None
     if not head.strip():
         raise NotCloudTrail(f"{name}: empty file")
-    if not _RECORDS_START.match(head):
+    start = _RECORDS_START.match(head)
+    if not start:
         raise NotCloudTrail(f"{name}: not a CloudTrail log file (expected {{\"Records\": [...]}})")
+    if start.group(1) != b"[":
+        raise SourceError(f"{name}: Records is not a list (it starts with {start.group(1).decode(errors='replace')!r})")
     content = io.BufferedReader(_Prefixed(head, content), buffer_size=64 * 1024)
     try:
         for index, record in enumerate(ijson.items(content, "Records.item", use_float=True)):

@@ -34,6 +34,7 @@ RULE_KEYS: dict[str, tuple[type, bool]] = {
     "runbook": (str, False),
     "references": (list, False),
     "test": (list, False),
+    "digest_threshold": (int, False),
 }
 INCLUDE_KEYS: dict[str, tuple[type, bool]] = {
     "path": (str, True),
@@ -53,9 +54,11 @@ DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
     "type": (str, True),
     "timezone": (str, False),
     "language": (str, False),
+    "digest_threshold": (int, False),
 }
 TOP_LEVEL_KEYS = ("rule", "destination", "include")
-_TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table"}
+_TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table",
+               float: "a number"}
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,18 @@ def _check_keys(table: Any, spec: dict[str, tuple[type, bool]], where: str, prob
             if required:
                 problems.append(f"{where}: missing key {key!r}")
                 ok = False
-        elif not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool)):
+        elif not _is_type(table[key], kind):
             problems.append(f"{where}: {key!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, "
                             f"not {type(table[key]).__name__}")
             ok = False
     return {k: v for k, v in table.items() if k in spec} if ok else None
+
+
+def _is_type(value: Any, kind: type) -> bool:
+    """TOML's types as Python's: booleans are not numbers, and a float setting takes an integer."""
+    if isinstance(value, bool):
+        return kind in (bool, object)
+    return isinstance(value, kind) or (kind is float and isinstance(value, int))
 
 
 class _Checker:
@@ -256,8 +266,11 @@ class _Checker:
             view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)
+            threshold = values.get("digest_threshold", Destination.DIGEST_THRESHOLD)
+            if threshold < 0:
+                problems.append(f"digest_threshold must be 0 (never digest) or more, not {threshold}")
             if not problems and view is not None:
-                found[values["id"]] = cls(values["id"], **options, view=view)
+                found[values["id"]] = cls(values["id"], **options, view=view, digest_threshold=threshold)
         return found
 
     @staticmethod
@@ -310,6 +323,7 @@ class _Checker:
                     values["name"], values["jq_match"], values.get("description", ""), targets or (),
                     values.get("severity"), values.get("title"), fields, values.get("runbook"),
                     tuple(values.get("references", ())), tuple(values.get("test", ())), source,
+                    values.get("digest_threshold"),
                     _program=compiled["jq_match"], title_program=compiled.get("title"),
                     field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules

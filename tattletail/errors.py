@@ -4,6 +4,8 @@
      +-- ConfigError        the configuration is invalid; carries every problem found at once
      +-- SourceError        an event or log object could not be read (names the object)
      +-- DeliveryError      a destination failed to send (names the destination, never its secret)
+     |    +-- RetryableDeliveryError   worth trying again (5xx, 429, timeouts, throttling)
+     +-- StateError         the delivery state store (DynamoDB) failed
      +-- InvocationFailed   after trying every object and delivery, some failed; carries each one
 
 Catching ``TattletailError`` catches anything the package raises on purpose.
@@ -30,6 +32,18 @@ class SourceError(TattletailError):
 
 class DeliveryError(TattletailError):
     """One delivery to one destination failed."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """A failure that may pass if tried again; ``retry_after`` is the wait the server asked for."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StateError(TattletailError):
+    """The delivery state store could not be read or written."""
 
 
 class InvocationFailed(TattletailError):

@@ -1,8 +1,7 @@
 """One log object through the rules and out to the destinations, with an account of what happened.
 
-Shared by the Lambda handler and the command line, so both evaluate and deliver the same way.
-Every match goes to every destination of its rule; a failing destination never stops the others,
-and each failure is recorded (and logged) by destination id, never by secret.
+Shared by the Lambda handler and the command line, so both evaluate and deliver the same way
+(delivery itself, with its retries, duplicates, digests and dead letters, is ``delivery``).
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from tattletail import log
-from tattletail.alert import Alert
 from tattletail.cloudtrail import iter_records
 from tattletail.config import Config
+from tattletail.delivery import Dispatcher
 from tattletail.engine import Engine
-from tattletail.errors import DeliveryError
 from tattletail.rules import Match, Rule
 
 
@@ -32,8 +30,12 @@ class Report:
     matches: Counter[str] = field(default_factory=Counter)
     rule_errors: Counter[str] = field(default_factory=Counter)
     bad_records: int = 0
-    deliveries: int = 0
-    failures: list[str] = field(default_factory=list)
+    deliveries: int = 0           # messages sent (an alert, or a digest of many)
+    alerts_delivered: int = 0     # (record, rule, destination) delivered, digests counted per member
+    duplicates: int = 0           # skipped: delivered before, or twice in this object
+    digests: int = 0
+    dead_lettered: int = 0
+    failures: list[str] = field(default_factory=list)   # neither delivered nor dead-lettered
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -44,35 +46,14 @@ class Report:
             "rule_errors": dict(self.rule_errors),
             "bad_records": self.bad_records,
             "deliveries": self.deliveries,
+            "alerts_delivered": self.alerts_delivered,
+            "duplicates": self.duplicates,
+            "digests": self.digests,
+            "dead_lettered": self.dead_lettered,
             "failures": self.failures,
             "error": self.error,
             "duration_ms": round((time.monotonic() - self.started) * 1000, 1),
         }
-
-
-def make_alert(match: Match) -> Alert:
-    """The alert for a match; a title or field program that fails is logged and left out."""
-
-    def on_error(rule: Rule, what: str, message: str) -> None:
-        log.emit("presentation_error", logging.WARNING, rule=rule.name, part=what,
-                 event_id=match.record.get("eventID"), error=message)
-
-    return Alert.of(match, on_error)
-
-
-def deliver(config: Config, match: Match, report: Report) -> None:
-    """Send one match to each destination of its rule; record every failure, stop at none."""
-    destinations = config.destinations_of(match.rule)
-    alert = make_alert(match) if destinations else None
-    for destination in destinations:
-        try:
-            destination.send(alert)  # type: ignore[arg-type]
-        except DeliveryError as exc:
-            report.failures.append(str(exc))
-            log.emit("delivery_failed", logging.ERROR, rule=match.rule.name, destination=destination.id,
-                     event_id=match.record.get("eventID"), error=str(exc))
-        else:
-            report.deliveries += 1
 
 
 def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
@@ -92,22 +73,29 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
             on_match(match, index)
 
 
-def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine, *, send: bool = True,
-                   on_match: Callable[[Match, int], None] | None = None) -> Report:
+def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine, *,
+                   dispatcher: Dispatcher | None = None, on_match: Callable[[Match, int], None] | None = None,
+                   report: Report | None = None) -> Report:
     """Evaluate one log object; show each match (with its record's index in the file) to ``on_match``
-    and, when ``send``, deliver it.
-    Raises ``SourceError`` for unreadable content after handling what was read before it."""
-    report = Report(name)
+    and hand it to ``dispatcher`` for delivery. What was read before damage in the object is still
+    delivered; the ``SourceError`` is raised after."""
+    report = report or Report(name)
 
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
         log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
 
+    batch = dispatcher.batch(name, report) if dispatcher is not None else None
+
     def handle(match: Match, index: int) -> None:
         if on_match is not None:
             on_match(match, index)
-        if send:
-            deliver(config, match, report)
+        if batch is not None:
+            batch.add(match, index)
 
-    evaluate(iter_records(stream, name, bad_record), engine, report, handle)
+    try:
+        evaluate(iter_records(stream, name, bad_record), engine, report, handle)
+    finally:
+        if batch is not None:
+            batch.flush()
     return report

@@ -20,10 +20,11 @@ from typing import Any, TextIO
 from tattletail import config as config_module
 from tattletail.alert import as_text
 from tattletail.cloudtrail import NotCloudTrail, iter_records
+from tattletail.delivery import Dispatcher
 from tattletail.engine import Engine
 from tattletail.errors import SourceError
 from tattletail.history import LogRef
-from tattletail.pipeline import Report, deliver
+from tattletail.pipeline import Report
 
 ANNOTATION_WIDTH = 100
 
@@ -53,6 +54,7 @@ class _Worker:
 
     config: config_module.Config | None = None
     engine: Engine | None = None
+    dispatcher: Dispatcher | None = None  # one per process: duplicates across its files are sent once
     s3: Any = None
 
 
@@ -60,6 +62,7 @@ def _init(config_path: str | None) -> None:
     if config_path is not None:
         _Worker.config = config_module.load(config_path)
         _Worker.engine = Engine(_Worker.config.rules)
+        _Worker.dispatcher = Dispatcher(_Worker.config)
 
 
 def evaluate_file(ref: LogRef, *, send: bool, keep_rows: bool) -> FileResult:
@@ -68,6 +71,7 @@ def evaluate_file(ref: LogRef, *, send: bool, keep_rows: bool) -> FileResult:
     assert config is not None and engine is not None
     result = FileResult(ref.name)
     report = Report(ref.name)
+    batch = _Worker.dispatcher.batch(ref.name, report) if send and _Worker.dispatcher else None
 
     def on_error(*_: Any) -> None:
         result.rule_errors += 1
@@ -84,14 +88,17 @@ def evaluate_file(ref: LogRef, *, send: bool, keep_rows: bool) -> FileResult:
                         result.annotations.setdefault(name, Counter())[note] += 1
                     if keep_rows:
                         result.rows.append(match_row(name, ref.name, index, record, match.value))
-                    if send:
-                        deliver(config, match, report)
+                    if batch is not None:
+                        batch.add(match, index)
     except NotCloudTrail as exc:
         result.skipped = str(exc)
     except (SourceError, OSError) as exc:
         result.error = str(exc)
     except Exception as exc:  # S3 errors (access denied, missing object) name the file and go on
         result.error = f"{ref.name}: {exc}"
+    finally:
+        if batch is not None:
+            batch.flush()
     result.failures = report.failures
     return result
 

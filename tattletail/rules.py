@@ -48,6 +48,7 @@ class Rule:
     references: tuple[str, ...] = ()
     tests: tuple[dict[str, Any], ...] = ()   # [[rule.test]] tables, run by ``tattletail test``
     origin: str = ""                         # the file that defines the rule (test files are beside it)
+    digest_threshold: int | None = None      # overrides the destination's, for this rule
     _program: Any = field(default=None, compare=False, repr=False)
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)

@@ -32,22 +32,27 @@ def is_s3_test_event(event: Mapping[str, Any]) -> bool:
     return event.get("Event") == "s3:TestEvent"
 
 
-def s3_objects(event: Mapping[str, Any]) -> list[S3Object]:
-    """The objects of an S3 event notification (``ObjectCreated:*`` records)."""
+def s3_objects(event: Mapping[str, Any]) -> tuple[list[S3Object], list[str]]:
+    """The objects of an S3 event notification, and a problem for each record that is not one (those
+    are skipped; the others are still processed). An event with no ``Records`` list is an error."""
     if not isinstance(event, Mapping):
-        raise SourceError(f"event is a {type(event).__name__}, not a JSON object")
+        raise SourceError(f"event is a JSON {type(event).__name__}, not an object")
     records = event.get("Records")
     if not isinstance(records, list):
         raise SourceError(f"unknown event shape: no Records list (keys seen: {sorted(event)})")
-    objects = []
+    objects, problems = [], []
     for n, record in enumerate(records):
         s3 = record.get("s3") if isinstance(record, Mapping) else None
-        bucket = s3.get("bucket", {}).get("name") if isinstance(s3, Mapping) else None
-        obj = s3.get("object", {}) if isinstance(s3, Mapping) else None
+        bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
+        obj = s3.get("object") if isinstance(s3, Mapping) else None
+        name = bucket.get("name") if isinstance(bucket, Mapping) else None
         key = obj.get("key") if isinstance(obj, Mapping) else None
-        if not isinstance(bucket, str) or not isinstance(key, str):
+        if not isinstance(name, str) or not isinstance(key, str):
             seen = sorted(record) if isinstance(record, Mapping) else type(record).__name__
-            raise SourceError(f"Records[{n}] is not an S3 notification (keys seen: {seen})")
+            problems.append(f"Records[{n}] is not an S3 notification (keys seen: {seen})")
+            continue
         size = obj.get("size") if isinstance(obj, Mapping) else None
-        objects.append(S3Object(bucket, unquote_plus(key), size if isinstance(size, int) else None))
-    return objects
+        objects.append(S3Object(name, unquote_plus(key), size if isinstance(size, int) else None))
+    if records and not objects:
+        raise SourceError("unknown event shape: " + "; ".join(problems))
+    return objects, problems

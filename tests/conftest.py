@@ -41,10 +41,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_handler_state() -> Iterator[None]:
-    """The handler caches its config and S3 client per container; each test is a new container."""
-    yield
+def _fresh_handler_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The handler caches its config and S3 client per container; each test is a new container.
+    Retry waits are shortened so tests do not sleep for real backoffs."""
     from tattletail import handler
+    from tattletail.retry import RetryPolicy
+
+    monkeypatch.setattr(handler, "retry_policy", RetryPolicy(attempts=4, base=0.01, cap=0.05, reserve=0.0))
+    yield
 
     handler._loaded = None
     handler._s3_client = None

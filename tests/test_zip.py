@@ -132,7 +132,8 @@ from_email = "alerts@example.com"
                           input=json.dumps(s3_event("trail", key)), capture_output=True, text=True,
                           cwd=task, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"objects": 1, "matches": 1, "deliveries": 3}
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["objects"], result["matches"], result["deliveries"]) == (1, 1, 3)
 
     expected = "user: arn:aws:iam::123456789012:user/alice target: i-0123456789abcdef0"
     assert len(slack.posts) == 1 and expected in json.dumps(slack.posts[0])

@@ -11,7 +11,7 @@ import json
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from tattletail.alert import Alert, View
+from tattletail.alert import Alert, Digest, View
 
 KeySpec = dict[str, tuple[type, bool]]
 """TOML key -> (Python type of its value, whether it is required)."""
@@ -23,10 +23,12 @@ class Destination:
 
     type: ClassVar[str] = ""
     KEYS: ClassVar[KeySpec] = {}
+    DIGEST_THRESHOLD = 20  # matches of one rule in one log file above which a digest is sent instead
 
-    def __init__(self, id: str, *, view: View | None = None) -> None:
+    def __init__(self, id: str, *, view: View | None = None, digest_threshold: int = DIGEST_THRESHOLD) -> None:
         self.id = id
         self.view = view or View()
+        self.digest_threshold = digest_threshold
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> list[str]:
@@ -34,14 +36,27 @@ class Destination:
         return []
 
     def render(self, alert: Alert) -> dict[str, Any]:  # pragma: no cover - abstract
+        """What would be sent for one alert (the request's parameters)."""
         raise NotImplementedError
+
+    def render_digest(self, digest: Digest) -> dict[str, Any]:  # pragma: no cover - abstract
+        """What would be sent for many matches of one rule in one log file."""
+        raise NotImplementedError
+
+    def deliver(self, rendered: dict[str, Any]) -> None:  # pragma: no cover - abstract
+        """Send a rendered message once; raise ``RetryableDeliveryError`` when trying again may help,
+        ``DeliveryError`` when it cannot."""
+        raise NotImplementedError
+
+    def send(self, alert: Alert) -> None:
+        self.deliver(self.render(alert))
 
     def preview(self, alert: Alert) -> str:
         """What ``render`` gives, shown for a person (``tattletail render``)."""
-        return json.dumps(self.render(alert), indent=2, ensure_ascii=False)
+        return self.show(self.render(alert))
 
-    def send(self, alert: Alert) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def show(self, rendered: dict[str, Any]) -> str:
+        return json.dumps(rendered, indent=2, ensure_ascii=False)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r})"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any, ClassVar
 
-from tattletail.alert import Alert, View, pretty_json
+from tattletail.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations import aws
 from tattletail.destinations.base import Destination, KeySpec
-from tattletail.errors import DeliveryError
 
 SUBJECT_LIMIT = 200
 
@@ -45,8 +44,9 @@ class Ses(Destination):
     }
 
     def __init__(self, id: str, to_emails: list[str], from_email: str, region: str | None = None, *,
-                 view: View | None = None, client: Any = None) -> None:
-        super().__init__(id, view=view)
+                 view: View | None = None, digest_threshold: int = Destination.DIGEST_THRESHOLD,
+                 client: Any = None) -> None:
+        super().__init__(id, view=view, digest_threshold=digest_threshold)
         self.to_emails = list(to_emails)
         self.from_email = from_email
         self.region = region
@@ -73,26 +73,31 @@ class Ses(Destination):
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``SendEmail`` parameters."""
-        line = " ".join(self.view.summary(alert).split())
+        return self._email(self.view.summary(alert), self.view.plain_text(alert), html_body(alert, self.view))
+
+    def render_digest(self, digest: Digest) -> dict[str, Any]:
+        text = self.view.digest_text(digest)
+        return self._email(self.view.digest_summary(digest), text, f"<pre>{escape(text)}</pre>")
+
+    def _email(self, subject: str, text: str, html: str) -> dict[str, Any]:
+        line = " ".join(subject.split())
         return {
             "Source": self.from_email,
             "Destination": {"ToAddresses": self.to_emails},
             "Message": {
                 "Subject": {"Data": line[:SUBJECT_LIMIT], "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": self.view.plain_text(alert), "Charset": "UTF-8"},
-                         "Html": {"Data": html_body(alert, self.view), "Charset": "UTF-8"}},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}},
             },
         }
 
-    def preview(self, alert: Alert) -> str:
-        rendered = self.render(alert)
+    def show(self, rendered: dict[str, Any]) -> str:
         message = rendered["Message"]
         return (f"From: {rendered['Source']}\nTo: {', '.join(rendered['Destination']['ToAddresses'])}\n"
                 f"Subject: {message['Subject']['Data']}\n\n{message['Body']['Text']['Data']}\n"
                 f"--- HTML part ---\n{message['Body']['Html']['Data']}")
 
-    def send(self, alert: Alert) -> None:
+    def deliver(self, rendered: dict[str, Any]) -> None:
         try:
-            self.client.send_email(**self.render(alert))
-        except Exception as exc:  # botocore raises many unrelated types; all mean "not delivered"
-            raise DeliveryError(f'destination "{self.id}" (ses from {self.from_email}): {exc}') from None
+            self.client.send_email(**rendered)
+        except Exception as exc:  # botocore raises many unrelated types; classified by aws.delivery_error
+            raise aws.delivery_error(exc, f'destination "{self.id}" (ses from {self.from_email})') from None

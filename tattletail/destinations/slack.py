@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tattletail.alert import Alert, View, pretty_json
+from tattletail.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec, mask_url, scrub
-from tattletail.errors import DeliveryError
+from tattletail.errors import DeliveryError, RetryableDeliveryError
 
 TEXT_LIMIT = 3000        # characters of text in a section block
 FIELD_LIMIT = 2000       # characters of one section field
@@ -83,25 +83,47 @@ def render(alert: Alert, view: View) -> dict[str, Any]:
     return {"text": _cut(escape(f"{marker} {view.summary(alert)}"), TEXT_LIMIT), "blocks": blocks}
 
 
+def render_digest(digest: Digest, view: View) -> dict[str, Any]:
+    """One message for many matches: count, the first matches with their facts, who and which events."""
+    marker = MARKERS.get(digest.rule.severity or "", ":bell:")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "emoji": True,
+                                    "text": _cut(f"{marker} {digest.title}", HEADER_LIMIT, "…")}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
+            f"*{escape(view.label('object'))}:* {escape(digest.source)}", TEXT_LIMIT)}]},
+    ]
+    if digest.rule.description:
+        blocks.append(_section(escape(digest.rule.description)))
+    first = "\n".join(f"• {escape(view.digest_line(alert))}" for alert in digest.first)
+    blocks.append(_section(f"*{escape(view.label('first_matches'))}*\n{first}"))
+    for key, counts in (("by_who", digest.by_who), ("by_event", digest.by_event)):
+        rows = "\n".join(f"{n} × {escape(value)}" for value, n in counts)
+        blocks.append(_section(f"*{escape(view.label(key))}*\n{rows}"))
+    return {"text": _cut(escape(f"{marker} {view.digest_summary(digest)}"), TEXT_LIMIT), "blocks": blocks}
+
+
 class SlackWebhook(Destination):
     """Posts to a Slack incoming webhook. The URL is a secret: only its masked form is ever shown."""
 
     type: ClassVar[str] = "slack_webhook"
-    KEYS: ClassVar[KeySpec] = {"webhook_url": (str, True)}
+    KEYS: ClassVar[KeySpec] = {"webhook_url": (str, True), "timeout": (float, False)}
 
-    def __init__(self, id: str, webhook_url: str, *, view: View | None = None,
-                 session: requests.Session | None = None, timeout: float = 10.0) -> None:
-        super().__init__(id, view=view)
+    def __init__(self, id: str, webhook_url: str, timeout: float = 10.0, *, view: View | None = None,
+                 digest_threshold: int = Destination.DIGEST_THRESHOLD, session: requests.Session | None = None) -> None:
+        super().__init__(id, view=view, digest_threshold=digest_threshold)
         self._url = webhook_url
         self._session = session or requests.Session()
-        self._timeout = timeout
+        self._timeout = float(timeout)
 
     @classmethod
     def validate(cls, values: dict[str, Any]) -> list[str]:
+        problems = []
         parts = urlsplit(values["webhook_url"])
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            return [f"webhook_url is not an http(s) URL: {mask_url(values['webhook_url'])}"]
-        return []
+            problems.append(f"webhook_url is not an http(s) URL: {mask_url(values['webhook_url'])}")
+        if not 0 < values.get("timeout", 10.0) <= 60:
+            problems.append(f"timeout must be between 0 and 60 seconds, not {values['timeout']}")
+        return problems
 
     def __repr__(self) -> str:
         return f"SlackWebhook(id={self.id!r}, webhook_url={mask_url(self._url)!r})"
@@ -109,11 +131,30 @@ class SlackWebhook(Destination):
     def render(self, alert: Alert) -> dict[str, Any]:
         return render(alert, self.view)
 
-    def send(self, alert: Alert) -> None:
+    def render_digest(self, digest: Digest) -> dict[str, Any]:
+        return render_digest(digest, self.view)
+
+    def deliver(self, rendered: dict[str, Any]) -> None:
+        """POST once. 429 (with its Retry-After), 5xx, timeouts and connection errors are retryable;
+        any other status is not."""
         where = f'destination "{self.id}" (slack_webhook {mask_url(self._url)})'
         try:
-            response = self._session.post(self._url, json=self.render(alert), timeout=self._timeout)
+            response = self._session.post(self._url, json=rendered, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"{where}: HTTP {response.status_code}: {scrub(response.text[:200], self._url)}")
+            raise RetryableDeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        message = f"{where}: HTTP {status}: {scrub(response.text[:200], self._url)}"
+        if status == 429:
+            raise RetryableDeliveryError(message, _retry_after(response.headers.get("Retry-After")))
+        if status >= 500:
+            raise RetryableDeliveryError(message)
+        raise DeliveryError(message)
+
+
+def _retry_after(header: str | None) -> float | None:
+    try:
+        return max(0.0, float(header)) if header is not None else None
+    except ValueError:
+        return None

@@ -13,10 +13,9 @@ import re
 import string
 from typing import Any, ClassVar
 
-from tattletail.alert import Alert, View
+from tattletail.alert import Alert, Digest, View
 from tattletail.destinations import aws
 from tattletail.destinations.base import Destination, KeySpec
-from tattletail.errors import DeliveryError
 from tattletail.rules import Match
 
 MESSAGE_LIMIT = 256 * 1024  # bytes, UTF-8
@@ -90,8 +89,9 @@ class Sns(Destination):
     KEYS: ClassVar[KeySpec] = {"sns_arn": (str, True), "format": (str, False), "subject": (str, False)}
 
     def __init__(self, id: str, sns_arn: str, format: str = "json", subject: str = DEFAULT_SUBJECT, *,
-                 view: View | None = None, client: Any = None) -> None:
-        super().__init__(id, view=view)
+                 view: View | None = None, digest_threshold: int = Destination.DIGEST_THRESHOLD,
+                 client: Any = None) -> None:
+        super().__init__(id, view=view, digest_threshold=digest_threshold)
         self.sns_arn = sns_arn
         self.format = format
         self.subject = subject
@@ -131,12 +131,27 @@ class Sns(Destination):
         return {"Message": _cut_bytes(self.view.plain_text(alert), MESSAGE_LIMIT),
                 "Subject": subject(self.subject, alert, self.view)}
 
-    def preview(self, alert: Alert) -> str:
-        rendered = self.render(alert)
+    def render_digest(self, digest: Digest) -> dict[str, Any]:
+        """JSON: the Go payload of the first match plus a ``digest`` key; text: the digest as text."""
+        line = " ".join(self.view.digest_summary(digest).split())[:SUBJECT_LIMIT]
+        if self.format == "text":
+            return {"Message": _cut_bytes(self.view.digest_text(digest), MESSAGE_LIMIT), "Subject": line}
+        first = digest.first[0].match
+        body = json.loads(payload(first))
+        body["digest"] = {
+            "count": digest.count, "object": digest.source,
+            "first": [{"eventID": a.record.get("eventID"), "eventTime": a.record.get("eventTime"),
+                       "eventName": a.facts.event_name, "who": a.facts.who.display(), "match": a.match.value}
+                      for a in digest.first],
+            "by_who": dict(digest.by_who), "by_event": dict(digest.by_event),
+        }
+        return {"Message": _cut_bytes(json.dumps(body, ensure_ascii=False), MESSAGE_LIMIT), "Subject": line}
+
+    def show(self, rendered: dict[str, Any]) -> str:
         return f"Subject: {rendered['Subject']}\n\n{rendered['Message']}"
 
-    def send(self, alert: Alert) -> None:
+    def deliver(self, rendered: dict[str, Any]) -> None:
         try:
-            self.client.publish(TopicArn=self.sns_arn, **self.render(alert))
-        except Exception as exc:  # botocore raises many unrelated types; all mean "not delivered"
-            raise DeliveryError(f'destination "{self.id}" (sns {self.sns_arn}): {exc}') from None
+            self.client.publish(TopicArn=self.sns_arn, **rendered)
+        except Exception as exc:  # botocore raises many unrelated types; classified by aws.delivery_error
+            raise aws.delivery_error(exc, f'destination "{self.id}" (sns {self.sns_arn})') from None

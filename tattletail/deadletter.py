@@ -1,0 +1,121 @@
+"""Dead letters: alerts that still failed after their retries, kept whole so nothing is lost.
+
+A letter holds the rule, the destination, the record(s), the rendered message exactly as it would have
+been sent, the last error and the delivery keys. It goes to an SQS queue (``TATTLETAIL_DLQ_URL``) or under
+an S3 prefix (``TATTLETAIL_DLQ_S3=s3://bucket/prefix``). ``tattletail redrive`` sends letters again.
+SQS messages are limited to 256 KB; a letter over that drops its records (the rendered message
+suffices to resend it), and one still over is not accepted: the caller then fails the invocation so
+the alert is retried rather than lost. S3 has no such limit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tattletail.errors import TattletailError
+
+SQS_LIMIT = 256 * 1024
+
+
+class DeadLetterError(TattletailError):
+    """A letter could not be stored."""
+
+
+@dataclass
+class Letter:
+    body: dict[str, Any]
+    handle: str  # SQS receipt handle or S3 key, to delete it once resent
+
+
+def _encode(letter: dict[str, Any]) -> str:
+    return json.dumps(letter, ensure_ascii=False, default=str)
+
+
+class SqsDeadLetters:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    def __str__(self) -> str:
+        return self.queue_url
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from tattletail.destinations import aws
+
+            self._client = aws.client("sqs")
+        return self._client
+
+    def put(self, letter: dict[str, Any]) -> None:
+        text = _encode(letter)
+        if len(text.encode()) > SQS_LIMIT:
+            text = _encode({**letter, "records": [], "records_dropped": len(letter.get("records", []))})
+        if len(text.encode()) > SQS_LIMIT:
+            raise DeadLetterError(f"dead letter queue {self.queue_url}: letter of {len(text.encode())} bytes "
+                                  f"exceeds SQS's 256 KB")
+        try:
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=text)
+        except Exception as exc:
+            raise DeadLetterError(f"dead letter queue {self.queue_url}: {exc}") from None
+
+    def letters(self) -> Iterator[Letter]:
+        while True:
+            messages = self.client.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=0, VisibilityTimeout=300).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                yield Letter(json.loads(message["Body"]), message["ReceiptHandle"])
+
+    def delete(self, letter: Letter) -> None:
+        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=letter.handle)
+
+
+class S3DeadLetters:
+    def __init__(self, url: str, client: Any = None) -> None:
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        self.bucket, self.prefix = bucket, prefix.rstrip("/")
+        self._client = client
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from tattletail.destinations import aws
+
+            self._client = aws.client("s3")
+        return self._client
+
+    def put(self, letter: dict[str, Any]) -> None:
+        key = f"{self.prefix}/{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4()}.json".lstrip("/")
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(letter).encode(),
+                                   ContentType="application/json")
+        except Exception as exc:
+            raise DeadLetterError(f"dead letters {self}: {exc}") from None
+
+    def letters(self) -> Iterator[Letter]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
+            for obj in page.get("Contents", []):
+                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                yield Letter(json.loads(body), obj["Key"])
+
+    def delete(self, letter: Letter) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=letter.handle)
+
+
+DeadLetters = SqsDeadLetters | S3DeadLetters
+
+
+def open_store(url: str) -> DeadLetters:
+    """An SQS queue URL (https://sqs...) or an ``s3://bucket/prefix``."""
+    return S3DeadLetters(url) if url.startswith("s3://") else SqsDeadLetters(url)

@@ -1,0 +1,217 @@
+"""Delivery a security team can trust: nothing lost, nothing sent twice, no floods.
+
+For each log object, matches are gathered per (rule, destination), then sent:
+
+- **once**: every (record, rule, destination) has a key (``state.delivery_key``); keys already
+  delivered, by this invocation or an earlier one (with a state table), are skipped. A key is claimed
+  right before its send and confirmed right after; the claim lasts no longer than this invocation
+  could, so a crashed invocation's claims are free again for its retry.
+- **without floods**: when one object yields more than ``digest_threshold`` matches for a rule and a
+  destination, one digest (count, first matches, who and which events) is sent instead.
+- **with retries**: ``retry.call`` retries what may pass (5xx, 429 with Retry-After, timeouts,
+  throttling) while the invocation has time.
+- **or kept**: what still fails, or is never tried because time ran out, becomes a dead letter with
+  everything needed to send it again (``tattletail redrive``). Only a failure that could not be
+  dead-lettered either (or with no dead letter store configured) is left in ``report.failures``,
+  which makes the invocation fail so Lambda retries it; delivered keys are then skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tattletail import log, retry
+from tattletail.alert import Alert, Digest
+from tattletail.deadletter import DeadLetterError, DeadLetters
+from tattletail.destinations import Destination
+from tattletail.errors import DeliveryError, StateError
+from tattletail.facts import derive
+from tattletail.rules import Match, Rule
+from tattletail.state import MemoryState, State, delivery_key
+
+if TYPE_CHECKING:
+    from tattletail.config import Config
+    from tattletail.pipeline import Report
+
+DIGEST_FIRST = 5        # matches shown in a digest
+DIGEST_TOP = 10         # users and events listed in a digest
+
+
+@dataclass
+class _Bucket:
+    """The matches of one rule for one destination in one log object."""
+
+    rule: Rule
+    destination: Destination
+    threshold: int
+    keys: list[str] = field(default_factory=list)
+    facts: dict[str, tuple[str, str]] = field(default_factory=dict)   # key -> (who, event)
+    matches: dict[str, Match] = field(default_factory=dict)           # key -> match, up to threshold + 1
+
+
+class Dispatcher:
+    """Sends matches for a whole invocation (or command-line run)."""
+
+    def __init__(self, config: Config, *, state: State | None = None, dead_letters: DeadLetters | None = None,
+                 policy: retry.RetryPolicy | None = None, deadline: retry.Deadline | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.state: State = state if state is not None else MemoryState()
+        self.dead_letters = dead_letters
+        self.policy = policy or retry.RetryPolicy()
+        self.deadline = deadline or retry.Deadline()
+        self.sleep = sleep
+
+    def batch(self, source: str, report: Report) -> Batch:
+        return Batch(self, source, report)
+
+
+class Batch:
+    """The deliveries of one log object: ``add`` each match, then ``flush`` once."""
+
+    def __init__(self, dispatcher: Dispatcher, source: str, report: Report) -> None:
+        self.d = dispatcher
+        self.source = source
+        self.report = report
+        self.buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def add(self, match: Match, index: int = 0) -> None:
+        for destination in self.d.config.destinations_of(match.rule):
+            bucket = self.buckets.get((match.rule.name, destination.id))
+            if bucket is None:
+                threshold = match.rule.digest_threshold
+                bucket = _Bucket(match.rule, destination,
+                                 destination.digest_threshold if threshold is None else threshold)
+                self.buckets[(match.rule.name, destination.id)] = bucket
+            key = delivery_key(match.record, match.rule.name, destination.id)
+            if key in bucket.facts:
+                self.report.duplicates += 1  # the same record twice in one file
+                continue
+            alert_facts = derive(match.record)
+            bucket.keys.append(key)
+            bucket.facts[key] = (alert_facts.who.display() or "-", alert_facts.event_name or "-")
+            if bucket.threshold == 0 or len(bucket.matches) <= bucket.threshold:
+                bucket.matches[key] = match
+
+    def flush(self) -> None:
+        for bucket in self.buckets.values():
+            self._flush(bucket)
+        self.buckets.clear()
+
+    def _flush(self, bucket: _Bucket) -> None:
+        if self.d.deadline.remaining() < self.d.policy.reserve:
+            self._dead_letter(bucket, bucket.keys, None, "not attempted: the invocation ran out of time")
+            return
+        try:
+            claimed = self.d.state.claim(bucket.keys)
+        except StateError as exc:
+            self._dead_letter(bucket, bucket.keys, None, str(exc))
+            return
+        self.report.duplicates += len(bucket.keys) - len(claimed)
+        if not claimed:
+            return
+        stored = [k for k in claimed if k in bucket.matches]
+        if (bucket.threshold and len(claimed) > bucket.threshold) or len(stored) < len(claimed):
+            self._send_digest(bucket, claimed)
+            return
+        for key in claimed:
+            if self.d.deadline.remaining() < self.d.policy.reserve:
+                self._release([key])
+                self._dead_letter(bucket, [key], None, "not attempted: the invocation ran out of time")
+                continue
+            alert = self._alert(bucket.matches[key])
+            self._send(bucket, [key], bucket.destination.render(alert), "alert", [alert.record], alert.match.value)
+
+    def _send_digest(self, bucket: _Bucket, claimed: list[str]) -> None:
+        first = [self._alert(bucket.matches[k]) for k in claimed if k in bucket.matches][:DIGEST_FIRST]
+        who = Counter(bucket.facts[k][0] for k in claimed)
+        event = Counter(bucket.facts[k][1] for k in claimed)
+        digest = Digest(bucket.rule, self.source, len(claimed), tuple(first),
+                        tuple(who.most_common(DIGEST_TOP)), tuple(event.most_common(DIGEST_TOP)))
+        self.report.digests += 1
+        self._send(bucket, claimed, bucket.destination.render_digest(digest), "digest",
+                   [a.record for a in first], None)
+
+    def _alert(self, match: Match) -> Alert:
+        return Alert.of(match)
+
+    def _send(self, bucket: _Bucket, keys: list[str], rendered: dict[str, Any], kind: str,
+              records: list[dict[str, Any]], value: Any) -> None:
+        destination = bucket.destination
+        try:
+            retry.call(lambda: destination.deliver(rendered), self.d.policy, self.d.deadline, self.d.sleep)
+        except DeliveryError as exc:
+            self._release(keys)
+            log.emit("delivery_failed", logging.ERROR, rule=bucket.rule.name, destination=destination.id,
+                     object=self.source, alerts=len(keys), error=str(exc))
+            self._dead_letter(bucket, keys, (kind, rendered, records, value), str(exc))
+            return
+        try:
+            self.d.state.confirm(keys)
+        except StateError as exc:  # delivered; a retry after the claim lapses could send it again
+            log.emit("delivery_unrecorded", logging.ERROR, rule=bucket.rule.name, destination=destination.id,
+                     error=str(exc))
+        self.report.deliveries += 1
+        self.report.alerts_delivered += len(keys)
+
+    def _release(self, keys: list[str]) -> None:
+        try:
+            self.d.state.release(keys)
+        except StateError as exc:
+            log.emit("state_release_failed", logging.WARNING, error=str(exc))
+
+    def _dead_letter(self, bucket: _Bucket, keys: list[str],
+                     sent: tuple[str, dict[str, Any], list[dict[str, Any]], Any] | None, error: str) -> None:
+        """Keep what failed. ``sent`` is what was tried; when nothing was (time out, state error), the
+        bucket's matches for ``keys`` are rendered now so the letter can be sent as it is."""
+        letters = []
+        if sent is not None:
+            letters.append(sent)
+        else:
+            for key in keys:
+                match = bucket.matches.get(key)
+                if match is None:
+                    continue
+                alert = self._alert(match)
+                letters.append(("alert", bucket.destination.render(alert), [alert.record], alert.match.value))
+            if len(letters) < len(keys):  # a flood whose matches were not all kept: one digest letter
+                self._dead_letter_digest(bucket, keys, error)
+                return
+        for n, (kind, rendered, records, value) in enumerate(letters):
+            own = keys if kind == "digest" or sent is not None else [keys[n]]
+            self._store(bucket, own, kind, rendered, records, value, error)
+
+    def _dead_letter_digest(self, bucket: _Bucket, keys: list[str], error: str) -> None:
+        first = [self._alert(bucket.matches[k]) for k in keys if k in bucket.matches][:DIGEST_FIRST]
+        digest = Digest(bucket.rule, self.source, len(keys), tuple(first),
+                        tuple(Counter(bucket.facts[k][0] for k in keys).most_common(DIGEST_TOP)),
+                        tuple(Counter(bucket.facts[k][1] for k in keys).most_common(DIGEST_TOP)))
+        self._store(bucket, keys, "digest", bucket.destination.render_digest(digest), [a.record for a in first],
+                    None, error)
+
+    def _store(self, bucket: _Bucket, keys: list[str], kind: str, rendered: dict[str, Any],
+               records: list[dict[str, Any]], value: Any, error: str) -> None:
+        letter = {
+            "version": 1, "kind": kind, "rule": bucket.rule.name, "description": bucket.rule.description,
+            "destination": bucket.destination.id, "destination_type": bucket.destination.type,
+            "source": self.source, "keys": keys, "records": records, "match": value, "rendered": rendered,
+            "error": error, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(keys)} alerts)'
+        if self.d.dead_letters is None:
+            self.report.failures.append(f"{where}: {error}")
+            return
+        try:
+            self.d.dead_letters.put(letter)
+        except DeadLetterError as exc:
+            self.report.failures.append(f"{where}: {error}; and not dead-lettered: {exc}")
+            return
+        self.report.dead_lettered += len(keys)
+        log.emit("dead_lettered", logging.WARNING, rule=bucket.rule.name, destination=bucket.destination.id,
+                 object=self.source, alerts=len(keys), store=str(self.d.dead_letters), error=error)
