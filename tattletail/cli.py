@@ -1,4 +1,4 @@
-"""The command line: ``tattletail check | run | render | test | replay | report sessions``.
+"""The command line: ``tattletail check | run | render | test | replay | report sessions | redrive``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from tattletail import config as config_module
-from tattletail import facts, history, log, replay, ruletest, sessions
+from tattletail import deadletter, delivery, facts, history, log, replay, ruletest, sessions, settings
 from tattletail.alert import Alert
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
 from tattletail.delivery import Dispatcher
@@ -27,6 +28,7 @@ from tattletail.errors import ConfigError, SourceError
 from tattletail.pipeline import process_stream
 from tattletail.replay import match_row
 from tattletail.rules import Match
+from tattletail.state import DynamoState
 
 DEFAULT_CONFIG = "tattletail.toml"
 
@@ -236,6 +238,21 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     return 1 if errors else 0
 
 
+def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = config_module.load(args.config)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=err)
+        return 1
+    table = args.state_table or os.environ.get(settings.STATE_TABLE)
+    result = delivery.redrive(deadletter.open_store(args.store), config,
+                              state=DynamoState(table) if table else None)
+    for kept in result.kept:
+        print(f"kept: {kept}", file=err)
+    print(f"{result.resent} resent, {result.already_delivered} already delivered, {len(result.kept)} kept", file=out)
+    return 1 if result.kept else 0
+
+
 def _history_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="a log file, a directory of them, or s3://bucket/prefix")
@@ -279,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("table", "jsonl"), default="table")
     _history_args(rep)
     rep.set_defaults(func=cmd_replay)
+
+    red = sub.add_parser("redrive", help="send dead letters again (an SQS queue URL or s3://bucket/prefix)")
+    red.add_argument("--config", default=DEFAULT_CONFIG)
+    red.add_argument("--state-table", help=f"DynamoDB delivery state (default: ${settings.STATE_TABLE})")
+    red.add_argument("store", metavar="STORE")
+    red.set_defaults(func=cmd_redrive)
 
     report = sub.add_parser("report", help="reports over history")
     report_sub = report.add_subparsers(dest="report", required=True)

@@ -18,12 +18,13 @@ For each log object, matches are gathered per (rule, destination), then sent:
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tattletail import log, retry
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 DIGEST_FIRST = 5        # matches shown in a digest
 DIGEST_TOP = 10         # users and events listed in a digest
+KEEP_LIMIT = 5000       # matches kept per rule and destination in one object (as compact JSON text)
 
 
 @dataclass
@@ -52,7 +54,15 @@ class _Bucket:
     threshold: int
     keys: list[str] = field(default_factory=list)
     facts: dict[str, tuple[str, str]] = field(default_factory=dict)   # key -> (who, event)
-    matches: dict[str, Match] = field(default_factory=dict)           # key -> match, up to threshold + 1
+    kept: dict[str, str] = field(default_factory=dict)                # key -> [record, value] as JSON text
+
+    def match(self, key: str) -> Match:
+        record, value = json.loads(self.kept[key])
+        return Match.from_output(self.rule, record, value) or Match(self.rule, record, value, value)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class Dispatcher:
@@ -60,7 +70,7 @@ class Dispatcher:
 
     def __init__(self, config: Config, *, state: State | None = None, dead_letters: DeadLetters | None = None,
                  policy: retry.RetryPolicy | None = None, deadline: retry.Deadline | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.config = config
         self.state: State = state if state is not None else MemoryState()
         self.dead_letters = dead_letters
@@ -96,8 +106,8 @@ class Batch:
             alert_facts = derive(match.record)
             bucket.keys.append(key)
             bucket.facts[key] = (alert_facts.who.display() or "-", alert_facts.event_name or "-")
-            if bucket.threshold == 0 or len(bucket.matches) <= bucket.threshold:
-                bucket.matches[key] = match
+            if len(bucket.kept) < KEEP_LIMIT:  # text, not objects: a flood must not fill the memory
+                bucket.kept[key] = _compact([match.record, match.value])
 
     def flush(self) -> None:
         for bucket in self.buckets.values():
@@ -106,30 +116,44 @@ class Batch:
 
     def _flush(self, bucket: _Bucket) -> None:
         if self.d.deadline.remaining() < self.d.policy.reserve:
-            self._dead_letter(bucket, bucket.keys, None, "not attempted: the invocation ran out of time")
+            self._out_of_time(bucket)
             return
         try:
             claimed = self.d.state.claim(bucket.keys)
-        except StateError as exc:
-            self._dead_letter(bucket, bucket.keys, None, str(exc))
+        except StateError as exc:  # without a claim nothing may be sent: fail, so Lambda retries it all
+            where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(bucket.keys)} alerts)'
+            self.report.failures.append(f"{where}: not sent: {exc}")
+            log.emit("delivery_state_failed", logging.ERROR, rule=bucket.rule.name,
+                     destination=bucket.destination.id, object=self.source, error=str(exc))
             return
         self.report.duplicates += len(bucket.keys) - len(claimed)
         if not claimed:
             return
-        stored = [k for k in claimed if k in bucket.matches]
+        stored = [k for k in claimed if k in bucket.kept]
         if (bucket.threshold and len(claimed) > bucket.threshold) or len(stored) < len(claimed):
             self._send_digest(bucket, claimed)
             return
         for key in claimed:
             if self.d.deadline.remaining() < self.d.policy.reserve:
-                self._release([key])
                 self._dead_letter(bucket, [key], None, "not attempted: the invocation ran out of time")
                 continue
-            alert = self._alert(bucket.matches[key])
+            alert = self._alert(bucket.match(key))
             self._send(bucket, [key], bucket.destination.render(alert), "alert", [alert.record], alert.match.value)
 
+    def _out_of_time(self, bucket: _Bucket) -> None:
+        """Nothing of this bucket was tried: claim what is not delivered yet, and keep it as letters."""
+        try:
+            claimed = self.d.state.claim(bucket.keys)
+        except StateError as exc:
+            self.report.failures.append(f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}": '
+                                        f"out of time, and {exc}")
+            return
+        self.report.duplicates += len(bucket.keys) - len(claimed)
+        if claimed:
+            self._dead_letter(bucket, claimed, None, "not attempted: the invocation ran out of time")
+
     def _send_digest(self, bucket: _Bucket, claimed: list[str]) -> None:
-        first = [self._alert(bucket.matches[k]) for k in claimed if k in bucket.matches][:DIGEST_FIRST]
+        first = [self._alert(bucket.match(k)) for k in claimed if k in bucket.kept][:DIGEST_FIRST]
         who = Counter(bucket.facts[k][0] for k in claimed)
         event = Counter(bucket.facts[k][1] for k in claimed)
         digest = Digest(bucket.rule, self.source, len(claimed), tuple(first),
@@ -147,7 +171,6 @@ class Batch:
         try:
             retry.call(lambda: destination.deliver(rendered), self.d.policy, self.d.deadline, self.d.sleep)
         except DeliveryError as exc:
-            self._release(keys)
             log.emit("delivery_failed", logging.ERROR, rule=bucket.rule.name, destination=destination.id,
                      object=self.source, alerts=len(keys), error=str(exc))
             self._dead_letter(bucket, keys, (kind, rendered, records, value), str(exc))
@@ -175,10 +198,9 @@ class Batch:
             letters.append(sent)
         else:
             for key in keys:
-                match = bucket.matches.get(key)
-                if match is None:
+                if key not in bucket.kept:
                     continue
-                alert = self._alert(match)
+                alert = self._alert(bucket.match(key))
                 letters.append(("alert", bucket.destination.render(alert), [alert.record], alert.match.value))
             if len(letters) < len(keys):  # a flood whose matches were not all kept: one digest letter
                 self._dead_letter_digest(bucket, keys, error)
@@ -188,7 +210,7 @@ class Batch:
             self._store(bucket, own, kind, rendered, records, value, error)
 
     def _dead_letter_digest(self, bucket: _Bucket, keys: list[str], error: str) -> None:
-        first = [self._alert(bucket.matches[k]) for k in keys if k in bucket.matches][:DIGEST_FIRST]
+        first = [self._alert(bucket.match(k)) for k in keys if k in bucket.kept][:DIGEST_FIRST]
         digest = Digest(bucket.rule, self.source, len(keys), tuple(first),
                         tuple(Counter(bucket.facts[k][0] for k in keys).most_common(DIGEST_TOP)),
                         tuple(Counter(bucket.facts[k][1] for k in keys).most_common(DIGEST_TOP)))
@@ -205,13 +227,66 @@ class Batch:
         }
         where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(keys)} alerts)'
         if self.d.dead_letters is None:
+            self._release(keys)  # the invocation fails and its retry sends them
             self.report.failures.append(f"{where}: {error}")
             return
         try:
             self.d.dead_letters.put(letter)
         except DeadLetterError as exc:
+            self._release(keys)
             self.report.failures.append(f"{where}: {error}; and not dead-lettered: {exc}")
             return
+        try:
+            self.d.state.park(keys)
+        except StateError as exc:  # kept as a letter; the event run again may send them too (redrive skips those)
+            log.emit("state_park_failed", logging.WARNING, error=str(exc))
         self.report.dead_lettered += len(keys)
         log.emit("dead_lettered", logging.WARNING, rule=bucket.rule.name, destination=bucket.destination.id,
                  object=self.source, alerts=len(keys), store=str(self.d.dead_letters), error=error)
+
+
+@dataclass
+class RedriveResult:
+    resent: int = 0
+    already_delivered: int = 0
+    kept: list[str] = field(default_factory=list)
+
+
+def redrive(store: DeadLetters, config: Config, *, state: State | None = None,
+            policy: retry.RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> RedriveResult:
+    """Send every dead letter again, as it was rendered, to its destination in ``config``. A letter is
+    deleted once sent (or once its alerts are found delivered in ``state``); one that fails again is kept."""
+    state = state if state is not None else MemoryState()
+    policy = policy or retry.RetryPolicy(reserve=0.0)
+    deadline = retry.Deadline()
+    result = RedriveResult()
+    for letter in list(store.letters()):
+        body = letter.body
+        where = f"letter for rule {body.get('rule')!r} -> destination {body.get('destination')!r}"
+        destination = config.destinations.get(body.get("destination", ""))
+        if destination is None:
+            result.kept.append(f"{where}: no such destination in {config.source} "
+                               f"(defined: {', '.join(config.destinations)})")
+            continue
+        keys = list(body.get("keys", []))
+        try:
+            claimed = state.claim(keys, parked=True)
+        except StateError as exc:
+            result.kept.append(f"{where}: {exc}")
+            continue
+        if keys and not claimed:
+            store.delete(letter)
+            result.already_delivered += 1
+            continue
+        rendered = body["rendered"]
+        try:
+            retry.call(partial(destination.deliver, rendered), policy, deadline, sleep)
+        except DeliveryError as exc:
+            state.release(claimed)
+            result.kept.append(f"{where}: {exc}")
+            continue
+        state.confirm(claimed)
+        store.delete(letter)
+        result.resent += 1
+        log.emit("redriven", rule=body.get("rule"), destination=destination.id, alerts=len(keys))
+    return result

@@ -128,8 +128,8 @@ def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: D
         return None
     except SourceError as exc:
         report.error = str(exc)  # logged with the object's line; the records before the damage were handled
-    except Exception as exc:  # the S3 stream dropped while reading: retry the object
-        report.failures.append(f"{obj}: reading failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # the S3 stream dropped, or a bug: retry the object, never lose it
+        report.failures.append(f"{obj}: failed: {type(exc).__name__}: {exc}")
     finally:
         body.close()
     return report

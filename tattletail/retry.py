@@ -45,8 +45,11 @@ class Deadline:
         return float("inf") if self._end is None else self._end - self._clock()
 
 
+_sleep = time.sleep  # module level, so tests can watch the waits
+
+
 def call(send: Callable[[], T], policy: RetryPolicy, deadline: Deadline,
-         sleep: Callable[[float], None] = time.sleep) -> T:
+         sleep: Callable[[float], None] | None = None) -> T:
     """``send()``, retried on ``RetryableDeliveryError`` while attempts and time remain; the last error
     is raised when they run out. A server's ``Retry-After`` is honoured (it replaces the backoff)."""
     attempt = 0
@@ -58,4 +61,4 @@ def call(send: Callable[[], T], policy: RetryPolicy, deadline: Deadline,
             wait = exc.retry_after if exc.retry_after is not None else policy.backoff(attempt - 1)
             if attempt >= policy.attempts or wait > deadline.remaining() - policy.reserve:
                 raise
-            sleep(wait)
+            (sleep or _sleep)(wait)

@@ -42,8 +42,12 @@ def delivery_key(record: dict[str, Any], rule: str, destination: str) -> str:
 
 
 class State(Protocol):
-    def claim(self, keys: Iterable[str]) -> list[str]:
-        """Claim keys for sending; return those claimed now (not delivered nor claimed elsewhere)."""
+    def claim(self, keys: Iterable[str], *, parked: bool = False) -> list[str]:
+        """Claim keys for sending; return those claimed now (not delivered nor claimed elsewhere).
+        Parked keys (dead-lettered) are claimed only with ``parked=True`` (``redrive``)."""
+
+    def park(self, keys: Iterable[str]) -> None:
+        """Mark claimed keys dead-lettered: the event run again skips them; ``redrive`` sends them."""
 
     def confirm(self, keys: Iterable[str]) -> None:
         """Mark claimed keys delivered."""
@@ -58,11 +62,19 @@ class MemoryState:
     def __init__(self) -> None:
         self.delivered: set[str] = set()
         self.claimed: set[str] = set()
+        self.parked: set[str] = set()
 
-    def claim(self, keys: Iterable[str]) -> list[str]:
-        got = [k for k in dict.fromkeys(keys) if k not in self.delivered and k not in self.claimed]
+    def claim(self, keys: Iterable[str], *, parked: bool = False) -> list[str]:
+        taken = self.delivered | self.claimed | (set() if parked else self.parked)
+        got = [k for k in dict.fromkeys(keys) if k not in taken]
         self.claimed.update(got)
+        self.parked.difference_update(got)
         return got
+
+    def park(self, keys: Iterable[str]) -> None:
+        keys = set(keys)
+        self.claimed -= keys
+        self.parked |= keys
 
     def confirm(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -91,10 +103,15 @@ class DynamoState:
             self._client = aws.client("dynamodb")
         return self._client
 
-    def claim(self, keys: Iterable[str]) -> list[str]:
+    def claim(self, keys: Iterable[str], *, parked: bool = False) -> list[str]:
         from botocore.exceptions import ClientError
 
-        fresh = self._local.claim(keys)
+        fresh = self._local.claim(keys, parked=parked)
+        condition = "attribute_not_exists(pk) OR (#s = :claimed AND lease_until < :now)"
+        values = {":claimed": {"S": "claimed"}, ":now": {"N": str(int(self.clock()))}}
+        if parked:
+            condition += " OR #s = :parked"
+            values[":parked"] = {"S": "dead_lettered"}
         got: list[str] = []
         now = int(self.clock())
         for i, key in enumerate(fresh):
@@ -103,9 +120,8 @@ class DynamoState:
                     TableName=self.table,
                     Item={"pk": {"S": key}, "status": {"S": "claimed"}, "claimed_at": {"N": str(now)},
                           "lease_until": {"N": str(now + self.lease)}, "expires_at": {"N": str(now + self.ttl)}},
-                    ConditionExpression="attribute_not_exists(pk) OR (#s = :claimed AND lease_until < :now)",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":claimed": {"S": "claimed"}, ":now": {"N": str(now)}},
+                    ConditionExpression=condition, ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -129,16 +145,24 @@ class DynamoState:
     def confirm(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         self._local.confirm(keys)
+        self._set(keys, "delivered", "delivered but not recorded")
+
+    def park(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        self._local.park(keys)
+        self._set(keys, "dead_lettered", "dead-lettered but not recorded")
+
+    def _set(self, keys: list[str], status: str, what: str) -> None:
         for key in keys:
             try:
                 self.client.update_item(
                     TableName=self.table, Key={"pk": {"S": key}},
-                    UpdateExpression="SET #s = :delivered, delivered_at = :now",
+                    UpdateExpression="SET #s = :status, updated_at = :now",
                     ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":delivered": {"S": "delivered"}, ":now": {"N": str(int(self.clock()))}},
+                    ExpressionAttributeValues={":status": {"S": status}, ":now": {"N": str(int(self.clock()))}},
                 )
             except Exception as exc:
-                raise StateError(f"state table {self.table}: delivered but not recorded: {exc}") from None
+                raise StateError(f"state table {self.table}: {what}: {exc}") from None
 
     def release(self, keys: Iterable[str]) -> None:
         keys = list(keys)

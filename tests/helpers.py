@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,22 +45,41 @@ def s3_event(bucket: str, *keys: str) -> dict[str, Any]:
 
 
 class FakeSlack:
-    """A local HTTP server recording webhook POSTs. ``statuses`` are answered in order (then 200)."""
+    """A local HTTP server recording the webhook POSTs it accepts. Its answers are scripted:
+    ``statuses`` are used in order (then ``answer(n)``, by default 200). An answer is a status code,
+    ``(429, retry_after)``, ``"hang"`` (no answer for ``hang_seconds``: the client times out) or
+    ``"drop"`` (the connection is closed with no answer). Only a 200 counts as delivered."""
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
         self.paths: list[str] = []
-        self.statuses: list[int] = []
+        self.statuses: list[Any] = []
+        self.requests = 0
+        self.hang_seconds = 1.0
+        self.answer: Any = lambda n: 200
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                if status == 200:
-                    outer.posts.append(json.loads(body))
-                    outer.paths.append(self.path)
+                with outer.lock:
+                    outer.requests += 1
+                    action = outer.statuses.pop(0) if outer.statuses else outer.answer(outer.requests)
+                    if action == 200:
+                        outer.posts.append(json.loads(body))
+                        outer.paths.append(self.path)
+                if action == "hang":
+                    time.sleep(outer.hang_seconds)
+                    return
+                if action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, retry_after = action if isinstance(action, tuple) else (action, None)
                 self.send_response(status)
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.end_headers()
                 self.wfile.write(b"ok" if status == 200 else b"invalid_token")
 

@@ -136,8 +136,9 @@ class Sns(Destination):
         line = " ".join(self.view.digest_summary(digest).split())[:SUBJECT_LIMIT]
         if self.format == "text":
             return {"Message": _cut_bytes(self.view.digest_text(digest), MESSAGE_LIMIT), "Subject": line}
-        first = digest.first[0].match
-        body = json.loads(payload(first))
+        body: dict[str, Any] = (json.loads(payload(digest.first[0].match)) if digest.first else
+                                {"name": digest.rule.name, "description": digest.rule.description,
+                                 "record": None, "match": None})
         body["digest"] = {
             "count": digest.count, "object": digest.source,
             "first": [{"eventID": a.record.get("eventID"), "eventTime": a.record.get("eventTime"),
