@@ -76,6 +76,11 @@ class SqsDeadLetters:
     def delete(self, letter: Letter) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=letter.handle)
 
+    def keep(self, letter: Letter) -> None:
+        """Make a letter that was read but not resent visible again at once."""
+        self.client.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=letter.handle,
+                                              VisibilityTimeout=0)
+
 
 class S3DeadLetters:
     def __init__(self, url: str, client: Any = None) -> None:
@@ -111,6 +116,9 @@ class S3DeadLetters:
 
     def delete(self, letter: Letter) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=letter.handle)
+
+    def keep(self, letter: Letter) -> None:
+        pass  # an object stays where it is
 
 
 DeadLetters = SqsDeadLetters | S3DeadLetters

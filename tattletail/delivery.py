@@ -260,33 +260,39 @@ def redrive(store: DeadLetters, config: Config, *, state: State | None = None,
     policy = policy or retry.RetryPolicy(reserve=0.0)
     deadline = retry.Deadline()
     result = RedriveResult()
-    for letter in list(store.letters()):
-        body = letter.body
-        where = f"letter for rule {body.get('rule')!r} -> destination {body.get('destination')!r}"
-        destination = config.destinations.get(body.get("destination", ""))
-        if destination is None:
-            result.kept.append(f"{where}: no such destination in {config.source} "
-                               f"(defined: {', '.join(config.destinations)})")
-            continue
-        keys = list(body.get("keys", []))
-        try:
-            claimed = state.claim(keys, parked=True)
-        except StateError as exc:
-            result.kept.append(f"{where}: {exc}")
-            continue
-        if keys and not claimed:
-            store.delete(letter)
-            result.already_delivered += 1
-            continue
-        rendered = body["rendered"]
-        try:
-            retry.call(partial(destination.deliver, rendered), policy, deadline, sleep)
-        except DeliveryError as exc:
-            state.release(claimed)
-            result.kept.append(f"{where}: {exc}")
-            continue
-        state.confirm(claimed)
-        store.delete(letter)
-        result.resent += 1
-        log.emit("redriven", rule=body.get("rule"), destination=destination.id, alerts=len(keys))
+    letters = list(store.letters())
+    for letter in letters:
+        problem = _redrive_one(store, letter, config, state, policy, deadline, sleep, result)
+        if problem is not None:
+            result.kept.append(problem)
+            store.keep(letter)
     return result
+
+
+def _redrive_one(store: DeadLetters, letter: Any, config: Config, state: State, policy: retry.RetryPolicy,
+                 deadline: retry.Deadline, sleep: Callable[[float], None] | None, result: RedriveResult) -> str | None:
+    """Resend one letter; the reason it is kept, or ``None`` when it is done with."""
+    body = letter.body
+    where = f"letter for rule {body.get('rule')!r} -> destination {body.get('destination')!r}"
+    destination = config.destinations.get(body.get("destination", ""))
+    if destination is None:
+        return f"{where}: no such destination in {config.source} (defined: {', '.join(config.destinations)})"
+    keys = list(body.get("keys", []))
+    try:
+        claimed = state.claim(keys, parked=True)
+    except StateError as exc:
+        return f"{where}: {exc}"
+    if keys and not claimed:
+        store.delete(letter)
+        result.already_delivered += 1
+        return None
+    try:
+        retry.call(partial(destination.deliver, body["rendered"]), policy, deadline, sleep)
+    except DeliveryError as exc:
+        state.park(claimed)
+        return f"{where}: {exc}"
+    state.confirm(claimed)
+    store.delete(letter)
+    result.resent += 1
+    log.emit("redriven", rule=body.get("rule"), destination=destination.id, alerts=len(keys))
+    return None

@@ -360,3 +360,32 @@ destinations = ["Slack", "SNS"]
     assert (second["deliveries"], second["dead_lettered"]) == (0, 0)
     assert second["duplicates"] == len(expected) + first["duplicates"]
     assert len(world.slack.posts) == posts and world.sns_messages() == []
+
+
+def test_dead_letters_under_an_s3_prefix_and_their_redrive(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TATTLETAIL_DLQ_URL")
+    world.s3.create_bucket(Bucket="letters")
+    monkeypatch.setenv("TATTLETAIL_DLQ_S3", "s3://letters/tattletail/dead")
+    world.slack.statuses = [403]
+    event = world.put([record(1)])
+    assert handler.lambda_handler(event, Context(60))["dead_lettered"] == 1
+    (key,) = [o["Key"] for o in world.s3.list_objects_v2(Bucket="letters")["Contents"]]
+    assert key.startswith("tattletail/dead/") and key.endswith(".json")
+    letter = json.loads(world.s3.get_object(Bucket="letters", Key=key)["Body"].read())
+    assert letter["destination"] == "Slack" and "HTTP 403" in letter["error"]
+    out = io.StringIO()
+    assert cli.main(["redrive", "--config", str(world.config_path), "--state-table", "state",
+                     "s3://letters/tattletail/dead"], out, io.StringIO()) == 0
+    assert out.getvalue().strip() == "1 resent, 0 already delivered, 0 kept"
+    assert world.s3.list_objects_v2(Bucket="letters").get("KeyCount") == 0 and len(world.slack.posts) == 1
+
+
+def test_redrive_keeps_a_letter_that_fails_again(world: World) -> None:
+    world.slack.statuses = [404, 404]
+    world.put([record(1)])
+    handler.lambda_handler(s3_event(BUCKET, KEY), Context(60))
+    err = io.StringIO()
+    assert cli.main(["redrive", "--config", str(world.config_path), "--state-table", "state", world.dlq],
+                    io.StringIO(), err) == 1
+    assert "kept: letter for rule 'Create User' -> destination 'Slack'" in err.getvalue() and "HTTP 404" in err.getvalue()
+    assert len(world.dead_letters()) == 1
