@@ -387,5 +387,6 @@ def test_redrive_keeps_a_letter_that_fails_again(world: World) -> None:
     err = io.StringIO()
     assert cli.main(["redrive", "--config", str(world.config_path), "--state-table", "state", world.dlq],
                     io.StringIO(), err) == 1
-    assert "kept: letter for rule 'Create User' -> destination 'Slack'" in err.getvalue() and "HTTP 404" in err.getvalue()
+    assert "kept: letter for rule 'Create User' -> destination 'Slack'" in err.getvalue()
+    assert "HTTP 404" in err.getvalue()
     assert len(world.dead_letters()) == 1
