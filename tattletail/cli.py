@@ -1,4 +1,5 @@
-"""The command line: ``tattletail check | run | render | test | replay | report sessions | redrive``.
+"""The command line: ``tattletail check | run | render | test | replay | report sessions | redrive |
+backfill manifest``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
@@ -9,6 +10,7 @@ would send for a record, so rules and labels can be tuned without AWS.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import os
@@ -17,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from tattletail import config as config_module
 from tattletail import deadletter, delivery, facts, history, log, replay, ruletest, sessions, settings
@@ -253,12 +256,36 @@ def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if result.kept else 0
 
 
-def _history_args(parser: argparse.ArgumentParser) -> None:
+def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The CSV manifest of an S3 Batch Operations job that re-scans history with the deployed function:
+    ``bucket,key`` per CloudTrail log object (keys URL-encoded, as manifests require), digests excluded."""
+    if not all(source.startswith("s3://") for source in args.sources):
+        print("backfill manifest takes s3://bucket/prefix sources", file=err)
+        return 1
+    found = _discover(args, err)
+    if found is None:
+        return 1
+    refs = found[0]
+    target = open(args.output, "w", newline="") if args.output else out  # noqa: SIM115 - closed below
+    try:
+        writer = csv.writer(target, lineterminator="\n")
+        for ref in refs:
+            writer.writerow([ref.bucket, quote(ref.key or "", safe="/")])
+    finally:
+        if args.output:
+            target.close()
+    print(f"{len(refs)} log objects" + (f" written to {args.output}" if args.output else ""), file=err)
+    return 0 if refs else 1
+
+
+def _history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="a log file, a directory of them, or s3://bucket/prefix")
     parser.add_argument("--since", help="first day (YYYY-MM-DD, UTC) of the key layout's date folders")
     parser.add_argument("--until", help="last day (YYYY-MM-DD, UTC), inclusive")
-    parser.add_argument("--workers", type=int, default=replay.default_workers(), help="processes (default: all cores)")
+    if workers:
+        parser.add_argument("--workers", type=int, default=replay.default_workers(),
+                            help="processes (default: all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--state-table", help=f"DynamoDB delivery state (default: ${settings.STATE_TABLE})")
     red.add_argument("store", metavar="STORE")
     red.set_defaults(func=cmd_redrive)
+
+    backfill = sub.add_parser("backfill", help="re-scan history with the deployed function (S3 Batch Operations)")
+    backfill_sub = backfill.add_subparsers(dest="backfill", required=True)
+    manifest = backfill_sub.add_parser("manifest", help="write the CSV manifest of CloudTrail log objects for a job")
+    manifest.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _history_args(manifest, workers=False)
+    manifest.set_defaults(func=cmd_backfill_manifest)
 
     report = sub.add_parser("report", help="reports over history")
     report_sub = report.add_subparsers(dest="report", required=True)

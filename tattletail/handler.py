@@ -1,9 +1,11 @@
 """The Lambda entry point: wires sources, config, engine and delivery; nothing else.
 
-``lambda_handler(event, context)`` reads each S3 object of the event, evaluates its records and
-delivers every match (``delivery``). All objects and all deliveries are attempted. The invocation
-succeeds when every alert was delivered, skipped as a duplicate, or kept as a dead letter; it fails
-(naming each failure) when something was neither, so that Lambda retries it.
+``lambda_handler(event, context)`` takes any event that brings CloudTrail (``sources``), reads each log
+object or record, evaluates it and delivers every match (``delivery``). Everything is attempted. An
+item succeeds when every alert was delivered, skipped as a duplicate, or kept as a dead letter; it
+fails when something was neither, so that it is retried: the invocation raises (S3, SNS,
+EventBridge), the SQS message is listed in ``batchItemFailures``, or the Batch task is a
+``TemporaryFailure``. What can never be read is logged (and a ``PermanentFailure`` for a Batch task).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from tattletail.delivery import Dispatcher
 from tattletail.destinations import aws
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, InvocationFailed, SourceError, TattletailError
-from tattletail.pipeline import Report, process_stream
+from tattletail.pipeline import Report, evaluate, process_stream
 from tattletail.retry import Deadline, RetryPolicy
-from tattletail.sources import S3Object, is_s3_test_event, s3_objects
+from tattletail.sources import Item, S3Object, parse
 from tattletail.state import LEASE_SECONDS, DynamoState, MemoryState
 
 
@@ -104,30 +106,28 @@ def _error_code(exc: Exception) -> str:
     return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
 
 
-def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: Dispatcher) -> Report | None:
-    """Read, evaluate and deliver one object; ``None`` when it is skipped. A permanent problem with the
-    object (gone, corrupt, not CloudTrail) is logged and does not fail the invocation, since retrying
-    cannot help; an error reading it that may pass (access, throttling, network) is a failure."""
-    if is_digest_key(obj.key):
-        log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason="CloudTrail digest file")
-        return None
+def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: Dispatcher) -> Report:
+    """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
+    gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
+    ``report.failures``: something that may pass (access, throttling, network, delivery)."""
     report = Report(str(obj))
+    if is_digest_key(obj.key):
+        report.skipped = "CloudTrail digest file"
+        return report
     try:
         body = _s3().get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
-        if _error_code(exc) in ("NoSuchKey", "404"):
-            log.emit("object_skipped", logging.WARNING, bucket=obj.bucket, key=obj.key,
-                     reason=f"no such object (deleted since the notification?): {exc}")
-            return None
-        report.failures.append(f"{obj}: cannot read: {exc}")
+        if _error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
+            report.skipped = f"no such object (deleted since the notification?): {exc}"
+        else:
+            report.failures.append(f"{obj}: cannot read: {exc}")
         return report
     try:
         process_stream(body, str(obj), config, engine, dispatcher=dispatcher, report=report)
     except NotCloudTrail as exc:
-        log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason=str(exc))
-        return None
+        report.skipped = str(exc)
     except SourceError as exc:
-        report.error = str(exc)  # logged with the object's line; the records before the damage were handled
+        report.error = str(exc)  # the records before the damage were handled
     except Exception as exc:  # the S3 stream dropped, or a bug: retry the object, never lose it
         report.failures.append(f"{obj}: failed: {type(exc).__name__}: {exc}")
     finally:
@@ -135,38 +135,122 @@ def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: D
     return report
 
 
+def _process_records(origin: str, records: list[dict[str, Any]], engine: Engine, dispatcher: Dispatcher) -> Report:
+    """CloudTrail records that arrived on their own (EventBridge): the same rules and delivery."""
+    report = Report(origin)
+    batch = dispatcher.batch(origin, report)
+    try:
+        evaluate(records, engine, report, batch.add)
+    finally:
+        batch.flush()
+    return report
+
+
+@dataclass
+class _Outcome:
+    """How one item went: its reports, and the worst of what happened."""
+
+    reports: list[Report]
+    problem: str | None = None  # permanent: the item can never be processed
+
+    @property
+    def failures(self) -> list[str]:
+        return [f for r in self.reports for f in r.failures]
+
+    @property
+    def errors(self) -> list[str]:
+        return ([self.problem] if self.problem else []) + [r.error for r in self.reports if r.error]
+
+
+def _process_item(item: Item, config: Config, engine: Engine, dispatcher: Dispatcher) -> _Outcome:
+    for note in item.notes:
+        log.emit("event_part_skipped", logging.WARNING, item=item.id, reason=note)
+    if item.problem:
+        log.emit("event_item_unreadable", logging.ERROR, item=item.id, error=item.problem)
+        return _Outcome([], item.problem)
+    reports = []
+    for obj in item.objects:
+        report = _process_object(obj, config, engine, dispatcher)
+        reports.append(report)
+        if report.skipped:
+            log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason=report.skipped)
+            continue
+        level = logging.ERROR if report.error or report.failures else logging.INFO
+        log.emit("object_processed", level, bucket=obj.bucket, key=obj.key, **report.fields())
+    by_origin: dict[str, list[dict[str, Any]]] = {}
+    for origin, record in item.records:
+        by_origin.setdefault(origin, []).append(record)
+    for origin, records in by_origin.items():
+        report = _process_records(origin, records, engine, dispatcher)
+        reports.append(report)
+        level = logging.ERROR if report.failures else logging.INFO
+        log.emit("records_processed", level, origin=origin, **report.fields())
+    return _Outcome(reports)
+
+
+def _totals(outcomes: list[_Outcome]) -> dict[str, int]:
+    totals = dict.fromkeys(TOTALS, 0)
+    for report in (r for o in outcomes for r in o.reports if not r.skipped):
+        totals["objects"] += 1
+        totals["records"] += report.records
+        totals["matches"] += sum(report.matches.values())
+        for name in TOTALS[3:]:
+            totals[name] += getattr(report, name)
+    return totals
+
+
+def _batch_result(item: Item, outcome: _Outcome) -> dict[str, str]:
+    def result(code: str, text: str) -> dict[str, str]:
+        return {"taskId": item.id or "", "resultCode": code, "resultString": text[:1000]}
+
+    if outcome.failures:
+        return result("TemporaryFailure", "; ".join(outcome.failures))
+    if outcome.errors:
+        return result("PermanentFailure", "; ".join(outcome.errors))
+    report = outcome.reports[0] if outcome.reports else None
+    summary = (f"skipped: {report.skipped}" if report and report.skipped else
+               f"{report.records} records, {sum(report.matches.values())} matches, {report.alerts_delivered} "
+               f"alerts delivered, {report.duplicates} duplicates, {report.dead_lettered} dead-lettered"
+               if report else "nothing to do")
+    return result("Succeeded", summary)
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Process an S3 event notification. Raises after trying everything if something was neither
-    delivered nor dead-lettered, so that Lambda retries (delivered alerts are then skipped)."""
+    """Process any event that brings CloudTrail to the function (see ``sources``).
+
+    S3 / SNS / EventBridge: returns totals, or raises after trying everything if something was neither
+    delivered nor dead-lettered, so that Lambda retries (delivered alerts are then skipped).
+    SQS: returns ``batchItemFailures`` naming the messages to retry alone.
+    S3 Batch Operations: returns a result per task (Succeeded, TemporaryFailure, PermanentFailure)."""
     log.setup(os.environ.get(settings.LOG_LEVEL, "INFO"))
-    if isinstance(event, dict) and is_s3_test_event(event):
+    try:
+        parsed = parse(event)
+    except SourceError as exc:
+        log.emit("invocation_failed", logging.ERROR, error=str(exc))
+        raise
+    if parsed.shape == "s3-test":
         log.emit("s3_test_event_ignored", bucket=event.get("Bucket"))
         return dict.fromkeys(TOTALS, 0)
     try:
-        objects, problems = s3_objects(event)
         config, engine = current_config()
     except TattletailError as exc:
         log.emit("invocation_failed", logging.ERROR, error=str(exc))
         raise
-    for problem in problems:
-        log.emit("event_record_skipped", logging.ERROR, error=problem)
     dispatcher = _dispatcher(config, context)
-    failures: list[str] = []
-    totals = dict.fromkeys(TOTALS, 0)
-    for obj in objects:
-        report = _process_object(obj, config, engine, dispatcher)
-        if report is None:
-            continue
-        totals["objects"] += 1
-        totals["matches"] += sum(report.matches.values())
-        for name in TOTALS[2:]:
-            totals[name] += getattr(report, name)
-        failures += report.failures
-        level = logging.ERROR if report.error or report.failures else logging.INFO
-        log.emit("object_processed", level, bucket=obj.bucket, key=obj.key, **report.fields())
+    outcomes = [_process_item(item, config, engine, dispatcher) for item in parsed.items]
+    totals = _totals(outcomes)
+    log.emit("invocation_done", shape=parsed.shape, items=len(parsed.items), **totals)
+    if parsed.shape == "batch":
+        assert parsed.batch is not None
+        return {**parsed.batch, "treatMissingKeysAs": "PermanentFailure",
+                "results": [_batch_result(i, o) for i, o in zip(parsed.items, outcomes, strict=True)]}
+    if parsed.shape == "sqs":
+        retry_ids = [i.id for i, o in zip(parsed.items, outcomes, strict=True) if o.failures or o.problem]
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in retry_ids]}
+    failures = [f for o in outcomes for f in o.failures]
     if failures:
         raise InvocationFailed(failures)
     return totals
 
 
-TOTALS = ("objects", "matches", "deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered")
+TOTALS = ("objects", "records", "matches", "deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered")

@@ -36,7 +36,8 @@ class Report:
     digests: int = 0
     dead_lettered: int = 0
     failures: list[str] = field(default_factory=list)   # neither delivered nor dead-lettered
-    error: str | None = None
+    error: str | None = None      # the object cannot be read, ever (corrupt, truncated)
+    skipped: str | None = None    # nothing to do: a digest file, not CloudTrail, gone
     started: float = field(default_factory=time.monotonic)
 
     def fields(self) -> dict[str, Any]:

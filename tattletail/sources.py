@@ -1,23 +1,38 @@
-"""Lambda events -> the log objects to read.
+"""Lambda events -> what to read: log objects, or CloudTrail records that arrived on their own.
 
-Thin read-only views over the raw event. S3 keys arrive URL-encoded (``+`` and ``%20`` are
-spaces) and are decoded with ``unquote_plus``. An event of an unknown shape is an error that
-names the keys it saw, never a ``KeyError``.
+One entry point accepts every way CloudTrail reaches the function and recognises each by its shape:
+
+- S3 ``ObjectCreated`` notifications (``Records[].s3``), also wrapped in SNS (``Records[].Sns.Message``)
+  or SQS (``Records[].body``, holding an S3 event or an SNS envelope), and S3 events via EventBridge
+  (``detail-type: Object Created``). S3 notification keys are URL-encoded (``unquote_plus``); EventBridge
+  keys are not.
+- CloudTrail's own SNS delivery notification (``{"s3Bucket": ..., "s3ObjectKey": [...]}``).
+- EventBridge CloudTrail events (``detail-type: ... via CloudTrail``): ``detail`` is the record itself.
+- S3 Batch Operations invocations (schema 1.0 and 2.0): each task is a log object.
+- ``s3:TestEvent``, acknowledged and ignored.
+
+An event is split into items that succeed or fail on their own: an SQS message (reported in
+``batchItemFailures``), a Batch task (one result each), or the whole event. A shape this module does not
+know is an error naming the keys it saw, never a ``KeyError``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
 from tattletail.errors import SourceError
 
+CLOUDTRAIL_DETAIL_SUFFIX = "via CloudTrail"   # AWS API Call / Console Sign In / Service Event / ... via CloudTrail
+MAX_DEPTH = 4                                 # envelopes inside envelopes (SQS > SNS > S3 is 3)
+
 
 @dataclass(frozen=True)
 class S3Object:
-    """One object to read: where it is, and the size the notification announced (if any)."""
+    """One object to read, and the size the notification announced (if any)."""
 
     bucket: str
     key: str
@@ -27,32 +42,156 @@ class S3Object:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def is_s3_test_event(event: Mapping[str, Any]) -> bool:
+@dataclass
+class Item:
+    """A part of an event that succeeds or fails on its own."""
+
+    id: str | None = None                                          # SQS messageId or Batch taskId
+    objects: list[S3Object] = field(default_factory=list)
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (origin, CloudTrail record)
+    problem: str | None = None                                     # why it cannot be read at all
+    notes: list[str] = field(default_factory=list)                 # parts skipped (test events, odd records)
+
+
+@dataclass
+class Parsed:
+    shape: str                              # s3, sns, sqs, eventbridge-s3, eventbridge-cloudtrail,
+    items: list[Item]                       # cloudtrail-notification, batch, s3-test
+    batch: dict[str, Any] | None = None     # invocationSchemaVersion and invocationId, for the response
+
+
+def _keys(value: Any) -> str:
+    return str(sorted(value)) if isinstance(value, Mapping) else f"a JSON {type(value).__name__}"
+
+
+def _json(text: Any, where: str) -> Any:
+    if not isinstance(text, str):
+        raise SourceError(f"{where} is {_keys(text)}, not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise SourceError(f"{where} is not JSON: {exc}") from None
+
+
+def is_s3_test_event(event: Any) -> bool:
     """S3 sends ``s3:TestEvent`` when a notification is configured; it names no object."""
-    return event.get("Event") == "s3:TestEvent"
+    return isinstance(event, Mapping) and event.get("Event") == "s3:TestEvent"
 
 
-def s3_objects(event: Mapping[str, Any]) -> tuple[list[S3Object], list[str]]:
-    """The objects of an S3 event notification, and a problem for each record that is not one (those
-    are skipped; the others are still processed). An event with no ``Records`` list is an error."""
-    if not isinstance(event, Mapping):
-        raise SourceError(f"event is a JSON {type(event).__name__}, not an object")
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise SourceError(f"unknown event shape: no Records list (keys seen: {sorted(event)})")
-    objects, problems = [], []
-    for n, record in enumerate(records):
-        s3 = record.get("s3") if isinstance(record, Mapping) else None
-        bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
-        obj = s3.get("object") if isinstance(s3, Mapping) else None
+def _s3_record(record: Mapping[str, Any]) -> S3Object | None:
+    s3 = record.get("s3")
+    bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
+    obj = s3.get("object") if isinstance(s3, Mapping) else None
+    name = bucket.get("name") if isinstance(bucket, Mapping) else None
+    key = obj.get("key") if isinstance(obj, Mapping) else None
+    if not isinstance(name, str) or not isinstance(key, str):
+        return None
+    size = obj.get("size") if isinstance(obj, Mapping) else None
+    return S3Object(name, unquote_plus(key), size if isinstance(size, int) else None)
+
+
+def _fill(item: Item, payload: Any, where: str, depth: int = 0) -> str:
+    """Add what ``payload`` holds to ``item``; return the shape recognised. Raises ``SourceError``."""
+    if depth > MAX_DEPTH:
+        raise SourceError(f"{where}: envelopes nested too deep")
+    if not isinstance(payload, Mapping):
+        raise SourceError(f"{where}: a JSON {type(payload).__name__}, not an event")
+    if is_s3_test_event(payload):
+        item.notes.append(f"{where}: s3:TestEvent ignored")
+        return "s3-test"
+    if "s3Bucket" in payload and "s3ObjectKey" in payload:  # CloudTrail's SNS delivery notification
+        bucket, keys = payload["s3Bucket"], payload["s3ObjectKey"]
+        if not isinstance(bucket, str) or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise SourceError(f"{where}: CloudTrail notification with s3Bucket {bucket!r} and s3ObjectKey {keys!r}")
+        item.objects += [S3Object(bucket, key) for key in keys]
+        return "cloudtrail-notification"
+    if "detail-type" in payload and "detail" in payload:
+        return _eventbridge(item, payload, where)
+    if "Type" in payload and "Message" in payload:  # an SNS envelope (SNS -> SQS without raw delivery)
+        _fill(item, _json(payload["Message"], f"{where}: SNS Message"), f"{where} > SNS", depth + 1)
+        return "sns"
+    records = payload.get("Records")
+    if isinstance(records, list):
+        shape = "s3"
+        for n, record in enumerate(records):
+            here = f"{where}: Records[{n}]"
+            if isinstance(record, Mapping) and isinstance(record.get("Sns"), Mapping):
+                _fill(item, _json(record["Sns"].get("Message"), f"{here}.Sns.Message"), f"{here} > SNS", depth + 1)
+                shape = "sns"
+                continue
+            obj = _s3_record(record) if isinstance(record, Mapping) else None
+            if obj is None:
+                item.notes.append(f"{here} is not an S3 notification (keys seen: {_keys(record)})")
+                continue
+            item.objects.append(obj)
+        if records and not item.objects and not item.records and len(item.notes) >= len(records):
+            raise SourceError(f"{where}: unknown event shape: " + "; ".join(item.notes))
+        return shape
+    raise SourceError(f"{where}: unknown event shape (keys seen: {_keys(payload)})")
+
+
+def _eventbridge(item: Item, event: Mapping[str, Any], where: str) -> str:
+    kind, detail = event.get("detail-type"), event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise SourceError(f"{where}: EventBridge detail is {_keys(detail)}")
+    if kind == "Object Created" and event.get("source") == "aws.s3":
+        bucket, obj = detail.get("bucket"), detail.get("object")
         name = bucket.get("name") if isinstance(bucket, Mapping) else None
         key = obj.get("key") if isinstance(obj, Mapping) else None
         if not isinstance(name, str) or not isinstance(key, str):
-            seen = sorted(record) if isinstance(record, Mapping) else type(record).__name__
-            problems.append(f"Records[{n}] is not an S3 notification (keys seen: {seen})")
-            continue
+            raise SourceError(f"{where}: Object Created without bucket name and object key "
+                              f"(detail keys: {_keys(detail)})")
         size = obj.get("size") if isinstance(obj, Mapping) else None
-        objects.append(S3Object(name, unquote_plus(key), size if isinstance(size, int) else None))
-    if records and not objects:
-        raise SourceError("unknown event shape: " + "; ".join(problems))
-    return objects, problems
+        item.objects.append(S3Object(name, key, size if isinstance(size, int) else None))  # not URL-encoded
+        return "eventbridge-s3"
+    if isinstance(kind, str) and kind.endswith(CLOUDTRAIL_DETAIL_SUFFIX):
+        item.records.append((f"eventbridge:{event.get('id', '?')}", dict(detail)))
+        return "eventbridge-cloudtrail"
+    raise SourceError(f"{where}: EventBridge event of an unknown detail-type {kind!r} from {event.get('source')!r}")
+
+
+def _batch(event: Mapping[str, Any]) -> Parsed:
+    version = event.get("invocationSchemaVersion")
+    if version not in ("1.0", "2.0"):
+        raise SourceError(f"S3 Batch Operations invocation of an unknown schema version {version!r}")
+    tasks = event.get("tasks")
+    if not isinstance(tasks, list):
+        raise SourceError(f"S3 Batch Operations invocation without a tasks list (keys seen: {_keys(event)})")
+    items = []
+    for n, task in enumerate(tasks):
+        task_id = task.get("taskId") if isinstance(task, Mapping) else None
+        item = Item(id=str(task_id) if task_id is not None else f"tasks[{n}]")
+        key = task.get("s3Key") if isinstance(task, Mapping) else None
+        bucket = task.get("s3Bucket") if isinstance(task, Mapping) else None  # 2.0
+        arn = task.get("s3BucketArn") if isinstance(task, Mapping) else None  # 1.0
+        if bucket is None and isinstance(arn, str) and arn.startswith("arn:"):
+            bucket = arn.split(":::", 1)[-1]
+        if not isinstance(key, str) or not isinstance(bucket, str) or not bucket:
+            item.problem = f"task {item.id} names no bucket and key (keys seen: {_keys(task)})"
+        else:
+            item.objects.append(S3Object(bucket, unquote_plus(key)))
+        items.append(item)
+    return Parsed("batch", items, {"invocationSchemaVersion": version, "invocationId": event.get("invocationId")})
+
+
+def parse(event: Any) -> Parsed:
+    """Every item of an event. Raises ``SourceError`` for an event of an unknown shape."""
+    if not isinstance(event, Mapping):
+        raise SourceError(f"event is a JSON {type(event).__name__}, not an object")
+    if "invocationSchemaVersion" in event and "tasks" in event:
+        return _batch(event)
+    records = event.get("Records")
+    if isinstance(records, list) and records and all(
+            isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records):
+        items = []
+        for n, record in enumerate(records):
+            item = Item(id=str(record.get("messageId") or f"Records[{n}]"))
+            try:
+                _fill(item, _json(record.get("body"), f"SQS message {item.id} body"), f"SQS message {item.id}", 1)
+            except SourceError as exc:
+                item.problem = str(exc)
+            items.append(item)
+        return Parsed("sqs", items)
+    item = Item()
+    shape = _fill(item, event, "event")
+    return Parsed(shape, [item])

@@ -64,3 +64,24 @@ def test_missing_sources_are_clear_errors(tmp_path, aws: None) -> None:
         discover([str(tmp_path / "nope")])
     with pytest.raises(SourceError, match="s3://no-such-bucket/x: cannot list"):
         discover(["s3://no-such-bucket/x"])
+
+
+def test_backfill_manifest_lists_log_objects_url_encoded_without_digests(bucket: str, tmp_path) -> None:
+    import csv
+    import io
+    from urllib.parse import unquote_plus
+
+    from tattletail import cli
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    odd = f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/with space+plus.json.gz"
+    s3.put_object(Bucket="trail", Key=odd, Body=b"{}")
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["backfill", "manifest", f"s3://{bucket}/AWSLogs/", "--since", "2026-11-01",
+                     "--until", "2026-11-01", "-o", str(tmp_path / "manifest.csv")], out, err)
+    assert code == 0 and "4 log objects written to" in err.getvalue()
+    rows = list(csv.reader(io.StringIO((tmp_path / "manifest.csv").read_text())))
+    assert all(r[0] == "trail" for r in rows) and not any("Digest" in r[1] for r in rows)
+    assert [f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/with%20space%2Bplus.json.gz"] == [
+        r[1] for r in rows if "space" in r[1]]
+    assert odd in [unquote_plus(r[1]) for r in rows]  # what the function's Batch handler decodes
