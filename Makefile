@@ -20,7 +20,15 @@ FUNCTION_NAME ?=
 CONF_S3_BUCKET ?=
 CONF_S3_PATH ?= tattletail.toml
 
-.PHONY: all setup demo test lint bench zip upload upload_config clean
+# make deploy: the CloudFormation stack (template.yaml), with the role derived from tattletail.toml
+STACK_NAME ?=
+TRAIL_BUCKET ?=
+TRAIL_PREFIX ?= AWSLogs/
+ARTIFACT_BUCKET ?=
+DEPLOY_PARAMS ?=
+DEPLOY_TEMPLATE := template.deploy.yaml
+
+.PHONY: all setup demo test lint bench zip upload upload_config deploy clean
 
 all: zip
 
@@ -72,5 +80,25 @@ upload_config: $(STAMP)
 	$(VENV)/bin/tattletail check tattletail.toml
 	aws s3 cp tattletail.toml "s3://$(CONF_S3_BUCKET)/$(CONF_S3_PATH)"
 
+deploy: $(ZIP)
+	@test -n "$(STACK_NAME)" -a -n "$(TRAIL_BUCKET)" || { echo "usage: make deploy STACK_NAME=... \
+	  TRAIL_BUCKET=... [TRAIL_PREFIX=AWSLogs/] [ARTIFACT_BUCKET=...] [DEPLOY_PARAMS='Front=sqs EnableEventBridge=true']"; exit 2; }
+	$(VENV)/bin/tattletail check tattletail.toml
+	$(VENV)/bin/tattletail template --config tattletail.toml --template template.yaml -o $(DEPLOY_TEMPLATE)
+	bucket="$(ARTIFACT_BUCKET)"; \
+	if [ -z "$$bucket" ]; then \
+	  account=$$(aws sts get-caller-identity --query Account --output text) || exit 1; \
+	  region=$$(aws configure get region || echo "$$AWS_REGION"); \
+	  bucket="tattletail-artifacts-$$account-$$region"; \
+	  aws s3api head-bucket --bucket "$$bucket" 2>/dev/null || aws s3 mb "s3://$$bucket" || exit 1; \
+	fi; \
+	aws cloudformation package --template-file $(DEPLOY_TEMPLATE) --s3-bucket "$$bucket" --s3-prefix tattletail \
+	  --output-template-file build/packaged.yaml && \
+	aws cloudformation deploy --template-file build/packaged.yaml --stack-name "$(STACK_NAME)" \
+	  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+	  --parameter-overrides TrailBucket=$(TRAIL_BUCKET) TrailPrefix=$(TRAIL_PREFIX) \
+	    Runtime=python$(LAMBDA_PYTHON) Architecture=$(LAMBDA_ARCH) $(DEPLOY_PARAMS)
+	aws cloudformation describe-stacks --stack-name "$(STACK_NAME)" --query "Stacks[0].Outputs" --output table
+
 clean:
-	rm -rf build $(DIST)
+	rm -rf build $(DIST) $(DEPLOY_TEMPLATE)

@@ -1,5 +1,5 @@
 """The command line: ``tattletail check | run | render | test | replay | report sessions | redrive |
-backfill manifest``.
+backfill manifest | policy | template``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
@@ -22,7 +22,19 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from tattletail import config as config_module
-from tattletail import deadletter, delivery, facts, history, log, replay, ruletest, sessions, settings
+from tattletail import (
+    deadletter,
+    delivery,
+    facts,
+    history,
+    log,
+    policy,
+    replay,
+    ruletest,
+    secrets,
+    sessions,
+    settings,
+)
 from tattletail.alert import Alert
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
 from tattletail.delivery import Dispatcher
@@ -49,23 +61,32 @@ def _match_line(match: Match) -> str:
     return line
 
 
+def _load(path: str, err: TextIO, resolve: bool = False) -> config_module.Config | None:
+    """The config at ``path``, its problems printed when it has some. ``resolve`` reads its secrets."""
+    try:
+        return config_module.load(path, resolve=secrets.Resolver() if resolve else None)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+        return None
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        config = config_module.load(args.config)
+        config = config_module.load(args.config, resolve=secrets.Resolver() if args.resolve else None)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=err)
         print(f"{len(exc.problems)} problem(s) found", file=err)
         return 1
-    print(config.summary(), file=out)
+    refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
+    print(config.summary() + (refs if config.references else ""), file=out)
     return 0
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        config = config_module.load(args.config)
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=err)
+    config = _load(args.config, err, resolve=args.send)
+    if config is None:
         return 1
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
     dispatcher = Dispatcher(config) if args.send else None
@@ -197,10 +218,8 @@ def _discover(args: argparse.Namespace, err: TextIO) -> tuple[list[history.LogRe
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        config = config_module.load(args.config)
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=err)
+    config = _load(args.config, err, resolve=args.send)
+    if config is None:
         return 1
     found = _discover(args, err)
     if found is None:
@@ -241,11 +260,65 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     return 1 if errors else 0
 
 
-def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_template(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = _load(args.config, err)
+    if config is None:
+        return 1
     try:
-        config = config_module.load(args.config)
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=err)
+        with open(args.template, encoding="utf-8") as fh:
+            rendered = policy.render_template(fh.read(), config)
+    except (OSError, policy.PolicyError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(rendered)
+    else:
+        out.write(rendered)
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = _load(args.config, err, resolve=args.resolve)
+    if config is None:
+        return 1
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    values = {"AWS::Partition": policy.partition_of(region), "AWS::Region": region,
+              "AWS::AccountId": args.account_id or "*", "FunctionName": args.function_name,
+              "TrailBucket": args.trail_bucket or "*", "TrailPrefix": args.trail_prefix}
+    if args.account_id is None:
+        print("note: no --account-id; account fields are '*'", file=err)
+    if args.trail_bucket is None:
+        print("note: no --trail-bucket; the trail bucket is '*'", file=err)
+    config_bucket = args.config_bucket or os.environ.get(settings.S3_CONFIG_BUCKET)
+    if config_bucket:
+        values.update(HasS3Config="1", ConfigBucket=config_bucket,
+                      ConfigKey=args.config_key or os.environ.get(settings.S3_CONFIG_PATH) or "tattletail.toml")
+    if args.state_table:
+        arn = args.state_table if args.state_table.startswith("arn:") else (
+            f"arn:{values['AWS::Partition']}:dynamodb:{region}:{values['AWS::AccountId']}:table/{args.state_table}")
+        values.update(CreateStateTable="1", **{"StateTable.Arn": arn})
+    if args.dlq_url:
+        host, _, path = args.dlq_url.removeprefix("https://").partition("/")
+        account, _, name = path.partition("/")
+        queue_region = host.split(".")[1] if host.startswith("sqs.") else region
+        values.update(CreateDeadLetterQueue="1", **{
+            "DeadLetterQueue.Arn": f"arn:{values['AWS::Partition']}:sqs:{queue_region}:{account}:{name}"})
+    if args.dlq_s3:
+        bucket, _, prefix = args.dlq_s3.removeprefix("s3://").partition("/")
+        values.update(HasS3DeadLetters="1", DeadLetterBucket=bucket, DeadLetterPrefix=prefix)
+    try:
+        document = policy.concrete(config, values)
+    except policy.PolicyError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    out.write(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = _load(args.config, err, resolve=True)
+    if config is None:
         return 1
     table = args.state_table or os.environ.get(settings.STATE_TABLE)
     result = delivery.redrive(deadletter.open_store(args.store), config,
@@ -294,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a configuration; list every problem")
     check.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    check.add_argument("--resolve", action="store_true", help="read the referenced secrets (SSM, Secrets Manager)")
     check.set_defaults(func=cmd_check)
 
     run = sub.add_parser("run", help="evaluate local CloudTrail log files (.json, .json.gz)")
@@ -323,6 +397,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("table", "jsonl"), default="table")
     _history_args(rep)
     rep.set_defaults(func=cmd_replay)
+
+    tpl = sub.add_parser("template", help="template.yaml with the role's statements derived from a config")
+    tpl.add_argument("--config", default=DEFAULT_CONFIG)
+    tpl.add_argument("--template", default="template.yaml")
+    tpl.add_argument("-o", "--output")
+    tpl.set_defaults(func=cmd_template)
+
+    pol = sub.add_parser("policy", help="the least-privilege IAM policy the function needs for a config")
+    pol.add_argument("--config", default=DEFAULT_CONFIG)
+    pol.add_argument("--trail-bucket")
+    pol.add_argument("--trail-prefix", default="AWSLogs/")
+    pol.add_argument("--config-bucket", help=f"config in S3 (default: ${settings.S3_CONFIG_BUCKET})")
+    pol.add_argument("--config-key")
+    pol.add_argument("--state-table", help="DynamoDB table name or ARN")
+    pol.add_argument("--dlq-url", help="SQS dead letter queue URL")
+    pol.add_argument("--dlq-s3", help="s3://bucket/prefix for dead letters")
+    pol.add_argument("--function-name", default="tattletail")
+    pol.add_argument("--region")
+    pol.add_argument("--account-id")
+    pol.add_argument("--resolve", action="store_true", help="read secrets that hold ARNs or addresses")
+    pol.set_defaults(func=cmd_policy)
 
     red = sub.add_parser("redrive", help="send dead letters again (an SQS queue URL or s3://bucket/prefix)")
     red.add_argument("--config", default=DEFAULT_CONFIG)

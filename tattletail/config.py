@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tattletail import secrets
 from tattletail.alert import SEVERITIES, View
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError
@@ -68,6 +69,7 @@ class Config:
     source: str
     rules: tuple[Rule, ...]
     destinations: dict[str, Destination] = field(default_factory=dict)
+    references: tuple[tuple[str, str, secrets.Reference], ...] = ()  # (destination id, key, reference)
 
     def summary(self) -> str:
         kinds = Counter(d.type for d in self.destinations.values())
@@ -92,23 +94,25 @@ def _read_toml(path: str | Path, problems: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def load(path: str | Path) -> Config:
-    """Read and check a configuration file; included packs resolve relative to its directory."""
+def load(path: str | Path, *, resolve: secrets.Resolver | None = None) -> Config:
+    """Read and check a configuration file; included packs resolve relative to its directory. With a
+    ``resolve``-r, secret references are read; without, only their syntax is checked."""
     problems: list[str] = []
     data = _read_toml(path, problems)
     if data is None:
         raise ConfigError(problems)
-    return _Checker(str(path), Path(path).parent).check(data)
+    return _Checker(str(path), Path(path).parent, resolve).check(data)
 
 
-def loads(text: str, source: str = "tattletail.toml", base_dir: str | Path = ".") -> Config:
+def loads(text: str, source: str = "tattletail.toml", base_dir: str | Path = ".", *,
+          resolve: secrets.Resolver | None = None) -> Config:
     """Parse and check configuration text; ``source`` names it in error messages and included packs
     resolve relative to ``base_dir``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
-    return _Checker(source, Path(base_dir)).check(data)
+    return _Checker(source, Path(base_dir), resolve).check(data)
 
 
 def load_pack(path: str | Path) -> tuple[Rule, ...]:
@@ -161,9 +165,11 @@ def _is_type(value: Any, kind: type) -> bool:
 
 
 class _Checker:
-    def __init__(self, source: str, base_dir: Path) -> None:
+    def __init__(self, source: str, base_dir: Path, resolver: secrets.Resolver | None = None) -> None:
         self.source = source
         self.base_dir = base_dir
+        self.resolver = resolver
+        self.references: list[tuple[str, str, secrets.Reference]] = []
         self.problems: list[str] = []
         self.defined: list[str] = []  # every destination id, valid or not, in file order
         self.names: set[str] = set()  # rule names across the config and its packs
@@ -179,7 +185,7 @@ class _Checker:
             rules += self._include(n, table)
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(self.source, tuple(rules), destinations)
+        return Config(self.source, tuple(rules), destinations, tuple(self.references))
 
     def pack(self, data: dict[str, Any], source: str) -> list[Rule]:
         self._top_level(data, source, ("rule",), " (a rule pack holds [[rule]] tables only)")
@@ -262,7 +268,9 @@ class _Checker:
             if values is None or cls is None:
                 continue
             options = {k: v for k, v in values.items() if k not in DESTINATION_COMMON_KEYS}
-            problems = cls.validate(options)
+            problems: list[str] = []
+            unresolved = self._secrets(values["id"], options, problems)
+            problems += cls.validate(options, unresolved)
             view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)
@@ -272,6 +280,37 @@ class _Checker:
             if not problems and view is not None:
                 found[values["id"]] = cls(values["id"], **options, view=view, digest_threshold=threshold)
         return found
+
+    def _secrets(self, dest_id: str, options: dict[str, Any], problems: list[str]) -> set[str]:
+        """Replace secret references in ``options`` by their values when resolving; return the keys
+        still holding an unresolved reference (their values cannot be checked yet)."""
+        unresolved: set[str] = set()
+        for key, value in options.items():
+            items = value if isinstance(value, list) else [value]
+            resolved = []
+            for item in items:
+                try:
+                    ref = secrets.parse(item)
+                except secrets.SecretError as exc:
+                    problems.append(f"{key}: {exc}")
+                    resolved.append(item)
+                    continue
+                if ref is None:
+                    resolved.append(item)
+                    continue
+                self.references.append((dest_id, key, ref))
+                if self.resolver is None:
+                    unresolved.add(key)
+                    resolved.append(item)
+                    continue
+                try:
+                    resolved.append(self.resolver.resolve(ref))
+                except secrets.SecretError as exc:
+                    problems.append(f"{key}: {exc}")
+                    unresolved.add(key)  # reported once: its value cannot be checked
+                    resolved.append(item)
+            options[key] = resolved if isinstance(value, list) else resolved[0]
+        return unresolved
 
     @staticmethod
     def _view(values: dict[str, Any], problems: list[str]) -> View | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tattletail import config as config_module
-from tattletail import deadletter, log, settings
+from tattletail import deadletter, log, secrets, settings
 from tattletail.cloudtrail import NotCloudTrail, is_digest_key
 from tattletail.config import Config
 from tattletail.delivery import Dispatcher
@@ -57,7 +57,7 @@ def current_config() -> tuple[Config, Engine]:
     where = str(location)
     if not location.is_s3:
         if _loaded is None or _loaded.location != where:
-            config = config_module.load(location.path or "")
+            config = config_module.load(location.path or "", resolve=secrets.Resolver())
             _loaded = _Loaded(where, None, config, Engine(config.rules))
             log.emit("config_loaded", source=where, rules=len(config.rules))
         return _loaded.config, _loaded.engine
@@ -75,7 +75,8 @@ def current_config() -> tuple[Config, Engine]:
         raise ConfigError([f"{where}: cannot read: {exc}"]) from None
     text = response["Body"].read().decode("utf-8", errors="replace")
     try:
-        config = config_module.loads(text, where, settings.bundle_dir())  # packs ship in the zip
+        config = config_module.loads(text, where, settings.bundle_dir(),  # packs ship in the zip
+                                     resolve=secrets.Resolver())
     except ConfigError as exc:
         if _loaded is None or _loaded.location != where:
             raise

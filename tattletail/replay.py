@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tattletail import config as config_module
+from tattletail import secrets
 from tattletail.alert import as_text
 from tattletail.cloudtrail import NotCloudTrail, iter_records
 from tattletail.delivery import Dispatcher
@@ -58,9 +59,9 @@ class _Worker:
     s3: Any = None
 
 
-def _init(config_path: str | None) -> None:
+def _init(config_path: str | None, resolve: bool = False) -> None:
     if config_path is not None:
-        _Worker.config = config_module.load(config_path)
+        _Worker.config = config_module.load(config_path, resolve=secrets.Resolver() if resolve else None)
         _Worker.engine = Engine(_Worker.config.rules)
         _Worker.dispatcher = Dispatcher(_Worker.config)
 
@@ -113,10 +114,10 @@ def run_files(config_path: str | None, refs: list[LogRef], *, workers: int, send
     """``func`` over every file, in file order, on ``workers`` processes (1: in this process)."""
     tasks = [(ref, send, keep_rows, func) for ref in refs]
     if workers <= 1 or len(refs) <= 1:
-        _init(config_path)
+        _init(config_path, send)
         yield from map(_task, tasks)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(config_path,)) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(config_path, send)) as pool:
         yield from pool.imap(_task, tasks, chunksize=1)
 
 

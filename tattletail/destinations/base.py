@@ -8,6 +8,7 @@ missing and mistyped keys for every destination type the same way.
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -31,8 +32,9 @@ class Destination:
         self.digest_threshold = digest_threshold
 
     @classmethod
-    def validate(cls, values: dict[str, Any]) -> list[str]:
-        """Problems with the values of an otherwise well-formed table (types already checked)."""
+    def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
+        """Problems with the values of an otherwise well-formed table (types already checked). Keys in
+        ``unresolved`` still hold a secret reference: their values are checked once it is read."""
         return []
 
     def render(self, alert: Alert) -> dict[str, Any]:  # pragma: no cover - abstract

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from html import escape
 from typing import Any, ClassVar
 
@@ -53,15 +54,15 @@ class Ses(Destination):
         self._client = client
 
     @classmethod
-    def validate(cls, values: dict[str, Any]) -> list[str]:
+    def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
         problems = []
         emails = values["to_emails"]
         if not emails:
             problems.append("to_emails is empty")
         for email in emails:
-            if not isinstance(email, str) or "@" not in email:
+            if "to_emails" not in unresolved and (not isinstance(email, str) or "@" not in email):
                 problems.append(f"to_emails has an entry that is not an email address: {email!r}")
-        if "@" not in values["from_email"]:
+        if "from_email" not in unresolved and "@" not in values["from_email"]:
             problems.append(f"from_email is not an email address: {values['from_email']!r}")
         return problems
 

@@ -8,6 +8,7 @@ userAgent cannot mention ``@channel`` or inject links, and every text is cut to 
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -116,10 +117,10 @@ class SlackWebhook(Destination):
         self._timeout = float(timeout)
 
     @classmethod
-    def validate(cls, values: dict[str, Any]) -> list[str]:
+    def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
         problems = []
         parts = urlsplit(values["webhook_url"])
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        if "webhook_url" not in unresolved and (parts.scheme not in ("https", "http") or not parts.hostname):
             problems.append(f"webhook_url is not an http(s) URL: {mask_url(values['webhook_url'])}")
         if not 0 < values.get("timeout", 10.0) <= 60:
             problems.append(f"timeout must be between 0 and 60 seconds, not {values['timeout']}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 from tattletail.alert import Alert, Digest, View
@@ -98,9 +99,9 @@ class Sns(Destination):
         self._client = client
 
     @classmethod
-    def validate(cls, values: dict[str, Any]) -> list[str]:
+    def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
         problems = []
-        if not ARN.match(values["sns_arn"]):
+        if "sns_arn" not in unresolved and not ARN.match(values["sns_arn"]):
             problems.append("sns_arn is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC): "
                             f"{values['sns_arn']!r}")
         if values.get("format", "json") not in FORMATS:

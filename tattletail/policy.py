@@ -1,0 +1,170 @@
+"""The IAM policy a config needs, and no more: one list of statements, two renderings.
+
+``statements(config)`` derives what the function does with this config: read the trail's log objects
+(and list the trail prefix, so a deleted object reads as missing rather than denied), read the config
+object, publish to exactly the configured topics, send email from exactly the configured identities,
+read exactly the referenced secrets, write its own logs, and use the state table, dead letter queue
+and inbox queue when the stack has them. Resources are written as ``Fn::Sub`` templates over the
+CloudFormation stack's parameters; ``cloudformation`` renders them for ``template.yaml`` (so the
+template's role is generated from the same statements) and ``concrete`` fills in real names for
+``tattletail policy``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tattletail.config import Config
+from tattletail.destinations import Ses, Sns
+from tattletail.errors import TattletailError
+from tattletail.secrets import Reference
+
+PARTITION = "arn:${AWS::Partition}"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
+
+
+class PolicyError(TattletailError):
+    """The policy cannot be derived (a value it needs is an unresolved secret reference)."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]                      # Fn::Sub templates; literal values never contain "${"
+    when: str | None = None                         # the stack condition (and concrete value) enabling it
+    conditions: dict[str, Any] = field(default_factory=dict)
+    in_template: bool = True                        # False: only for setups the template does not build
+
+
+def _literal(value: str) -> str:
+    return value.replace("${", "${!")  # Fn::Sub escape; config values are validated and never contain it
+
+
+def _secret_arn(ref: Reference) -> str | None:
+    if ref.kind == "env":
+        return None
+    if ref.name.startswith("arn:"):
+        return _literal(ref.name if ref.kind == "ssm" else f"{ref.name}*")
+    if ref.kind == "ssm":
+        name = ref.name if ref.name.startswith("/") else f"/{ref.name}"
+        return f"{PARTITION}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{_literal(name)}"
+    return f"{PARTITION}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{_literal(ref.name)}-??????"
+
+
+def _plain(config: Config, dest_id: str, key: str, value: Any) -> Any:
+    if any(d == dest_id and k == key for d, k, _ in config.references):
+        raise PolicyError(f"destination {dest_id!r}: {key} is a secret reference; derive the policy with "
+                          "--resolve so its value is known")
+    return value
+
+
+def statements(config: Config) -> list[Statement]:
+    found = [
+        Statement("WriteOwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents"),
+                  (f"{PARTITION}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/${{FunctionName}}:*",)),
+        Statement("ReadTrailLogs", ("s3:GetObject",), (f"{PARTITION}:s3:::${{TrailBucket}}/${{TrailPrefix}}*",)),
+        Statement("ListTrailPrefix", ("s3:ListBucket",), (f"{PARTITION}:s3:::${{TrailBucket}}",),
+                  conditions={"StringLike": {"s3:prefix": "${TrailPrefix}*"}}),
+        Statement("ReadConfig", ("s3:GetObject",), (f"{PARTITION}:s3:::${{ConfigBucket}}/${{ConfigKey}}",),
+                  when="HasS3Config"),
+    ]
+    topics = sorted({_plain(config, d.id, "sns_arn", d.sns_arn) for d in config.destinations.values()
+                     if isinstance(d, Sns)})
+    if topics:
+        found.append(Statement("PublishAlerts", ("sns:Publish",), tuple(_literal(t) for t in topics)))
+    identities: set[str] = set()
+    for d in config.destinations.values():
+        if isinstance(d, Ses):
+            sender = _plain(config, d.id, "from_email", d.from_email)
+            region = _literal(_plain(config, d.id, "region", d.region)) if d.region else "${AWS::Region}"
+            base = f"{PARTITION}:ses:{region}:${{AWS::AccountId}}:identity/"
+            identities |= {base + _literal(sender), base + _literal(sender.rsplit("@", 1)[-1])}
+    if identities:
+        found.append(Statement("SendAlertEmail", ("ses:SendEmail", "ses:SendRawEmail"), tuple(sorted(identities))))
+    by_kind: dict[str, set[str]] = {"ssm": set(), "secretsmanager": set()}
+    for _, _, ref in config.references:
+        arn = _secret_arn(ref)
+        if arn:
+            by_kind[ref.kind].add(arn)
+    if by_kind["ssm"]:
+        found.append(Statement("ReadSecretParameters", ("ssm:GetParameter",), tuple(sorted(by_kind["ssm"]))))
+    if by_kind["secretsmanager"]:
+        found.append(Statement("ReadSecrets", ("secretsmanager:GetSecretValue",),
+                               tuple(sorted(by_kind["secretsmanager"]))))
+    found += [
+        Statement("DeliveryState", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+                  ("${StateTable.Arn}",), when="CreateStateTable"),
+        Statement("DeadLetters", ("sqs:SendMessage",), ("${DeadLetterQueue.Arn}",), when="CreateDeadLetterQueue"),
+        Statement("DeadLettersInS3", ("s3:PutObject",),
+                  (f"{PARTITION}:s3:::${{DeadLetterBucket}}/${{DeadLetterPrefix}}*",),
+                  when="HasS3DeadLetters", in_template=False),
+        Statement("ReadInbox", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+                  ("${InboxQueue.Arn}",), when="FrontIsSqs"),
+    ]
+    return found
+
+
+def _sub(text: str) -> Any:
+    return {"Fn::Sub": text} if "${" in text else text
+
+
+def _document(statement: Statement, render: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"Sid": statement.sid, "Effect": "Allow", "Action": list(statement.actions),
+                           "Resource": [render(r) for r in statement.resources]}
+    if statement.conditions:
+        doc["Condition"] = {op: {k: render(v) for k, v in kv.items()} for op, kv in statement.conditions.items()}
+    return doc
+
+
+def cloudformation(config: Config) -> list[Any]:
+    """The statements for the template's role: conditional ones under ``Fn::If``."""
+    out: list[Any] = []
+    for statement in statements(config):
+        if not statement.in_template:
+            continue
+        doc = _document(statement, _sub)
+        out.append({"Fn::If": [statement.when, doc, {"Ref": "AWS::NoValue"}]} if statement.when else doc)
+    return out
+
+
+def concrete(config: Config, values: dict[str, str]) -> dict[str, Any]:
+    """The IAM policy with real names. ``values`` maps each placeholder (``TrailBucket``,
+    ``AWS::AccountId``, ``StateTable.Arn``, ...) to its value, and each condition to enable (present
+    and truthy)."""
+
+    def fill(text: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            if m.group(1) not in values:
+                raise PolicyError(f"no value for {m.group(1)}")
+            return values[m.group(1)]
+
+        return _PLACEHOLDER.sub(one, text).replace("${!", "${")
+
+    docs = [_document(s, fill) for s in statements(config) if s.when is None or values.get(s.when)]
+    return {"Version": "2012-10-17", "Statement": docs}
+
+
+def partition_of(region: str) -> str:
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
+
+
+BEGIN = "# BEGIN statements generated by `tattletail template`"
+END = "# END statements"
+
+
+def render_template(template: str, config: Config) -> str:
+    """``template`` with the role's statements replaced by those of ``config`` (JSON is YAML)."""
+    import json
+
+    lines = template.splitlines(keepends=True)
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith(BEGIN))
+        end = next(i for i, line in enumerate(lines) if i > start and line.strip().startswith(END))
+    except StopIteration:
+        raise PolicyError(f"the template has no '{BEGIN}' ... '{END}' block") from None
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    body = json.dumps(cloudformation(config), indent=2).replace("\n", "\n" + indent + "  ")
+    return "".join(lines[: start + 1]) + f"{indent}Statement: {body}\n" + "".join(lines[end:])
