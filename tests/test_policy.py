@@ -138,3 +138,17 @@ def test_a_topic_held_in_a_secret_needs_resolve(tmp_path: Path) -> None:
     cfg.write_text('[[destination]]\nid = "T"\ntype = "sns"\nsns_arn = "ssm:/tattletail/topic"\n')
     code, _, err = run_cli("policy", "--config", str(cfg))
     assert code == 1 and "destination 'T': sns_arn is a secret reference" in err
+
+
+def test_make_deploy_renders_packages_and_deploys_with_the_aws_cli_only() -> None:
+    done = subprocess.run(["make", "-n", "-C", str(ROOT), "deploy", "STACK_NAME=alerts", "TRAIL_BUCKET=my-trail",
+                           "ARTIFACT_BUCKET=art", "DEPLOY_PARAMS=Front=sqs", "STAMP="],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    plan = done.stdout
+    assert "tattletail template --config tattletail.toml --template template.yaml -o template.deploy.yaml" in plan
+    assert "aws cloudformation package --template-file template.deploy.yaml" in plan
+    assert 'aws cloudformation deploy --template-file build/packaged.yaml --stack-name "alerts"' in plan
+    assert "TrailBucket=my-trail" in plan and "Front=sqs" in plan and "Runtime=python3.13" in plan
+    usage = subprocess.run(["make", "-C", str(ROOT), "deploy", "STAMP=", "ZIP="], capture_output=True, text=True)
+    assert usage.returncode != 0 and "usage: make deploy STACK_NAME=" in usage.stdout
