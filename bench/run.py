@@ -4,8 +4,9 @@ Every method runs in its own process over the same generated log file (50k recor
 50 rules of ../shared/bench, interleaved and repeated; the figures are medians and the ratios are
 taken within this one run (the machine is shared and noisy, so only side-by-side ratios mean much):
 
-  engine           tattletail: streaming parse, prefilter, one combined libjq call per record
-  no-prefilter     the same with the prefilter off (one libjq call for every record)
+  engine           tattletail: streaming parse, prefilter, rules compiled to Python (libjq for the rest)
+  no-compile       the same with compilation off: every rule in one combined libjq call per record
+  no-prefilter     compilation off and prefilter off (one libjq call for every record)
   jq-cli           gzip -dc FILE | jq -c '.Records[] | all rules in one program'
   naive            libjq called once per rule per record (the Go tool's way), on the first records only
 
@@ -51,8 +52,8 @@ def one(method: str, rules_path: str, log_path: str, limit: int | None) -> dict:
     pairs = hashlib.sha256()
     records = matches = 0
     started = time.perf_counter()
-    if method in ("engine", "no-prefilter"):
-        engine = Engine(rules, prefilter=method == "engine")
+    if method in ("engine", "no-compile", "no-prefilter"):
+        engine = Engine(rules, prefilter=method != "no-prefilter", compiled=method == "engine")
         for i, record in enumerate(iter_file(log_path)):
             records += 1
             for match in engine.evaluate(record):
@@ -124,7 +125,7 @@ def main() -> None:
     log = ensure_log(args.records)
     print(f"log file: {log.name}, {args.records} records, {log.stat().st_size / 1e6:.1f} MB gzipped; "
           f"median of {args.repeat} runs each; python {sys.version.split()[0]}")
-    methods = ["engine", "no-prefilter", "jq-cli", "naive"]
+    methods = ["engine", "no-compile", "no-prefilter", "jq-cli", "naive"]
     for rules_name in ("rules10.toml", "rules50.toml"):
         rules = SHARED_BENCH / rules_name
         n_rules = len(tomllib.loads(rules.read_text())["rule"])
@@ -141,8 +142,9 @@ def main() -> None:
             note = f" (first {args.naive_records} records)" if m == "naive" else ""
             print(f"  {m:<14}{rate[m]:>11,.0f}{peak:>9.0f}{runs[m][0]['matches']:>9}  "
                   f"{rate['engine'] / rate[m]:>7.2f}x{note}")
-        same = runs["engine"][0]["digest"] == runs["jq-cli"][0]["digest"] == runs["no-prefilter"][0]["digest"]
-        print(f"  identical (record, rule) matches, engine / no-prefilter / jq-cli: {'yes' if same else 'NO'}")
+        same = len({runs[m][0]["digest"] for m in ("engine", "no-compile", "no-prefilter", "jq-cli")}) == 1
+        print(f"  identical (record, rule) matches, engine / no-compile / no-prefilter / jq-cli: "
+              f"{'yes' if same else 'NO'}")
     big = ensure_log(args.records * 2)
     small_peak = measure("engine", SHARED_BENCH / "rules10.toml", log, None)["peak_mb"]
     big_peak = measure("engine", SHARED_BENCH / "rules10.toml", big, None)["peak_mb"]

@@ -41,6 +41,7 @@ from tattletail.delivery import Dispatcher
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, SourceError
 from tattletail.pipeline import process_stream
+from tattletail.prefilter import necessary_condition
 from tattletail.replay import match_row
 from tattletail.rules import Match
 from tattletail.state import DynamoState
@@ -81,6 +82,11 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
     print(config.summary() + (refs if config.references else ""), file=out)
+    if args.explain:
+        for rule in config.rules:
+            condition = necessary_condition(rule.jq_match)
+            skip = " or ".join(f"{'.'.join(path)} in {sorted(values)}" for path, values in condition or ())
+            print(f"  {rule.name}: {rule.engine_reason}" + (f"; evaluated only when {skip}" if skip else ""), file=out)
     return 0
 
 
@@ -368,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration; list every problem")
     check.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
     check.add_argument("--resolve", action="store_true", help="read the referenced secrets (SSM, Secrets Manager)")
+    check.add_argument("--explain", action="store_true",
+                       help="say per rule which engine runs it (compiled Python or libjq) and its prefilter")
     check.set_defaults(func=cmd_check)
 
     run = sub.add_parser("run", help="evaluate local CloudTrail log files (.json, .json.gz)")

@@ -22,6 +22,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from tattletail.jqcompile import NOTHING, first
+from tattletail.jqvalues import JqError, equal, normalize
 from tattletail.prefilter import Path, necessary_condition, value_at
 from tattletail.rules import Match, Rule, RuleRuntimeError, compile_jq
 
@@ -55,10 +57,19 @@ def combined_program(rules: Sequence[Rule]) -> str:
 class Engine:
     """Evaluates a fixed list of rules against records."""
 
-    def __init__(self, rules: Sequence[Rule], *, prefilter: bool = True,
+    def __init__(self, rules: Sequence[Rule], *, prefilter: bool = True, compiled: bool = True,
                  on_error: ErrorHandler = _ignore) -> None:
         self.rules = list(rules)
         self.on_error = on_error
+        # rules in the compiled subset run as Python on the parsed record; the others share one libjq program
+        self._python: dict[int, Any] = {}
+        if compiled:
+            for i, rule in enumerate(self.rules):
+                if rule.python is not None:
+                    self._python[i] = rule.python
+        self._jq_positions = [i for i in range(len(self.rules)) if i not in self._python]  # jq slot -> rule index
+        self._jq_rules = [self.rules[i] for i in self._jq_positions]
+        self._jq_index = {i: n for n, i in enumerate(self._jq_positions)}
         self._always: list[int] = []
         self._index: dict[Path, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for i, rule in enumerate(self.rules):
@@ -71,7 +82,7 @@ class Engine:
                     self._index[path][value].append(i)
         self._paths = [(path, dict(by_value)) for path, by_value in self._index.items()]
         try:
-            self._program: Any = compile_jq(combined_program(self.rules)) if self.rules else None
+            self._program: Any = compile_jq(combined_program(self._jq_rules)) if self._jq_rules else None
         except ValueError:
             self._program = None  # every rule compiles alone; evaluate them one by one
 
@@ -94,6 +105,11 @@ class Engine:
         found.update(self._always)
         return sorted(found)
 
+    @property
+    def compiled(self) -> int:
+        """How many rules run as compiled Python."""
+        return len(self._python)
+
     def evaluate(self, record: dict[str, Any], on_error: ErrorHandler | None = None) -> list[Match]:
         """Every match of every rule on one record, in rule order. jq runtime errors go to
         ``on_error`` (default: the engine's) and count as no match."""
@@ -101,32 +117,66 @@ class Engine:
         candidates = self.candidates(record)
         if not candidates:
             return []
-        text = _dumps(record)
+        found: dict[int, Match] = {}
+        jq_candidates = []
+        for i in candidates:
+            compiled = self._python.get(i)
+            if compiled is None:
+                jq_candidates.append(i)
+                continue
+            rule = self.rules[i]
+            try:
+                out = first(compiled, record)
+            except JqError as exc:
+                on_error(rule, record, str(exc))
+                continue
+            except Exception as exc:  # a bug in the compiled path must not silence the other rules
+                on_error(rule, record, f"internal error in compiled rule: {type(exc).__name__}: {exc}")
+                continue
+            if out is NOTHING or out is None or out is False:
+                continue
+            if out is True:
+                found[i] = Match(rule, record, True, None)
+            elif out is record or (isinstance(out, dict) and equal(out, record)):
+                found[i] = Match(rule, record, record, None)
+            else:
+                value = normalize(out)
+                found[i] = Match(rule, record, value, value)
+        if jq_candidates:
+            found.update(self._evaluate_jq(record, jq_candidates, on_error))
+        return [found[i] for i in sorted(found)]
+
+    def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],
+                     on_error: ErrorHandler) -> dict[int, Match]:
+        """The libjq rules among ``candidates``, in one call of the combined program. The record is given
+        with integral floats as integers: jq 1.7 would otherwise keep ``1.0`` as written, where jq 1.6, the
+        Go tool (gojq) and the compiled path print ``1``."""
+        text = _dumps(normalize(record))
         if self._program is None:
             return self._one_by_one(record, text, candidates, on_error)
-        mask = [0] * len(self.rules)
+        mask = [0] * len(self._jq_rules)
         for i in candidates:
-            mask[i] = 1
+            mask[self._jq_index[i]] = 1
         try:
             codes = self._program.input_text(f"[{_dumps(mask)},{text}]").first()
         except (ValueError, StopIteration):  # a rule halted the whole program
             return self._one_by_one(record, text, candidates, on_error)
-        matches = []
-        for i, code in codes:
-            rule = self.rules[i]
+        matches: dict[int, Match] = {}
+        for n, code in codes:
+            rule, i = self._jq_rules[n], self._jq_positions[n]
             if isinstance(code, dict):
                 on_error(rule, record, _error_text(code.get("error")))
             elif code == 0:
-                matches.append(Match(rule, record, record, None))
+                matches[i] = Match(rule, record, record, None)
             elif code == 1:
-                matches.append(Match(rule, record, True, None))
+                matches[i] = Match(rule, record, True, None)
             else:
-                matches.append(Match(rule, record, code[0], code[0]))
+                matches[i] = Match(rule, record, code[0], code[0])
         return matches
 
     def _one_by_one(self, record: dict[str, Any], text: str, candidates: Iterable[int],
-                    on_error: ErrorHandler) -> list[Match]:
-        matches = []
+                    on_error: ErrorHandler) -> dict[int, Match]:
+        matches: dict[int, Match] = {}
         for i in candidates:
             rule = self.rules[i]
             try:
@@ -135,7 +185,7 @@ class Engine:
                 on_error(rule, record, str(exc))
                 continue
             if match is not None:
-                matches.append(match)
+                matches[i] = match
         return matches
 
 

@@ -14,103 +14,16 @@ gives no condition: the rule is then evaluated for every record. It never guesse
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
-Path = tuple[str, ...]
+from tattletail.jqparse import Token, Unsupported, tokenize
 
-_TOKEN = re.compile(
-    r"""
-      (?P<ws>\s+|\#[^\n]*)
-    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<var>\$[A-Za-z_][A-Za-z0-9_:]*)
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
-    | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<op>\?//=?|//=?|\|=|\+=|-=|\*=|/=|%=|==|!=|<=|>=|\.\.|[.|,()\[\]{}:;?<>=+\-*/%])
-    """,
-    re.VERBOSE,
-)
+Path = tuple[str, ...]
 
 # Keywords whose constructs contain unparenthesised sub-expressions; seeing one at the top level of
 # a condition means the simple split below would misread it, so the analysis gives up.
 _OPAQUE = {"if", "then", "elif", "else", "end", "reduce", "foreach", "try", "catch", "label",
            "def", "as", "import", "include", "__loc__"}
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # field, var, ident, num, op, str (decoded literal), istr (interpolated string)
-    text: str
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def tokenize(program: str) -> list[Token]:
-    """Split a jq program into tokens; raise ``_Unsupported`` on anything the lexer does not know."""
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(program):
-        if program[pos] == '"':
-            end, interpolated = _string_end(program, pos)
-            raw = program[pos:end]
-            if interpolated:
-                tokens.append(Token("istr", raw))
-            else:
-                try:
-                    tokens.append(Token("str", json.loads(raw)))
-                except ValueError:
-                    raise _Unsupported(raw) from None
-            pos = end
-            continue
-        m = _TOKEN.match(program, pos)
-        if not m:
-            raise _Unsupported(program[pos:pos + 10])
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            text = m.group()
-            tokens.append(Token(kind, text[1:] if kind == "field" else text))
-        pos = m.end()
-    return tokens
-
-
-def _string_end(program: str, start: int) -> tuple[int, bool]:
-    """Index after the string literal opening at ``start``, and whether it interpolates ``\\(...)``."""
-    pos, interpolated = start + 1, False
-    while pos < len(program):
-        ch = program[pos]
-        if ch == "\\":
-            if program.startswith("\\(", pos):
-                interpolated = True
-                pos = _paren_end(program, pos + 1)
-                continue
-            pos += 2
-            continue
-        if ch == '"':
-            return pos + 1, interpolated
-        pos += 1
-    raise _Unsupported("unterminated string")
-
-
-def _paren_end(program: str, open_pos: int) -> int:
-    """Index after the ``)`` closing the ``(`` at ``open_pos``, skipping nested strings."""
-    depth, pos = 0, open_pos
-    while pos < len(program):
-        ch = program[pos]
-        if ch == '"':
-            pos, _ = _string_end(program, pos)
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return pos + 1
-        pos += 1
-    raise _Unsupported("unbalanced interpolation")
 
 
 def _split(tokens: list[Token], kind: str, text: str) -> list[list[Token]]:
@@ -213,7 +126,7 @@ def necessary_condition(program: str) -> Condition | None:
     """A condition every record the program can match must meet, or ``None`` when none is known."""
     try:
         tokens = tokenize(program)
-    except _Unsupported:
+    except Unsupported:
         return None
     if any(t.kind == "ident" and t.text == "def" for t in tokens):
         return None  # select/IN/and could be redefined

@@ -52,6 +52,32 @@ class Rule:
     _program: Any = field(default=None, compare=False, repr=False)
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    _python: Any = field(default=None, compare=False, repr=False)  # (compiled, reason it is None)
+
+    @property
+    def python(self) -> Any:
+        """The rule compiled to Python (``jqcompile``), or ``None`` when it must run in libjq."""
+        return self._compiled_python()[0]
+
+    @property
+    def engine_reason(self) -> str:
+        """``python``, or ``libjq`` with the construct that keeps the rule out of the compiled subset."""
+        compiled, reason = self._compiled_python()
+        return "python" if compiled is not None else f"libjq ({reason})"
+
+    def _compiled_python(self) -> tuple[Any, str]:
+        if self._python is None:
+            from tattletail.jqcompile import compile_program
+            from tattletail.jqparse import Unsupported
+
+            try:
+                result: tuple[Any, str] = (compile_program(self.jq_match), "")
+            except Unsupported as exc:
+                result = (None, str(exc))
+            except RecursionError:
+                result = (None, "nested too deep")
+            object.__setattr__(self, "_python", result)
+        return self._python  # type: ignore[no-any-return]
 
     @classmethod
     def compiled(cls, name: str, jq_match: str, **options: Any) -> Rule:

@@ -1,0 +1,739 @@
+"""The jq subset of ``jqparse``, compiled to Python closures with jq's semantics.
+
+Each AST node becomes a function of its input in one of three modes, so that the common case costs a
+few Python calls and no generator: ``ONE`` returns exactly one output (or raises ``JqError``), ``OPT``
+returns one output or ``NOTHING`` (``select``, ``try``), ``MANY`` returns an iterable (``.[]``, ``,``).
+A rule only needs its first output, so ``MANY`` nodes are iterated lazily and stopped at the first.
+
+Where jq and Python differ, jq wins: ``jqvalues`` gives equality, order and printing; paths on ``null``
+give ``null``, on other non-objects raise as jq does; ``.[]?`` and ``?`` swallow errors; ``//`` treats
+``false`` (not errors) on its left as absent; ``test`` accepts only regular expressions that mean the same
+in Python's ``re`` and jq's Oniguruma (others fall back to libjq, see ``regex_agrees``). Builtins outside
+the list below are ``Unsupported`` and the rule runs in libjq.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tattletail.jqparse import Node, Unsupported, parse
+from tattletail.jqvalues import JqError, compare, equal, error_value, tojson, tostring, truthy, type_name
+
+ONE, OPT, MANY = "one", "opt", "many"
+NOTHING: Any = object()
+Compiled = tuple[str, Callable[[Any], Any]]
+
+# ---------------------------------------------------------------- conversions between modes
+
+
+def as_many(c: Compiled) -> Callable[[Any], Iterable[Any]]:
+    mode, f = c
+    if mode == MANY:
+        return f
+    if mode == ONE:
+        return lambda v: (f(v),)
+
+    def many(v: Any) -> Iterable[Any]:
+        r = f(v)
+        return () if r is NOTHING else (r,)
+
+    return many
+
+
+def first(c: Compiled, v: Any) -> Any:
+    """The first output of ``c`` on ``v``, or ``NOTHING``."""
+    mode, f = c
+    if mode == MANY:
+        for out in f(v):
+            return out
+        return NOTHING
+    return f(v)
+
+
+# ---------------------------------------------------------------- paths
+
+
+def _get_field(v: Any, name: str) -> Any:
+    if isinstance(v, dict):
+        return v.get(name)
+    if v is None:
+        return None
+    raise JqError(f"Cannot index {type_name(v)} with \"{name}\"")
+
+
+def _get_index(v: Any, key: Any) -> Any:
+    if isinstance(key, str):
+        return _get_field(v, key)
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        if isinstance(v, list):
+            i = int(key) if key == int(key) else int(key // 1)
+            if i < 0:
+                i += len(v)
+            return v[i] if 0 <= i < len(v) else None
+        if v is None:
+            return None
+        raise JqError(f"Cannot index {type_name(v)} with number")
+    if v is None and key is None:
+        return None
+    raise JqError(f"Cannot index {type_name(v)} with {type_name(key)}")
+
+
+def _iterate(v: Any) -> Iterable[Any]:
+    if isinstance(v, list):
+        return v
+    if isinstance(v, dict):
+        return v.values()
+    raise JqError(f"Cannot iterate over {error_value(v) if v is not None else 'null'}")
+
+
+# ---------------------------------------------------------------- operators
+
+
+def _add(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    ta, tb = type_name(a), type_name(b)
+    if ta == tb == "number":
+        return a + b
+    if ta == tb and ta in ("string", "array"):
+        return a + b
+    if ta == tb == "object":
+        return {**a, **b}
+    raise JqError(f"{error_value(a)} and {error_value(b)} cannot be added")
+
+
+def _sub(a: Any, b: Any) -> Any:
+    ta, tb = type_name(a), type_name(b)
+    if ta == tb == "number":
+        return a - b
+    if ta == tb == "array":
+        return [x for x in a if not any(equal(x, y) for y in b)]
+    raise JqError(f"{error_value(a)} and {error_value(b)} cannot be subtracted")
+
+
+def _mul(a: Any, b: Any) -> Any:
+    ta, tb = type_name(a), type_name(b)
+    if ta == tb == "number":
+        return a * b
+    if {ta, tb} == {"string", "number"}:  # as libjq 1.7 (the fallback engine): floor(n) copies, null below 0
+        text, n = (a, b) if ta == "string" else (b, a)
+        return None if n < 0 or n != n else text * int(n)
+    if ta == tb == "object":
+        return _deep_merge(a, b)
+    raise JqError(f"{error_value(a)} and {error_value(b)} cannot be multiplied")
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def _split(text: str, sep: str) -> list[str]:
+    if text == "":
+        return []
+    return list(text) if sep == "" else text.split(sep)
+
+
+def _div(a: Any, b: Any) -> Any:
+    ta, tb = type_name(a), type_name(b)
+    if ta == tb == "string":
+        return _split(a, b)
+    if ta == tb == "number":
+        if b == 0:
+            raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided because the divisor is zero")
+        return a / b
+    raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided")
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": equal,
+    "!=": lambda a, b: not equal(a, b),
+    "<": lambda a, b: compare(a, b) < 0,
+    "<=": lambda a, b: compare(a, b) <= 0,
+    ">": lambda a, b: compare(a, b) > 0,
+    ">=": lambda a, b: compare(a, b) >= 0,
+}
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": _add, "-": _sub, "*": _mul, "/": _div}
+
+
+def _contains(a: Any, b: Any) -> bool:
+    ta, tb = type_name(a), type_name(b)
+    if ta != tb:
+        raise JqError(f"{error_value(a)} and {error_value(b)} cannot have their containment checked")
+    if ta == "object":
+        return all(k in a and _contains(a[k], v) for k, v in b.items())
+    if ta == "array":
+        return all(any(_contains(x, y) for x in a) for y in b)
+    if ta == "string":
+        return b in a
+    return equal(a, b)
+
+
+def _length(v: Any) -> Any:
+    if v is None:
+        return 0
+    if v is True or v is False:
+        raise JqError(f"{error_value(v)} has no length")
+    if isinstance(v, int | float):
+        return abs(v)
+    return len(v)
+
+
+# ---------------------------------------------------------------- regular expressions
+
+_REGEX_TOKEN = re.compile(r"""
+    \\[.\\/^$|?*+()\[\]{}\-]      # an escaped metacharacter
+  | \[\^?\]?(?:[^\]\\\[]|\\[\\\]\-^])*\]   # a simple bracket class: no nested [, no classes like \w
+  | \{\d+(?:,\d*)?\}\??           # a counted repeat
+  | [*+?]\??                      # a repeat, maybe lazy
+  | \(\?:                         # a non-capturing group
+  | [()|^$.]                      # group, alternation, anchors, any
+  | [^\\\[\](){}*+?|^$.]          # a literal character
+""", re.VERBOSE)
+
+
+def regex_agrees(pattern: str) -> bool:
+    """Whether ``pattern`` means the same in Python's ``re`` as in Oniguruma's Perl syntax (as jq uses
+    it). Only plain constructs are accepted: literals, ``.``, ``^``, ``$``, bracket classes without
+    escapes like ``\\d`` or POSIX classes, groups, alternation, repeats, and ``(?i)`` at the very start.
+    Shorthands (``\\d \\w \\s \\b``), look-arounds, backreferences and named groups are refused: their
+    meaning differs (Unicode ranges, syntax) or is not worth the risk."""
+    body = pattern[4:] if pattern.startswith("(?i)") else pattern
+    pos = 0
+    while pos < len(body):
+        m = _REGEX_TOKEN.match(body, pos)
+        if not m:
+            return False
+        token = m.group()
+        if token.startswith("[") and ("[:" in token or "&&" in token):
+            return False
+        if token == "(" and body.startswith("?", m.end()):
+            return False  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
+        if token[0] in "*+?{" and pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
+            return False  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
+        pos = m.end()
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- the compiler
+
+
+class _Compiler:
+    def compile(self, node: Node) -> Compiled:
+        kind = node[0]
+        method = getattr(self, f"c_{kind}", None)
+        if method is None:
+            raise Unsupported(kind)
+        return method(*node[1:])  # type: ignore[no-any-return]
+
+    def c_identity(self) -> Compiled:
+        return ONE, lambda v: v
+
+    def c_literal(self, value: Any) -> Compiled:
+        return ONE, lambda v: value
+
+    def c_field(self, term: Node, name: str) -> Compiled:
+        mode, f = self.compile(term)
+        if term == ("identity",):
+            def get(v: Any) -> Any:
+                if isinstance(v, dict):
+                    return v.get(name)
+                return _get_field(v, name)
+            return ONE, get
+        if mode == ONE:
+            def get_one(v: Any) -> Any:
+                r = f(v)
+                if isinstance(r, dict):
+                    return r.get(name)
+                return _get_field(r, name)
+            return ONE, get_one
+        if mode == OPT:
+            def get_opt(v: Any) -> Any:
+                r = f(v)
+                return r if r is NOTHING else _get_field(r, name)
+            return OPT, get_opt
+        return MANY, lambda v: (_get_field(r, name) for r in f(v))
+
+    def c_index(self, term: Node, index: Node) -> Compiled:
+        base_c, key = self.compile(term), self.compile(index)
+        if key[0] == ONE and base_c[0] == ONE:
+            bf, kf = base_c[1], key[1]
+            return ONE, lambda v: _get_index(bf(v), kf(v))  # the index is evaluated on the input, as in jq
+        base, keys = as_many(base_c), as_many(key)
+        return MANY, lambda v: (_get_index(b, k) for k in keys(v) for b in base(v))
+
+    def c_iterate(self, term: Node) -> Compiled:
+        base = as_many(self.compile(term))
+        return MANY, lambda v: (x for b in base(v) for x in _iterate(b))
+
+    def c_optional(self, step: Node) -> Compiled:
+        """``.a?``, ``.a[i]?``, ``.a[]?``: the base is evaluated as usual; only the last step's error is
+        swallowed."""
+        kind, base = step[0], self.compile(step[1])
+        bmany = as_many(base)
+        if kind == "iterate":
+            def each(v: Any) -> Iterable[Any]:
+                for b in bmany(v):
+                    if isinstance(b, list | dict):
+                        yield from (b if isinstance(b, list) else b.values())
+            return MANY, each
+        if kind == "field":
+            name = step[2]
+
+            def field_opt(v: Any) -> Iterable[Any]:
+                for b in bmany(v):
+                    if b is None or isinstance(b, dict):
+                        yield None if b is None else b.get(name)
+            return MANY, field_opt
+        keys = as_many(self.compile(step[2]))
+
+        def index_opt(v: Any) -> Iterable[Any]:
+            for k in keys(v):
+                for b in bmany(v):
+                    try:
+                        yield _get_index(b, k)
+                    except JqError:
+                        continue
+        return MANY, index_opt
+
+    def c_try(self, body: Node, handler: Node | None) -> Compiled:
+        mode, f = self.compile(body)
+        h = self.compile(handler) if handler is not None else None
+        if mode in (ONE, OPT) and h is None:
+            def try_one(v: Any) -> Any:
+                try:
+                    return f(v)
+                except JqError:
+                    return NOTHING
+            return OPT, try_one
+        many = as_many((mode, f))
+
+        def try_many(v: Any) -> Iterable[Any]:
+            try:
+                yield from many(v)
+            except JqError as exc:
+                if h is not None:
+                    yield from as_many(h)(str(exc))
+        return MANY, try_many
+
+    def c_format(self, parts: list[Any]) -> Compiled:
+        compiled = [p if isinstance(p, str) else self.compile(p) for p in parts]
+        if all(isinstance(p, str) or p[0] == ONE for p in compiled):
+            fns = [p if isinstance(p, str) else p[1] for p in compiled]
+            return ONE, lambda v: "".join(p if isinstance(p, str) else tostring(p(v)) for p in fns)
+        manies = [p if isinstance(p, str) else as_many(p) for p in compiled]
+
+        def fmt(v: Any) -> Iterable[str]:
+            def rest(i: int) -> Iterable[str]:
+                if i == len(manies):
+                    yield ""
+                    return
+                p = manies[i]
+                if isinstance(p, str):
+                    for tail in rest(i + 1):
+                        yield p + tail
+                    return
+                for tail in rest(i + 1):  # jq varies the earlier parts fastest
+                    for out in p(v):
+                        yield tostring(out) + tail
+            return rest(0)
+        return MANY, fmt
+
+    def c_array(self, inner: Node) -> Compiled:
+        f = as_many(self.compile(inner))
+        return ONE, lambda v: list(f(v))
+
+    def c_object(self, entries: list[tuple[Node, Node]]) -> Compiled:
+        compiled = [(self.compile(k), self.compile(val)) for k, val in entries]
+        if all(k[0] == ONE and val[0] == ONE for k, val in compiled):
+            pairs = [(k[1], val[1]) for k, val in compiled]
+
+            def obj(v: Any) -> Any:
+                out = {}
+                for kf, vf in pairs:
+                    key = kf(v)
+                    if not isinstance(key, str):
+                        raise JqError("Object keys must be strings")
+                    out[key] = vf(v)
+                return out
+            return ONE, obj
+        manies = [(as_many(k), as_many(val)) for k, val in compiled]
+
+        def objs(v: Any) -> Iterable[Any]:
+            def build(i: int, acc: dict[str, Any]) -> Iterable[Any]:
+                if i == len(manies):
+                    yield dict(acc)
+                    return
+                kf, vf = manies[i]
+                for key in kf(v):
+                    if not isinstance(key, str):
+                        raise JqError("Object keys must be strings")
+                    for value in vf(v):
+                        acc[key] = value
+                        yield from build(i + 1, acc)
+                        del acc[key]
+            return build(0, {})
+        return MANY, objs
+
+    def c_pipe(self, a: Node, b: Node) -> Compiled:
+        if a[0] == "call" and a[1] == "select" and len(a[2]) == 1:  # select(c) | rest: the common rule shape
+            cmode, cf = self.compile(a[2][0])
+            rmode, rf = self.compile(b)
+            if cmode == ONE and rmode in (ONE, OPT):
+                return OPT, lambda v: rf(v) if truthy(cf(v)) else NOTHING
+        (am, af), (bm, bf) = self.compile(a), self.compile(b)
+        if am == ONE and bm == ONE:
+            return ONE, lambda v: bf(af(v))
+        if am in (ONE, OPT) and bm in (ONE, OPT):
+            def pipe_opt(v: Any) -> Any:
+                r = af(v)
+                return NOTHING if r is NOTHING else bf(r)
+            return OPT, pipe_opt
+        left, right = as_many((am, af)), as_many((bm, bf))
+        return MANY, lambda v: (out for x in left(v) for out in right(x))
+
+    def c_comma(self, a: Node, b: Node) -> Compiled:
+        left, right = as_many(self.compile(a)), as_many(self.compile(b))
+
+        def both(v: Any) -> Iterable[Any]:
+            yield from left(v)
+            yield from right(v)
+        return MANY, both
+
+    def c_alt(self, a: Node, b: Node) -> Compiled:
+        (am, af), right = self.compile(a), self.compile(b)
+        if am == ONE and right[0] == ONE:
+            rf = right[1]
+
+            def alt_one(v: Any) -> Any:
+                r = af(v)  # an error on the left is not absence: it propagates, as in jq
+                return r if truthy(r) else rf(v)
+            return ONE, alt_one
+        left, rmany = as_many((am, af)), as_many(right)
+
+        def alt(v: Any) -> Iterable[Any]:
+            found = False
+            for out in left(v):
+                if truthy(out):
+                    found = True
+                    yield out
+            if not found:
+                yield from rmany(v)
+        return MANY, alt
+
+    def c_and(self, a: Node, b: Node) -> Compiled:
+        return self._logic(a, b, is_and=True)
+
+    def c_or(self, a: Node, b: Node) -> Compiled:
+        return self._logic(a, b, is_and=False)
+
+    def _logic(self, a: Node, b: Node, is_and: bool) -> Compiled:
+        (am, af), (bm, bf) = self.compile(a), self.compile(b)
+        if am == ONE and bm == ONE:
+            if is_and:
+                return ONE, lambda v: truthy(af(v)) and truthy(bf(v))
+            return ONE, lambda v: truthy(af(v)) or truthy(bf(v))
+        left, right = as_many((am, af)), as_many((bm, bf))
+
+        def logic(v: Any) -> Iterable[bool]:
+            for x in left(v):
+                if truthy(x) != is_and:
+                    yield not is_and
+                    continue
+                for y in right(v):
+                    yield truthy(y)
+        return MANY, logic
+
+    def c_binop(self, op: str, a: Node, b: Node) -> Compiled:
+        fn = _COMPARE.get(op) or _ARITH.get(op)
+        if fn is None:
+            raise Unsupported(f"operator {op}")
+        (am, af), (bm, bf) = self.compile(a), self.compile(b)
+        if am == ONE and bm == ONE:
+            if b[0] == "literal":  # the usual ``.path == "constant"``
+                const = b[1]
+                return ONE, lambda v: fn(af(v), const)
+            return ONE, lambda v: fn(af(v), bf(v))
+        left, right = as_many((am, af)), as_many((bm, bf))
+        return MANY, lambda v: (fn(x, y) for y in right(v) for x in left(v))  # jq: right operand outer
+
+    def c_if(self, branches: list[tuple[Node, Node]], otherwise: Node | None) -> Compiled:
+        compiled = [(self.compile(c), self.compile(t)) for c, t in branches]
+        other = self.compile(otherwise) if otherwise is not None else (ONE, lambda v: v)
+        if all(c[0] == ONE and t[0] == ONE for c, t in compiled) and other[0] == ONE:
+            pairs = [(c[1], t[1]) for c, t in compiled]
+            of = other[1]
+
+            def if_one(v: Any) -> Any:
+                for cf, tf in pairs:
+                    if truthy(cf(v)):
+                        return tf(v)
+                return of(v)
+            return ONE, if_one
+        manies = [(as_many(c), as_many(t)) for c, t in compiled]
+        omany = as_many(other)
+
+        def if_many(v: Any, i: int = 0) -> Iterable[Any]:
+            if i == len(manies):
+                yield from omany(v)
+                return
+            cf, tf = manies[i]
+            for c in cf(v):
+                if truthy(c):
+                    yield from tf(v)
+                else:
+                    yield from if_many(v, i + 1)
+        return MANY, if_many
+
+    # ---------------------------------------------------------------- builtins
+
+    def c_call(self, name: str, args: list[Node]) -> Compiled:
+        method = getattr(self, f"b_{name}_{len(args)}", None)
+        if method is None:
+            raise Unsupported(f"builtin {name}/{len(args)}")
+        return method(*args)  # type: ignore[no-any-return]
+
+    def _unary(self, fn: Callable[[Any], Any]) -> Compiled:
+        return ONE, fn
+
+    def b_empty_0(self) -> Compiled:
+        return MANY, lambda v: ()
+
+    def b_not_0(self) -> Compiled:
+        return ONE, lambda v: not truthy(v)
+
+    def b_length_0(self) -> Compiled:
+        return ONE, _length
+
+    def b_type_0(self) -> Compiled:
+        return ONE, type_name
+
+    def b_tostring_0(self) -> Compiled:
+        return ONE, tostring
+
+    def b_tojson_0(self) -> Compiled:
+        return ONE, tojson
+
+    def b_ascii_downcase_0(self) -> Compiled:
+        def down(v: Any) -> str:
+            if not isinstance(v, str):
+                raise JqError("explode input must be a string")
+            return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in v)
+        return ONE, down
+
+    def b_ascii_upcase_0(self) -> Compiled:
+        def up(v: Any) -> str:
+            if not isinstance(v, str):
+                raise JqError("explode input must be a string")
+            return "".join(chr(ord(c) - 32) if "a" <= c <= "z" else c for c in v)
+        return ONE, up
+
+    def b_keys_0(self) -> Compiled:
+        def keys(v: Any) -> Any:
+            if isinstance(v, dict):
+                return sorted(v, key=lambda k: k.encode("utf-8"))
+            if isinstance(v, list):
+                return list(range(len(v)))
+            raise JqError(f"{error_value(v)} has no keys")
+        return ONE, keys
+
+    def b_select_1(self, cond: Node) -> Compiled:
+        mode, f = self.compile(cond)
+        if mode == ONE:
+            return OPT, lambda v: v if truthy(f(v)) else NOTHING
+        many = as_many((mode, f))
+        return MANY, lambda v: (v for c in many(v) if truthy(c))
+
+    def b_error_1(self, message: Node) -> Compiled:
+        f = as_many(self.compile(message))
+
+        def err(v: Any) -> Iterable[Any]:
+            for m in f(v):
+                raise JqError(m if isinstance(m, str) else tojson(m))
+            return ()
+        return MANY, err
+
+    def b_has_1(self, key: Node) -> Compiled:
+        kmode, kf = self.compile(key)
+        if kmode != ONE:
+            raise Unsupported("has with a generator")
+
+        def has(v: Any) -> bool:
+            k = kf(v)
+            if isinstance(v, dict) and isinstance(k, str):
+                return k in v
+            if isinstance(v, list) and isinstance(k, int | float) and not isinstance(k, bool):
+                return 0 <= k < len(v)  # fractional indexes count, as in libjq
+            raise JqError(f"Cannot check whether {type_name(v)} has a {type_name(k)} key")
+        return ONE, has
+
+    def _string_pred(self, arg: Node, name: str, test: Callable[[str, str], bool]) -> Compiled:
+        amode, af = self.compile(arg)
+        if amode != ONE:
+            raise Unsupported(f"{name} with a generator")
+
+        def pred(v: Any) -> bool:
+            a = af(v)
+            if not isinstance(v, str) or not isinstance(a, str):
+                raise JqError(f"{name}() requires string inputs")
+            return test(v, a)
+        return ONE, pred
+
+    def b_startswith_1(self, arg: Node) -> Compiled:
+        return self._string_pred(arg, "startswith", str.startswith)
+
+    def b_endswith_1(self, arg: Node) -> Compiled:
+        return self._string_pred(arg, "endswith", str.endswith)
+
+    def b_ltrimstr_1(self, arg: Node) -> Compiled:
+        amode, af = self.compile(arg)
+        if amode != ONE:
+            raise Unsupported("ltrimstr with a generator")
+
+        def ltrim(v: Any) -> Any:  # libjq 1.7: non-strings are an error from its startswith
+            a = af(v)
+            if not isinstance(v, str) or not isinstance(a, str):
+                raise JqError("startswith() requires string inputs")
+            return v[len(a):] if v.startswith(a) else v
+        return ONE, ltrim
+
+    def b_rtrimstr_1(self, arg: Node) -> Compiled:
+        amode, af = self.compile(arg)
+        if amode != ONE:
+            raise Unsupported("rtrimstr with a generator")
+
+        def rtrim(v: Any) -> Any:
+            a = af(v)
+            if not isinstance(v, str) or not isinstance(a, str):
+                raise JqError("endswith() requires string inputs")
+            return v[: len(v) - len(a)] if a and v.endswith(a) else v
+        return ONE, rtrim
+
+    def b_contains_1(self, arg: Node) -> Compiled:
+        amode, af = self.compile(arg)
+        if amode != ONE:
+            raise Unsupported("contains with a generator")
+        return ONE, lambda v: _contains(v, af(v))
+
+    def b_test_1(self, pattern: Node) -> Compiled:
+        return self._test(pattern, None)
+
+    def b_test_2(self, pattern: Node, flags: Node) -> Compiled:
+        return self._test(pattern, flags)
+
+    def _test(self, pattern: Node, flags: Node | None) -> Compiled:
+        if pattern[0] != "literal" or not isinstance(pattern[1], str):
+            raise Unsupported("test with a computed pattern")
+        text = pattern[1]
+        if flags is not None:
+            if flags[0] != "literal" or flags[1] not in ("", "i"):
+                raise Unsupported("test flags other than i")
+            if flags[1] == "i":
+                text = "(?i)" + text if not text.startswith("(?i)") else text
+        if not regex_agrees(text):
+            raise Unsupported(f"regular expression {pattern[1]!r}")
+        compiled = re.compile(text)
+
+        def test(v: Any) -> bool:
+            if not isinstance(v, str):
+                raise JqError(f"{error_value(v)} cannot be matched, as it is not a string")
+            return compiled.search(v) is not None
+        return ONE, test
+
+    def b_split_1(self, sep: Node) -> Compiled:
+        smode, sf = self.compile(sep)
+        if smode != ONE:
+            raise Unsupported("split with a generator")
+
+        def split(v: Any) -> Any:
+            s = sf(v)
+            if not isinstance(v, str) or not isinstance(s, str):
+                raise JqError("split input and separator must be strings")
+            return _split(v, s)
+        return ONE, split
+
+    def b_join_1(self, sep: Node) -> Compiled:
+        smode, sf = self.compile(sep)
+        if smode != ONE:
+            raise Unsupported("join with a generator")
+
+        def join(v: Any) -> Any:  # jq's own definition: a reduce over .[] with + (so its errors too)
+            s = sf(v)
+            acc: Any = None
+            for x in _iterate(v):
+                piece = "" if x is None else tojson(x) if isinstance(x, bool | int | float) else x
+                acc = _add("" if acc is None else _add(acc, s), piece)
+            return acc if truthy(acc) else ""
+        return ONE, join
+
+    def b_first_0(self) -> Compiled:
+        return ONE, lambda v: _get_index(v, 0)
+
+    def b_last_0(self) -> Compiled:
+        return ONE, lambda v: _get_index(v, -1)
+
+    def b_first_1(self, gen: Node) -> Compiled:
+        c = self.compile(gen)
+        if c[0] != MANY:
+            return c
+        return OPT, lambda v: first(c, v)
+
+    def b_map_1(self, f: Node) -> Compiled:
+        g = as_many(self.compile(f))
+        return ONE, lambda v: [out for x in _iterate(v) for out in g(x)]
+
+    def b_values_0(self) -> Compiled:
+        return OPT, lambda v: NOTHING if v is None else v
+
+    def b_IN_1(self, source: Node) -> Compiled:  # noqa: N802 - jq's name
+        s = as_many(self.compile(source))
+        return ONE, lambda v: any(equal(x, v) for x in s(v))
+
+    def b_IN_2(self, source: Node, s: Node) -> Compiled:  # noqa: N802 - jq's name
+        src, sm = as_many(self.compile(source)), as_many(self.compile(s))
+        return ONE, lambda v: any(equal(a, b) for b in sm(v) for a in src(v))
+
+    def _quantifier(self, gen: Node | None, cond: Node | None, want: bool) -> Compiled:
+        g = as_many(self.compile(gen)) if gen is not None else _iterate
+        c = as_many(self.compile(cond)) if cond is not None else (lambda x: (x,))
+
+        def quant(v: Any) -> bool:
+            for x in g(v):
+                for r in c(x):
+                    if truthy(r) == want:
+                        return want
+            return not want
+        return ONE, quant
+
+    def b_any_0(self) -> Compiled:
+        return self._quantifier(None, None, True)
+
+    def b_any_1(self, cond: Node) -> Compiled:
+        return self._quantifier(None, cond, True)
+
+    def b_any_2(self, gen: Node, cond: Node) -> Compiled:
+        return self._quantifier(gen, cond, True)
+
+    def b_all_0(self) -> Compiled:
+        return self._quantifier(None, None, False)
+
+    def b_all_1(self, cond: Node) -> Compiled:
+        return self._quantifier(None, cond, False)
+
+    def b_all_2(self, gen: Node, cond: Node) -> Compiled:
+        return self._quantifier(gen, cond, False)
+
+
+def compile_program(program: str) -> Compiled:
+    """The compiled program; ``Unsupported`` (naming the construct) when it is outside the subset."""
+    return _Compiler().compile(parse(program))
