@@ -28,7 +28,9 @@ ARTIFACT_BUCKET ?=
 DEPLOY_PARAMS ?=
 DEPLOY_TEMPLATE := template.deploy.yaml
 
-.PHONY: all setup demo test lint bench zip upload upload_config deploy clean
+SIGMA_RULES ?= ../shared/sigma/aws-cloudtrail
+
+.PHONY: all setup demo test lint bench zip upload upload_config deploy sigma clean
 
 all: zip
 
@@ -53,6 +55,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check tattletail tests bench
 	$(PY) -m mypy tattletail
+
+# Refresh rules/sigma-aws-cloudtrail.toml from the Sigma rules (needs the sigma extra, installed by setup)
+sigma: $(STAMP)
+	$(VENV)/bin/tattletail import sigma $(SIGMA_RULES) -o rules/sigma-aws-cloudtrail.toml
+	$(VENV)/bin/tattletail test rules/sigma-aws-cloudtrail.toml
 
 bench: $(STAMP)
 	$(PY) bench/run.py

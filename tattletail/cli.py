@@ -1,5 +1,5 @@
 """The command line: ``tattletail check | run | render | test | replay | report sessions | redrive |
-backfill manifest | policy | template``.
+backfill manifest | policy | template | import sigma``.
 
 ``check`` validates a configuration and lists every problem at once. ``run`` evaluates local
 CloudTrail log files with the same engine the Lambda uses and prints the matches; it sends them to
@@ -34,6 +34,7 @@ from tattletail import (
     secrets,
     sessions,
     settings,
+    sigma,
 )
 from tattletail.alert import Alert
 from tattletail.cloudtrail import GZIP_MAGIC, NotCloudTrail
@@ -357,6 +358,29 @@ def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) ->
     return 0 if refs else 1
 
 
+def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        rules = sigma.load(args.paths)
+    except sigma.Skipped as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # pySigma's parse errors name the file
+        print(f"error: {exc}", file=err)
+        return 1
+    imported, skipped = sigma.import_rules(rules)
+    for rule, reason in skipped:
+        print(f"skipped: {rule.title} ({rule.source.path if rule.source else '?'}): {reason}", file=err)
+    text = sigma.pack(imported, ", ".join(args.paths))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        out.write(text)
+    print(f"{len(imported)} rules translated, {len(skipped)} skipped"
+          + (f", written to {args.output}" if args.output else ""), file=err)
+    return 0
+
+
 def _history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="a log file, a directory of them, or s3://bucket/prefix")
@@ -439,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("-o", "--output", help="file to write (default: standard output)")
     _history_args(manifest, workers=False)
     manifest.set_defaults(func=cmd_backfill_manifest)
+
+    imp = sub.add_parser("import", help="import rules from other formats")
+    imp_sub = imp.add_subparsers(dest="format_", required=True)
+    sig = imp_sub.add_parser("sigma", help="Sigma rules (YAML files or directories) to a rule pack, translated to jq")
+    sig.add_argument("paths", nargs="+", metavar="PATH")
+    sig.add_argument("-o", "--output", metavar="PACK.toml")
+    sig.set_defaults(func=cmd_import_sigma)
 
     report = sub.add_parser("report", help="reports over history")
     report_sub = report.add_subparsers(dest="report", required=True)

@@ -36,6 +36,11 @@ RULE_KEYS: dict[str, tuple[type, bool]] = {
     "references": (list, False),
     "test": (list, False),
     "digest_threshold": (int, False),
+    # provenance of imported rules (tattletail import sigma)
+    "sigma_id": (str, False),
+    "author": (str, False),
+    "license": (str, False),
+    "falsepositives": (list, False),
 }
 INCLUDE_KEYS: dict[str, tuple[type, bool]] = {
     "path": (str, True),
@@ -362,7 +367,8 @@ class _Checker:
                     values["name"], values["jq_match"], values.get("description", ""), targets or (),
                     values.get("severity"), values.get("title"), fields, values.get("runbook"),
                     tuple(values.get("references", ())), tuple(values.get("test", ())), source,
-                    values.get("digest_threshold"),
+                    values.get("digest_threshold"), values.get("sigma_id"), values.get("author"),
+                    values.get("license"), tuple(str(f) for f in values.get("falsepositives", ())),
                     _program=compiled["jq_match"], title_program=compiled.get("title"),
                     field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules

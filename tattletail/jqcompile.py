@@ -188,7 +188,7 @@ def _length(v: Any) -> Any:
 # ---------------------------------------------------------------- regular expressions
 
 _REGEX_TOKEN = re.compile(r"""
-    \\[.\\/^$|?*+()\[\]{}\-]      # an escaped metacharacter
+    \\[.\\/^$|?*+()\[\]{}\-n]     # an escaped metacharacter, or \n
   | \[\^?\]?(?:[^\]\\\[]|\\[\\\]\-^])*\]   # a simple bracket class: no nested [, no classes like \w
   | \{\d+(?:,\d*)?\}\??           # a counted repeat
   | [*+?]\??                      # a repeat, maybe lazy

@@ -49,6 +49,10 @@ class Rule:
     tests: tuple[dict[str, Any], ...] = ()   # [[rule.test]] tables, run by ``tattletail test``
     origin: str = ""                         # the file that defines the rule (test files are beside it)
     digest_threshold: int | None = None      # overrides the destination's, for this rule
+    sigma_id: str | None = None              # provenance of imported rules: credit the author, keep the license
+    author: str | None = None
+    license: str | None = None
+    falsepositives: tuple[str, ...] = ()
     _program: Any = field(default=None, compare=False, repr=False)
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)

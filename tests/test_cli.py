@@ -16,8 +16,8 @@ def test_check_explain_says_which_engine_runs_each_rule() -> None:
 
 def test_run_prints_matches_and_a_summary() -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert cli.main(["run", "--config", str(ROOT / "tattletail.toml"), str(ROOT / "examples" / "cloudtrail-example.json")],
-                    out, err) == 0
+    example = str(ROOT / "examples" / "cloudtrail-example.json")
+    assert cli.main(["run", "--config", str(ROOT / "tattletail.toml"), example], out, err) == 0
     assert "[Create User] 2026-11-20T10:02:55Z CreateUser by bob: username: deploy-bot" in out.getvalue()
     assert "1 files, 7 records, 4 matches, 0 rule errors" in err.getvalue()
 
