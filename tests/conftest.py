@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,4 +51,3 @@ def _fresh_handler_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     handler._loaded = None
     handler._s3_client = None
-    os.environ.pop("TATTLETAIL_TEST_MARK", None)
