@@ -1,146 +1,95 @@
-"""Necessary conditions of jq rules, so records no rule can match skip jq entirely.
+"""Necessary conditions of jq rules, so records no rule can match skip evaluation entirely.
 
-Calling libjq costs tens of microseconds whatever the program, and most CloudTrail records match
-no rule. For a rule such as ``select(.eventName == "X") | ...`` the record can only match when
-``.eventName`` is the string ``"X"``; such a condition is *necessary*, so skipping the rule when it
-does not hold never changes a match (a test shows identical matches with and without).
+Most CloudTrail records match no rule. For a rule such as ``select(.eventName == "X") | ...`` the record
+can only match when ``.eventName`` is the string ``"X"``; such a condition is *necessary*, so skipping
+the rule when it does not hold never changes a match (a test shows identical matches with and without).
 
-The analysis is deliberately narrow. It tokenizes the program (strings, interpolation and comments
-handled like jq's lexer) and only recognises, at the start of the pipeline, ``select(C)`` stages or a
-program that is itself a boolean ``C``, where ``C`` is built from ``PATH == "literal"``,
-``"literal" == PATH``, ``PATH | IN("a", "b", ...)``, ``and``, ``or`` and parentheses. Anything else
-gives no condition: the rule is then evaluated for every record. It never guesses.
+The analysis reads the program's AST (``jqparse``) and only recognises, at the start of the pipeline,
+``select(C)`` stages or a program that is itself a boolean ``C``, where ``C`` is built from
+``PATH == "literal"``, ``"literal" == PATH``, ``PATH | IN("a", "b", ...)``, ``and``, ``or`` and
+parentheses. Anything else gives no condition: the rule is then evaluated for every record. A program
+outside the parser's subset (``def`` could redefine ``select``) gives none either. It never guesses.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tattletail.jqparse import Token, Unsupported, tokenize
+from tattletail.jqparse import Node, Unsupported, parse
 
 Path = tuple[str, ...]
-
-# Keywords whose constructs contain unparenthesised sub-expressions; seeing one at the top level of
-# a condition means the simple split below would misread it, so the analysis gives up.
-_OPAQUE = {"if", "then", "elif", "else", "end", "reduce", "foreach", "try", "catch", "label",
-           "def", "as", "import", "include", "__loc__"}
-
-
-def _split(tokens: list[Token], kind: str, text: str) -> list[list[Token]]:
-    """Split at top-level (not nested in brackets) tokens equal to (kind, text)."""
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for tok in tokens:
-        if tok.kind == "op" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "op" and tok.text in ")]}":
-            depth -= 1
-        if depth == 0 and tok.kind == kind and tok.text == text:
-            parts.append([])
-        else:
-            parts[-1].append(tok)
-    return parts
-
-
-def _wrapped(tokens: list[Token]) -> list[Token] | None:
-    """The inside of ``( ... )`` when one pair of parentheses spans all of ``tokens``."""
-    if len(tokens) < 2 or tokens[0] != Token("op", "(") or tokens[-1] != Token("op", ")"):
-        return None
-    depth = 0
-    for i, tok in enumerate(tokens):
-        if tok.kind == "op" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "op" and tok.text in ")]}":
-            depth -= 1
-            if depth == 0 and i != len(tokens) - 1:
-                return None
-    return tokens[1:-1]
-
-
-def _path(tokens: list[Token]) -> Path | None:
-    if tokens and all(t.kind == "field" for t in tokens):
-        return tuple(t.text for t in tokens)
-    return None
-
 
 Condition = tuple[tuple[Path, frozenset[str]], ...]
 """Alternatives: the rule can match only if, for at least one (path, values), the record's value at
 path is a string in values."""
 
 
-def _condition(tokens: list[Token]) -> Condition | None:
-    inner = _wrapped(tokens)
-    if inner is not None:
-        return _condition(inner)
-    if any(t.kind == "ident" and t.text in _OPAQUE for t in tokens):
-        return None
-    for separator in (("op", ","), ("op", "//"), ("op", "?//")):
-        if len(_split(tokens, *separator)) > 1:
-            return None
-    stages = _split(tokens, "op", "|")
-    if len(stages) == 2:
-        return _in_atom(stages[0], stages[1])
-    if len(stages) > 2:
-        return None
-    alternatives = _split(tokens, "ident", "or")
-    if len(alternatives) > 1:
-        union: list[tuple[Path, frozenset[str]]] = []
-        for part in alternatives:
-            cond = _condition(part)
-            if cond is None:
-                return None
-            union.extend(cond)
-        return tuple(union)
-    conjuncts = _split(tokens, "ident", "and")
-    if len(conjuncts) > 1:
-        found = [c for c in (_condition(part) for part in conjuncts) if c is not None]
+def _path(node: Node) -> Path | None:
+    """``.a.b`` as ``("a", "b")``; ``None`` for anything else (``.a?``, ``.a[0]``, a call...)."""
+    if node == ("identity",):
+        return ()
+    if node[0] == "field":
+        base = _path(node[1])
+        return None if base is None else (*base, node[2])
+    return None
+
+
+def _string(node: Node) -> str | None:
+    return node[1] if node[0] == "literal" and isinstance(node[1], str) else None  # not true/1: Python's True == 1
+
+
+def _alternatives(node: Node) -> list[str] | None:
+    """The string literals of ``"a", "b", ...``."""
+    if node[0] == "comma":
+        left, right = _alternatives(node[1]), _alternatives(node[2])
+        return None if left is None or right is None else left + right
+    value = _string(node)
+    return None if value is None else [value]
+
+
+def _condition(node: Node) -> Condition | None:
+    kind = node[0]
+    if kind == "or":
+        left, right = _condition(node[1]), _condition(node[2])
+        return left + right if left is not None and right is not None else None
+    if kind == "and":  # either side's condition is necessary; keep the narrower
+        found = [c for c in (_condition(node[1]), _condition(node[2])) if c is not None]
         return min(found, key=lambda c: sum(len(v) for _, v in c)) if found else None
-    return _eq_atom(tokens)
-
-
-def _eq_atom(tokens: list[Token]) -> Condition | None:
-    sides = _split(tokens, "op", "==")
-    if len(sides) != 2:
+    if kind == "binop" and node[1] == "==":
+        for left, right in ((node[2], node[3]), (node[3], node[2])):
+            path, value = _path(left), _string(right)
+            if path and value is not None:
+                return ((path, frozenset([value])),)
         return None
-    for left, right in (sides, sides[::-1]):
-        path = _path(left)
-        if path is not None and len(right) == 1 and right[0].kind == "str":
-            return ((path, frozenset([right[0].text])),)
+    if kind == "pipe" and node[2][0] == "call" and node[2][1] == "IN" and len(node[2][2]) == 1:
+        path, values = _path(node[1]), _alternatives(node[2][2][0])
+        if path and values:
+            return ((path, frozenset(values)),)
     return None
 
 
-def _in_atom(subject: list[Token], call: list[Token]) -> Condition | None:
-    path = _path(subject)
-    if path is None or len(call) < 3 or call[0] != Token("ident", "IN"):
-        return None
-    args = _wrapped(call[1:])
-    if args is None:
-        return None
-    values = _split(args, "op", ",")
-    if all(len(v) == 1 and v[0].kind == "str" for v in values):
-        return ((path, frozenset(v[0].text for v in values)),)
-    return None
+def _stages(node: Node) -> list[Node]:
+    return [node[1], *_stages(node[2])] if node[0] == "pipe" and not _is_in(node) else [node]
+
+
+def _is_in(node: Node) -> bool:
+    return node[0] == "pipe" and node[2][0] == "call" and node[2][1] == "IN"
 
 
 def necessary_condition(program: str) -> Condition | None:
     """A condition every record the program can match must meet, or ``None`` when none is known."""
     try:
-        tokens = tokenize(program)
-    except Unsupported:
+        tree = parse(program)
+    except (Unsupported, RecursionError):
         return None
-    if any(t.kind == "ident" and t.text == "def" for t in tokens):
-        return None  # select/IN/and could be redefined
-    stages = _split(tokens, "op", "|")
-    for stage in stages:
-        if stage[:1] == [Token("ident", "select")]:
-            inner = _wrapped(stage[1:])
-            if inner is None:
-                return None
-            cond = _condition(inner)
-            if cond is not None:
-                return cond
+    stages = _stages(tree)
+    for n, stage in enumerate(stages):
+        if stage[0] == "call" and stage[1] == "select" and len(stage[2]) == 1:
+            condition = _condition(stage[2][0])
+            if condition is not None:
+                return condition
             continue  # select passes its input through unchanged: the next stage sees the record
-        if stage is stages[0] and len(stages) == 1:
+        if n == 0 and len(stages) == 1:
             return _condition(stage)  # a boolean program: true only when its condition holds
         return None
     return None
