@@ -22,9 +22,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from tattletail.facts import get
 from tattletail.jqcompile import NOTHING, first
-from tattletail.jqvalues import JqError, equal, normalize
-from tattletail.prefilter import Path, necessary_condition, value_at
+from tattletail.jqvalues import JqError, normalize
+from tattletail.prefilter import Path, necessary_condition
 from tattletail.rules import Match, Rule, RuleRuntimeError, compile_jq
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
@@ -95,7 +96,7 @@ class Engine:
         """Indexes of the rules that can possibly match ``record``, in rule order."""
         found: set[int] | None = None
         for path, by_value in self._paths:
-            value = value_at(record, path)
+            value = get(record, *path)
             if isinstance(value, str):
                 hits = by_value.get(value)
                 if hits:
@@ -133,15 +134,9 @@ class Engine:
             except Exception as exc:  # a bug in the compiled path must not silence the other rules
                 on_error(rule, record, f"internal error in compiled rule: {type(exc).__name__}: {exc}")
                 continue
-            if out is NOTHING or out is None or out is False:
-                continue
-            if out is True:
-                found[i] = Match(rule, record, True, None)
-            elif out is record or (isinstance(out, dict) and equal(out, record)):
-                found[i] = Match(rule, record, record, None)
-            else:
-                value = normalize(out)
-                found[i] = Match(rule, record, value, value)
+            match = Match.from_output(rule, record, out) if out is not NOTHING else None
+            if match is not None:
+                found[i] = match
         if jq_candidates:
             found.update(self._evaluate_jq(record, jq_candidates, on_error))
         return [found[i] for i in sorted(found)]

@@ -13,8 +13,6 @@ outside the parser's subset (``def`` could redefine ``select``) gives none eithe
 
 from __future__ import annotations
 
-from typing import Any
-
 from tattletail.jqparse import Node, Unsupported, parse
 
 Path = tuple[str, ...]
@@ -93,12 +91,3 @@ def necessary_condition(program: str) -> Condition | None:
             return _condition(stage)  # a boolean program: true only when its condition holds
         return None
     return None
-
-
-def value_at(record: Any, path: Path) -> Any:
-    """The value at ``path`` as jq reads ``.a.b`` (absent -> None); None where jq would raise."""
-    for key in path:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record

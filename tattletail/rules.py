@@ -15,6 +15,7 @@ from typing import Any
 import jq
 
 from tattletail.errors import TattletailError
+from tattletail.jqvalues import equal, normalize
 
 
 class RuleRuntimeError(TattletailError):
@@ -128,8 +129,13 @@ class Match:
 
     @classmethod
     def from_output(cls, rule: Rule, record: dict[str, Any], value: Any) -> Match | None:
+        """The match a first output makes, compared as jq compares (``false`` is not ``0``), with the
+        value as jq gives it back (``1.0`` is ``1``)."""
         if value is None or value is False:
             return None
-        if value is True or value == record:
-            return cls(rule, record, value, None)
+        if value is True:
+            return cls(rule, record, True, None)
+        if value is record or (isinstance(value, dict) and equal(value, record)):
+            return cls(rule, record, record, None)
+        value = normalize(value)
         return cls(rule, record, value, value)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tattletail.facts import get
 from tattletail.jqcompile import regex_agrees
 
 LICENSE = "DRL-1.1"
@@ -236,9 +237,7 @@ def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
 
 def _get(record: dict[str, Any], field: str) -> Any:
-    for key in field.split("."):
-        record = record.get(key) if isinstance(record, dict) else None  # type: ignore[assignment]
-    return record
+    return get(record, *field.split("."))
 
 
 def _set(record: dict[str, Any], field: str, value: Any) -> None:
