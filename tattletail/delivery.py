@@ -34,7 +34,7 @@ from tattletail.destinations import Destination
 from tattletail.errors import DeliveryError, StateError
 from tattletail.facts import derive
 from tattletail.rules import Match, Rule
-from tattletail.state import MemoryState, State, delivery_key
+from tattletail.state import MemoryState, State, delivery_key, record_key
 
 if TYPE_CHECKING:
     from tattletail.config import Config
@@ -90,29 +90,38 @@ class Batch:
         self.source = source
         self.report = report
         self.buckets: dict[tuple[str, str], _Bucket] = {}
+        self._alerts: dict[tuple[str, str], Alert] = {}  # (rule, kept text): one alert for all destinations
 
     def add(self, match: Match, index: int = 0) -> None:
-        for destination in self.d.config.destinations_of(match.rule):
+        destinations = self.d.config.destinations_of(match.rule)
+        if not destinations:
+            return
+        record = record_key(match.record)  # identity, facts and text once, whatever the destinations
+        facts = derive(match.record)
+        who_event = (facts.who.display() or "-", facts.event_name or "-")
+        text: str | None = None
+        for destination in destinations:
             bucket = self.buckets.get((match.rule.name, destination.id))
             if bucket is None:
                 threshold = match.rule.digest_threshold
                 bucket = _Bucket(match.rule, destination,
                                  destination.digest_threshold if threshold is None else threshold)
                 self.buckets[(match.rule.name, destination.id)] = bucket
-            key = delivery_key(match.record, match.rule.name, destination.id)
+            key = delivery_key(record, match.rule.name, destination.id)
             if key in bucket.facts:
                 self.report.duplicates += 1  # the same record twice in one file
                 continue
-            alert_facts = derive(match.record)
             bucket.keys.append(key)
-            bucket.facts[key] = (alert_facts.who.display() or "-", alert_facts.event_name or "-")
+            bucket.facts[key] = who_event
             if len(bucket.kept) < KEEP_LIMIT:  # text, not objects: a flood must not fill the memory
-                bucket.kept[key] = _compact([match.record, match.value])
+                text = text or _compact([match.record, match.value])
+                bucket.kept[key] = text
 
     def flush(self) -> None:
         for bucket in self.buckets.values():
             self._flush(bucket)
         self.buckets.clear()
+        self._alerts.clear()
 
     def _flush(self, bucket: _Bucket) -> None:
         if self.d.deadline.remaining() < self.d.policy.reserve:
@@ -137,7 +146,7 @@ class Batch:
             if self.d.deadline.remaining() < self.d.policy.reserve:
                 self._dead_letter(bucket, [key], None, "not attempted: the invocation ran out of time")
                 continue
-            alert = self._alert(bucket.match(key))
+            alert = self._alert(bucket, key)
             self._send(bucket, [key], bucket.destination.render(alert), "alert", [alert.record], alert.match.value)
 
     def _out_of_time(self, bucket: _Bucket) -> None:
@@ -153,7 +162,7 @@ class Batch:
             self._dead_letter(bucket, claimed, None, "not attempted: the invocation ran out of time")
 
     def _send_digest(self, bucket: _Bucket, claimed: list[str]) -> None:
-        first = [self._alert(bucket.match(k)) for k in claimed if k in bucket.kept][:DIGEST_FIRST]
+        first = [self._alert(bucket, k) for k in claimed if k in bucket.kept][:DIGEST_FIRST]
         who = Counter(bucket.facts[k][0] for k in claimed)
         event = Counter(bucket.facts[k][1] for k in claimed)
         digest = Digest(bucket.rule, self.source, len(claimed), tuple(first),
@@ -162,8 +171,13 @@ class Batch:
         self._send(bucket, claimed, bucket.destination.render_digest(digest), "digest",
                    [a.record for a in first], None)
 
-    def _alert(self, match: Match) -> Alert:
-        return Alert.of(match)
+    def _alert(self, bucket: _Bucket, key: str) -> Alert:
+        """The alert of a kept match; the title and fields are evaluated once, for every destination."""
+        cache_key = (bucket.rule.name, bucket.kept[key])
+        alert = self._alerts.get(cache_key)
+        if alert is None:
+            alert = self._alerts[cache_key] = Alert.of(bucket.match(key))
+        return alert
 
     def _send(self, bucket: _Bucket, keys: list[str], rendered: dict[str, Any], kind: str,
               records: list[dict[str, Any]], value: Any) -> None:
@@ -200,7 +214,7 @@ class Batch:
             for key in keys:
                 if key not in bucket.kept:
                     continue
-                alert = self._alert(bucket.match(key))
+                alert = self._alert(bucket, key)
                 letters.append(("alert", bucket.destination.render(alert), [alert.record], alert.match.value))
             if len(letters) < len(keys):  # a flood whose matches were not all kept: one digest letter
                 self._dead_letter_digest(bucket, keys, error)
@@ -210,7 +224,7 @@ class Batch:
             self._store(bucket, own, kind, rendered, records, value, error)
 
     def _dead_letter_digest(self, bucket: _Bucket, keys: list[str], error: str) -> None:
-        first = [self._alert(bucket.match(k)) for k in keys if k in bucket.kept][:DIGEST_FIRST]
+        first = [self._alert(bucket, k) for k in keys if k in bucket.kept][:DIGEST_FIRST]
         digest = Digest(bucket.rule, self.source, len(keys), tuple(first),
                         tuple(Counter(bucket.facts[k][0] for k in keys).most_common(DIGEST_TOP)),
                         tuple(Counter(bucket.facts[k][1] for k in keys).most_common(DIGEST_TOP)))

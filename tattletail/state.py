@@ -37,8 +37,9 @@ def record_key(record: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def delivery_key(record: dict[str, Any], rule: str, destination: str) -> str:
-    return f"{record_key(record)}|{rule}|{destination}"
+def delivery_key(record: dict[str, Any] | str, rule: str, destination: str) -> str:
+    """The key of (record, rule, destination); ``record`` may be given as its ``record_key`` already."""
+    return f"{record if isinstance(record, str) else record_key(record)}|{rule}|{destination}"
 
 
 class State(Protocol):
