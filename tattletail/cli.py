@@ -145,12 +145,11 @@ def _records_of(path: str) -> list[dict[str, Any]]:
 
 
 def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        config = config_module.load(args.config)
-        records = _records_of(args.event)
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=err)
+    config = _load(args.config, err)
+    if config is None:
         return 1
+    try:
+        records = _records_of(args.event)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=err)
         return 1
