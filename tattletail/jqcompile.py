@@ -503,9 +503,6 @@ class _Compiler:
             raise Unsupported(f"builtin {name}/{len(args)}")
         return method(*args)  # type: ignore[no-any-return]
 
-    def _unary(self, fn: Callable[[Any], Any]) -> Compiled:
-        return ONE, fn
-
     def b_empty_0(self) -> Compiled:
         return MANY, lambda v: ()
 
