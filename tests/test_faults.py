@@ -186,23 +186,37 @@ def test_out_of_time_everything_is_kept_and_nothing_lost(world: World, monkeypat
     assert world.slack.requests == 0
 
 
-def test_sns_throttling_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tattletail.destinations.sns import Sns
+def fail_first(monkeypatch: pytest.MonkeyPatch, owner: type, method: str, *, times: int, code: str,
+               status: int) -> None:
+    """Make ``owner``'s real boto3 client raise a ClientError ``code`` on its first ``times`` calls of
+    ``method`` (throttling, an AWS-side error); every other call goes to the real (moto) client."""
+    real = owner.client.fget  # type: ignore[attr-defined]
+    remaining = [times]
 
-    real = Sns.client.fget  # type: ignore[attr-defined]
-    throttles = iter([True, True])
-
-    class Throttled:
+    class Failing:
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 
-        def publish(self, **kwargs: Any) -> Any:
-            if next(throttles, False):
-                raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
-                                   "ResponseMetadata": {"HTTPStatusCode": 400}}, "Publish")
-            return self.inner.publish(**kwargs)
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self.inner, name)
+            if name != method:
+                return attr
 
-    monkeypatch.setattr(Sns, "client", property(lambda self: Throttled(real(self))))
+            def call(**kwargs: Any) -> Any:
+                if remaining[0] > 0:
+                    remaining[0] -= 1
+                    raise ClientError({"Error": {"Code": code, "Message": "injected"},
+                                       "ResponseMetadata": {"HTTPStatusCode": status}}, method)
+                return attr(**kwargs)
+            return call
+
+    monkeypatch.setattr(owner, "client", property(lambda self: Failing(real(self))))
+
+
+def test_sns_throttling_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tattletail.destinations.sns import Sns
+
+    fail_first(monkeypatch, Sns, "publish", times=2, code="Throttling", status=400)
     event = world.put([record(1)])
     assert handler.lambda_handler(event, Context(60))["deliveries"] == 2
     assert len(world.sns_messages()) == 1 and len(world.sleeps) == 2
@@ -212,23 +226,7 @@ def test_dynamodb_errors_fail_the_invocation_and_its_retry_delivers_once(world: 
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from tattletail.state import DynamoState
 
-    real = DynamoState.client.fget  # type: ignore[attr-defined]
-    failures = iter([True])
-
-    class Failing:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        def put_item(self, **kwargs: Any) -> Any:
-            if next(failures, False):
-                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"},
-                                   "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutItem")
-            return self.inner.put_item(**kwargs)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.inner, name)
-
-    monkeypatch.setattr(DynamoState, "client", property(lambda self: Failing(real(self))))
+    fail_first(monkeypatch, DynamoState, "put_item", times=1, code="InternalServerError", status=500)
     event = world.put([record(1)])
     with pytest.raises(Exception, match='rule "Create User" -> destination "Slack" .*not sent: state table state'):
         handler.lambda_handler(event, Context(60))
