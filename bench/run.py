@@ -43,9 +43,9 @@ def jq_cli_program(programs: list[str]) -> str:
 
 def one(method: str, rules_path: str, log_path: str, limit: int | None) -> dict:
     """Run one method in this process; return records, matches and a digest of (record, rule) pairs."""
-    from tattletail import config
-    from tattletail.cloudtrail import iter_file
+    from tattletail.config import loader as config
     from tattletail.engine import Engine
+    from tattletail.inputs.logfile import iter_file
 
     rules = list(config.load(rules_path).rules)
     index = {rule.name: j for j, rule in enumerate(rules)}

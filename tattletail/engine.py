@@ -22,10 +22,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from tattletail.facts import get
-from tattletail.jqcompile import NOTHING, first
-from tattletail.jqvalues import JqError, normalize
-from tattletail.prefilter import Path, necessary_condition
+from tattletail.alerts.facts import get
+from tattletail.jq.compile import NOTHING, first
+from tattletail.jq.prefilter import Path, necessary_condition
+from tattletail.jq.values import JqError, normalize
 from tattletail.rules import Match, Rule, RuleRuntimeError, compile_jq
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]

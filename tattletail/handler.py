@@ -15,18 +15,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tattletail import config as config_module
-from tattletail import deadletter, log, secrets, settings
-from tattletail.cloudtrail import NotCloudTrail, is_digest_key
-from tattletail.config import Config
-from tattletail.delivery import Dispatcher
-from tattletail.destinations import aws
+from tattletail import aws, log, settings
+from tattletail.config import loader as config_module
+from tattletail.config import secrets
+from tattletail.config.loader import Config
+from tattletail.delivery import deadletter
+from tattletail.delivery.dispatch import Dispatcher
+from tattletail.delivery.retry import Deadline, RetryPolicy
+from tattletail.delivery.state import LEASE_SECONDS, DynamoState, MemoryState
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, InvocationFailed, SourceError, TattletailError
+from tattletail.inputs.events import Item, S3Object, parse
+from tattletail.inputs.logfile import NotCloudTrail, is_digest_key
 from tattletail.pipeline import Report, evaluate, process_stream
-from tattletail.retry import Deadline, RetryPolicy
-from tattletail.sources import Item, S3Object, parse
-from tattletail.state import LEASE_SECONDS, DynamoState, MemoryState
 
 
 @dataclass

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from tattletail import log
-from tattletail.cloudtrail import iter_records
-from tattletail.config import Config
-from tattletail.delivery import Dispatcher
+from tattletail.config.loader import Config
+from tattletail.delivery.dispatch import Dispatcher
 from tattletail.engine import Engine
+from tattletail.inputs.logfile import iter_records
 from tattletail.rules import Match, Rule
 
 

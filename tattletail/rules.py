@@ -15,7 +15,7 @@ from typing import Any
 import jq
 
 from tattletail.errors import TattletailError
-from tattletail.jqvalues import equal, normalize
+from tattletail.jq.values import equal, normalize
 
 
 class RuleRuntimeError(TattletailError):
@@ -72,8 +72,8 @@ class Rule:
 
     def _compiled_python(self) -> tuple[Any, str]:
         if self._python is None:
-            from tattletail.jqcompile import compile_program
-            from tattletail.jqparse import Unsupported
+            from tattletail.jq.compile import compile_program
+            from tattletail.jq.parse import Unsupported
 
             try:
                 result: tuple[Any, str] = (compile_program(self.jq_match), "")

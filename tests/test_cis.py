@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tattletail import config
-from tattletail.cloudtrail import iter_file
+from tattletail.config import loader as config
+from tattletail.inputs.logfile import iter_file
 from tattletail.rules import Rule
 from tests.cis_patterns import PATTERNS
 from tests.helpers import ROOT, corpus_files

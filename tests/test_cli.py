@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from tattletail import cli
+from tattletail import commands as cli
 from tests.helpers import ROOT
 
 

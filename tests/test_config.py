@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tattletail import config
+from tattletail.config import loader as config
 from tattletail.errors import ConfigError
 from tests.helpers import BENCH, COMPAT, ROOT
 

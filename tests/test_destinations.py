@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from tattletail.alert import Alert, View
+from tattletail.alerts.alert import Alert, View
 from tattletail.destinations import ses, slack, sns
 from tattletail.destinations.base import mask_url, scrub
 from tattletail.rules import Match, Rule

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tattletail.cloudtrail import iter_file
-from tattletail.facts import Identity, console_url, derive
+from tattletail.alerts.facts import Identity, console_url, derive
+from tattletail.inputs.logfile import iter_file
 from tests.helpers import EVENTS
 
 

@@ -18,10 +18,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tattletail import cli, config, handler, retry
-from tattletail.cloudtrail import iter_file
+from tattletail import commands as cli
+from tattletail import handler
+from tattletail.config import loader as config
+from tattletail.delivery import retry
+from tattletail.delivery.state import delivery_key
 from tattletail.engine import Engine
-from tattletail.state import delivery_key
+from tattletail.inputs.logfile import iter_file
 from tests.helpers import FakeSlack, corpus_files, log_bytes, s3_event
 
 BUCKET = "trail"
@@ -224,7 +227,7 @@ def test_sns_throttling_is_retried(world: World, monkeypatch: pytest.MonkeyPatch
 
 def test_dynamodb_errors_fail_the_invocation_and_its_retry_delivers_once(world: World,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from tattletail.state import DynamoState
+    from tattletail.delivery.state import DynamoState
 
     fail_first(monkeypatch, DynamoState, "put_item", times=1, code="InternalServerError", status=500)
     event = world.put([record(1)])

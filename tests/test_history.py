@@ -5,7 +5,7 @@ from datetime import date
 import boto3
 import pytest
 
-from tattletail.history import discover, in_range, key_date
+from tattletail.inputs.history import discover, in_range, key_date
 
 ACCT = "111122223333"
 
@@ -71,7 +71,7 @@ def test_backfill_manifest_lists_log_objects_url_encoded_without_digests(bucket:
     import io
     from urllib.parse import unquote_plus
 
-    from tattletail import cli
+    from tattletail import commands as cli
 
     s3 = boto3.client("s3", region_name="us-east-1")
     odd = f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/with space+plus.json.gz"

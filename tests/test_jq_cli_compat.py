@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from tattletail import config
-from tattletail.cloudtrail import iter_file
+from tattletail.config import loader as config
 from tattletail.engine import Engine
+from tattletail.inputs.logfile import iter_file
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq command-line tool not installed")

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tattletail import config
-from tattletail.cloudtrail import iter_file
-from tattletail.jqcompile import NOTHING, compile_program, first, regex_agrees
-from tattletail.jqparse import Unsupported, parse
-from tattletail.jqvalues import JqError, normalize
+from tattletail.config import loader as config
+from tattletail.inputs.logfile import iter_file
+from tattletail.jq.compile import NOTHING, compile_program, first, regex_agrees
+from tattletail.jq.parse import Unsupported, parse
+from tattletail.jq.values import JqError, normalize
 from tests.helpers import BENCH, ROOT
 
 MISSING = ("no match",)

@@ -14,7 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tattletail import cli, config, policy
+from tattletail import commands as cli
+from tattletail.commands import policy
+from tattletail.config import loader as config
 from tests.helpers import ROOT
 
 EXAMPLE = ROOT / "tattletail.toml"

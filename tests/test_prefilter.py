@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from tattletail import config
-from tattletail.cloudtrail import iter_file
+from tattletail.config import loader as config
 from tattletail.engine import Engine
-from tattletail.prefilter import necessary_condition
+from tattletail.inputs.logfile import iter_file
+from tattletail.jq.prefilter import necessary_condition
 from tests.helpers import BENCH, COMPAT, ROOT
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tattletail import cli
+from tattletail import commands as cli
 from tests.helpers import EVENTS
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tattletail import cli
+from tattletail import commands as cli
 from tests.helpers import BENCH, ROOT, FakeSlack
 
 

@@ -7,7 +7,9 @@ import io
 import shutil
 from pathlib import Path
 
-from tattletail import cli, config, ruletest
+from tattletail import commands as cli
+from tattletail.commands import test as ruletest
+from tattletail.config import loader as config
 from tests.helpers import ROOT
 
 PACKS = ("ssm-session-manager", "iam", "cis-aws-foundations", "cloudtrail-tampering", "root-account", "console-login")

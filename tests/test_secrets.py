@@ -7,7 +7,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tattletail import cli, config, handler, secrets
+from tattletail import commands as cli
+from tattletail import handler
+from tattletail.config import loader as config
+from tattletail.config import secrets
 from tattletail.errors import ConfigError
 from tests.helpers import FakeSlack, log_bytes, s3_event
 

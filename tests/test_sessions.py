@@ -6,7 +6,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from tattletail import cli, sessions
+from tattletail import commands as cli
+from tattletail.commands import report_sessions as sessions
 
 
 def record(name: str, time: str, who: str, **params) -> dict:

@@ -12,9 +12,11 @@ import pytest
 
 pytest.importorskip("sigma.collection", reason="pySigma (the sigma extra) is not installed")
 
-from tattletail import cli, config, sigma  # noqa: E402
-from tattletail.cloudtrail import iter_file  # noqa: E402
-from tattletail.jqvalues import number_text, tojson  # noqa: E402
+from tattletail import commands as cli
+from tattletail.commands import import_sigma as sigma  # noqa: E402
+from tattletail.config import loader as config
+from tattletail.inputs.logfile import iter_file  # noqa: E402
+from tattletail.jq.values import number_text, tojson  # noqa: E402
 from tests.helpers import ROOT, SHARED, corpus_files  # noqa: E402
 
 SIGMA_DIR = SHARED / "sigma" / "aws-cloudtrail"

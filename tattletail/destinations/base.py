@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from tattletail.alert import Alert, Digest, View
+from tattletail.alerts.alert import Alert, Digest, View
 
 KeySpec = dict[str, tuple[type, bool]]
 """TOML key -> (Python type of its value, whether it is required)."""

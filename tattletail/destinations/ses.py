@@ -6,8 +6,8 @@ from collections.abc import Set as AbstractSet
 from html import escape
 from typing import Any, ClassVar
 
-from tattletail.alert import Alert, Digest, View, pretty_json
-from tattletail.destinations import aws
+from tattletail import aws
+from tattletail.alerts.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec
 
 SUBJECT_LIMIT = 200

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tattletail.alert import Alert, Digest, View, pretty_json
+from tattletail.alerts.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec, mask_url, scrub
 from tattletail.errors import DeliveryError, RetryableDeliveryError
 

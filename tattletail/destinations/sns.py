@@ -14,8 +14,8 @@ import string
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
-from tattletail.alert import Alert, Digest, View
-from tattletail.destinations import aws
+from tattletail import aws
+from tattletail.alerts.alert import Alert, Digest, View
 from tattletail.destinations.base import Destination, KeySpec
 from tattletail.rules import Match
 

@@ -18,8 +18,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tattletail.jqparse import Node, Unsupported, parse
-from tattletail.jqvalues import JqError, compare, equal, error_value, tojson, tostring, truthy, type_name
+from tattletail.jq.parse import Node, Unsupported, parse
+from tattletail.jq.values import JqError, compare, equal, error_value, tojson, tostring, truthy, type_name
 
 ONE, OPT, MANY = "one", "opt", "many"
 NOTHING: Any = object()

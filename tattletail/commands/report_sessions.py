@@ -7,19 +7,21 @@ session id; their instance is filled in from the StartSession of the same sessio
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, TextIO
 
-from tattletail.cloudtrail import NotCloudTrail, iter_records
+from tattletail.alerts.facts import derive, get, text
+from tattletail.commands.common import discover, history_args
+from tattletail.commands.replay import FileResult, _Worker, run_files
 from tattletail.errors import SourceError
-from tattletail.facts import derive, get, text
-from tattletail.history import LogRef
-from tattletail.replay import FileResult, _Worker
+from tattletail.inputs.history import LogRef
+from tattletail.inputs.logfile import NotCloudTrail, iter_records
 
 EVENTS = ("StartSession", "ResumeSession", "TerminateSession")
 COLUMNS = ("time", "event", "target", "who", "source_ip", "session_id", "account", "region", "error")
@@ -129,5 +131,27 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def parse_day(value: str) -> date:
-    return datetime.strptime(value, "%Y-%m-%d").date()
+def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    found = discover(args, err)
+    if found is None:
+        return 1
+    refs, since, until = found
+    rows: list[dict[str, Any]] = []
+    errors = []
+    for result in run_files(None, refs, workers=args.workers, keep_rows=True, func=rows_of_file):
+        rows += result.rows
+        if result.error:
+            errors.append(result.error)
+    for error in errors:
+        print(f"error: {error}", file=err)
+    out.write(render(within(rows, since, until), args.format))
+    return 1 if errors else 0
+
+
+def register(sub: Any) -> None:
+    report = sub.add_parser("report", help="reports over history")
+    report_sub = report.add_subparsers(dest="report", required=True)
+    sess = report_sub.add_parser("sessions", help="Session Manager sessions: events, per instance and user, per day")
+    sess.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history_args(sess)
+    sess.set_defaults(func=cmd_report_sessions)

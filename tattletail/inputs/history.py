@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from tattletail.cloudtrail import is_digest_key
 from tattletail.errors import SourceError
+from tattletail.inputs.logfile import is_digest_key
 
 # .../CloudTrail/<region>/YYYY[/MM[/DD]]  (also CloudTrail-Insight)
 _DATED = re.compile(r"/CloudTrail(?:-Insight)?/[^/]+/(\d{4})(?:/(\d{2})(?:/(\d{2}))?)?(?:/|$)")
@@ -35,7 +35,7 @@ class LogRef:
         if self.path is not None:
             return open(self.path, "rb")
         if s3 is None:
-            from tattletail.destinations import aws
+            from tattletail import aws
 
             s3 = aws.client("s3")
         return s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]  # type: ignore[no-any-return]
@@ -105,7 +105,7 @@ def discover(sources: list[str], since: date | None = None, until: date | None =
             if not bucket:
                 raise SourceError(f"{source}: no bucket name")
             if s3 is None:
-                from tattletail.destinations import aws
+                from tattletail import aws
 
                 s3 = aws.client("s3")
             try:

@@ -27,17 +27,18 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tattletail import log, retry
-from tattletail.alert import Alert, Digest
-from tattletail.deadletter import DeadLetterError, DeadLetters
+from tattletail import log
+from tattletail.alerts.alert import Alert, Digest
+from tattletail.alerts.facts import derive
+from tattletail.delivery import retry
+from tattletail.delivery.deadletter import DeadLetterError, DeadLetters
+from tattletail.delivery.state import MemoryState, State, delivery_key, record_key
 from tattletail.destinations import Destination
 from tattletail.errors import DeliveryError, StateError
-from tattletail.facts import derive
 from tattletail.rules import Match, Rule
-from tattletail.state import MemoryState, State, delivery_key, record_key
 
 if TYPE_CHECKING:
-    from tattletail.config import Config
+    from tattletail.config.loader import Config
     from tattletail.pipeline import Report
 
 DIGEST_FIRST = 5        # matches shown in a digest

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tattletail import secrets
-from tattletail.alert import SEVERITIES, View
+from tattletail.alerts.alert import SEVERITIES, View
+from tattletail.alerts.labels import LANGUAGES
+from tattletail.config import secrets
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError
-from tattletail.i18n import LANGUAGES
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {

@@ -99,7 +99,7 @@ class DynamoState:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from tattletail.destinations import aws
+            from tattletail import aws
 
             self._client = aws.client("dynamodb")
         return self._client

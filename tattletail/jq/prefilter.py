@@ -13,7 +13,7 @@ outside the parser's subset (``def`` could redefine ``select``) gives none eithe
 
 from __future__ import annotations
 
-from tattletail.jqparse import Node, Unsupported, parse
+from tattletail.jq.parse import Node, Unsupported, parse
 
 Path = tuple[str, ...]
 

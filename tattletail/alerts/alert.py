@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tattletail.facts import Facts, derive
-from tattletail.i18n import label
+from tattletail.alerts.facts import Facts, derive
+from tattletail.alerts.labels import label
 from tattletail.rules import Match, Rule
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")

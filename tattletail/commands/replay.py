@@ -7,9 +7,9 @@ matches themselves. Results come back in file order, so output is the same with 
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
-import os
 import sys
 import time
 from collections import Counter
@@ -17,14 +17,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from tattletail import config as config_module
-from tattletail import secrets
-from tattletail.alert import as_text
-from tattletail.cloudtrail import NotCloudTrail, iter_records
-from tattletail.delivery import Dispatcher
+from tattletail.alerts.alert import as_text
+from tattletail.commands.common import DEFAULT_CONFIG, discover, history_args, load_config
+from tattletail.config import loader as config_module
+from tattletail.config import secrets
+from tattletail.delivery.dispatch import Dispatcher
 from tattletail.engine import Engine
 from tattletail.errors import SourceError
-from tattletail.history import LogRef
+from tattletail.inputs.history import LogRef
+from tattletail.inputs.logfile import NotCloudTrail, iter_records
 from tattletail.pipeline import Report
 
 ANNOTATION_WIDTH = 100
@@ -192,10 +193,42 @@ def summary_table(summary: Summary, rule_names: Iterable[str], top: int = 3) -> 
     return "\n".join(lines)
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_config(args.config, err, resolve=args.send)
+    if config is None:
+        return 1
+    found = discover(args, err)
+    if found is None:
+        return 1
+    refs = found[0]
+    summary = Summary()
+    progress = Progress(len(refs), err)
+    for result in run_files(args.config, refs, workers=args.workers, send=args.send,
+                                   keep_rows=args.format == "jsonl"):
+        summary.add(result)
+        progress.update(result)
+        if args.format == "jsonl":
+            print_rows(result.rows, out)
+    progress.close()
+    for error in summary.errors:
+        print(f"error: {error}", file=err)
+    for failure in summary.failures:
+        print(f"delivery failed: {failure}", file=err)
+    table = summary_table(summary, [r.name for r in config.rules])
+    print(table, file=err if args.format == "jsonl" else out)
+    return 1 if summary.errors or summary.failures else 0
+
+
+def register(sub: Any) -> None:
+    rep = sub.add_parser("replay", help="evaluate a config over history (files, directories, s3://) and "
+                                        "show how often each rule would fire")
+    rep.add_argument("--config", default=DEFAULT_CONFIG)
+    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only)")
+    rep.add_argument("--format", choices=("table", "jsonl"), default="table")
+    history_args(rep)
+    rep.set_defaults(func=cmd_replay)

@@ -47,7 +47,7 @@ class SqsDeadLetters:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from tattletail.destinations import aws
+            from tattletail import aws
 
             self._client = aws.client("sqs")
         return self._client
@@ -94,7 +94,7 @@ class S3DeadLetters:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from tattletail.destinations import aws
+            from tattletail import aws
 
             self._client = aws.client("s3")
         return self._client

@@ -75,7 +75,7 @@ class Resolver:
             if ref.name not in self.environ:
                 raise SecretError(f"{ref}: environment variable {ref.name} is not set")
             return self.environ[ref.name]
-        from tattletail.destinations import aws
+        from tattletail import aws
 
         try:
             if ref.kind == "ssm":

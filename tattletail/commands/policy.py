@@ -12,14 +12,19 @@ template's role is generated from the same statements) and ``concrete`` fills in
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
-from tattletail.config import Config
+from tattletail import settings
+from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.config.loader import Config
+from tattletail.config.secrets import Reference
 from tattletail.destinations import Ses, Sns
 from tattletail.errors import TattletailError
-from tattletail.secrets import Reference
 
 PARTITION = "arn:${AWS::Partition}"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
@@ -168,3 +173,82 @@ def render_template(template: str, config: Config) -> str:
     indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
     body = json.dumps(cloudformation(config), indent=2).replace("\n", "\n" + indent + "  ")
     return "".join(lines[: start + 1]) + f"{indent}Statement: {body}\n" + "".join(lines[end:])
+
+
+def cmd_template(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_config(args.config, err)
+    if config is None:
+        return 1
+    try:
+        with open(args.template, encoding="utf-8") as fh:
+            rendered = render_template(fh.read(), config)
+    except (OSError, PolicyError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(rendered)
+    else:
+        out.write(rendered)
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_config(args.config, err, resolve=args.resolve)
+    if config is None:
+        return 1
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    values = {"AWS::Partition": partition_of(region), "AWS::Region": region,
+              "AWS::AccountId": args.account_id or "*", "FunctionName": args.function_name,
+              "TrailBucket": args.trail_bucket or "*", "TrailPrefix": args.trail_prefix}
+    if args.account_id is None:
+        print("note: no --account-id; account fields are '*'", file=err)
+    if args.trail_bucket is None:
+        print("note: no --trail-bucket; the trail bucket is '*'", file=err)
+    config_bucket = args.config_bucket or os.environ.get(settings.S3_CONFIG_BUCKET)
+    if config_bucket:
+        values.update(HasS3Config="1", ConfigBucket=config_bucket,
+                      ConfigKey=args.config_key or os.environ.get(settings.S3_CONFIG_PATH) or "tattletail.toml")
+    if args.state_table:
+        arn = args.state_table if args.state_table.startswith("arn:") else (
+            f"arn:{values['AWS::Partition']}:dynamodb:{region}:{values['AWS::AccountId']}:table/{args.state_table}")
+        values.update(CreateStateTable="1", **{"StateTable.Arn": arn})
+    if args.dlq_url:
+        host, _, path = args.dlq_url.removeprefix("https://").partition("/")
+        account, _, name = path.partition("/")
+        queue_region = host.split(".")[1] if host.startswith("sqs.") else region
+        values.update(CreateDeadLetterQueue="1", **{
+            "DeadLetterQueue.Arn": f"arn:{values['AWS::Partition']}:sqs:{queue_region}:{account}:{name}"})
+    if args.dlq_s3:
+        bucket, _, prefix = args.dlq_s3.removeprefix("s3://").partition("/")
+        values.update(HasS3DeadLetters="1", DeadLetterBucket=bucket, DeadLetterPrefix=prefix)
+    try:
+        document = concrete(config, values)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    out.write(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    tpl = sub.add_parser("template", help="template.yaml with the role's statements derived from a config")
+    tpl.add_argument("--config", default=DEFAULT_CONFIG)
+    tpl.add_argument("--template", default="template.yaml")
+    tpl.add_argument("-o", "--output")
+    tpl.set_defaults(func=cmd_template)
+
+    pol = sub.add_parser("policy", help="the least-privilege IAM policy the function needs for a config")
+    pol.add_argument("--config", default=DEFAULT_CONFIG)
+    pol.add_argument("--trail-bucket")
+    pol.add_argument("--trail-prefix", default="AWSLogs/")
+    pol.add_argument("--config-bucket", help=f"config in S3 (default: ${settings.S3_CONFIG_BUCKET})")
+    pol.add_argument("--config-key")
+    pol.add_argument("--state-table", help="DynamoDB table name or ARN")
+    pol.add_argument("--dlq-url", help="SQS dead letter queue URL")
+    pol.add_argument("--dlq-s3", help="s3://bucket/prefix for dead letters")
+    pol.add_argument("--function-name", default="tattletail")
+    pol.add_argument("--region")
+    pol.add_argument("--account-id")
+    pol.add_argument("--resolve", action="store_true", help="read secrets that hold ARNs or addresses")
+    pol.set_defaults(func=cmd_policy)

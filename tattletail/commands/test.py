@@ -7,14 +7,15 @@ produce. A jq runtime error counts as no match, as it does in the Lambda.
 
 from __future__ import annotations
 
+import argparse
 import json
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from tattletail import config as config_module
+from tattletail.config import loader as config_module
 from tattletail.errors import ConfigError
 from tattletail.rules import Rule, RuleRuntimeError
 
@@ -105,3 +106,31 @@ def untested(rules: Iterable[Rule]) -> list[str]:
             need = " and ".join(k for k, v in (("a matching case", True), ("a close miss", False)) if v not in kinds)
             missing.append(f"{rule.origin}: rule {rule.name!r} has no {need}")
     return missing
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        rules = collect(args.paths)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=err)
+        return 1
+    results = run(rules)
+    failed = [r for r in results if not r.passed]
+    line = "".join("." if r.passed else "F" for r in results)
+    print(line, file=out)
+    for result in failed:
+        print(f"\nFAILED {result.rule.origin}: rule {result.rule.name!r}: {result.case}", file=out)
+        print(f"  expected: {result.expected}", file=out)
+        print(f"  jq gave:  {result.got}", file=out)
+    gaps = untested(rules)
+    for gap in gaps:
+        print(f"warning: {gap}", file=out)
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
+          f"({len(rules)} rules, {len(gaps)} without both a match and a close miss)", file=out)
+    return 1 if failed or not results else 0
+
+
+def register(sub: Any) -> None:
+    test = sub.add_parser("test", help="run the test cases of every rule in packs, configs or directories")
+    test.add_argument("paths", nargs="*", default=["rules"], metavar="PATH")
+    test.set_defaults(func=cmd_test)

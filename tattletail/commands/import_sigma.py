@@ -18,15 +18,16 @@ comparisons, regexes whose meaning differs) raises ``Skipped`` with the reason: 
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from tattletail.facts import get
-from tattletail.jqcompile import regex_agrees
+from tattletail.alerts.facts import get
+from tattletail.jq.compile import regex_agrees
 
 LICENSE = "DRL-1.1"
 LICENSE_NOTICE = ("Detection Rule License (DRL) 1.1, https://github.com/SigmaHQ/Detection-Rule-License: "
@@ -209,8 +210,8 @@ def import_rules(rules: Iterable[Any]) -> tuple[list[Imported], list[tuple[Any, 
 def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """A record the rule's detection selects and a close miss (one value changed), built from the
     detection itself; ``None`` when none could be built. Callers check both against an engine."""
-    from tattletail.jqcompile import NOTHING, compile_program, first
-    from tattletail.jqvalues import JqError
+    from tattletail.jq.compile import NOTHING, compile_program, first
+    from tattletail.jq.values import JqError
 
     program = compile_program(translate(rule))
 
@@ -336,3 +337,35 @@ def pack(imported: list[Imported], source: str) -> str:
                       "", "[[rule.test]]", 'name = "close miss: one value of it changed"', "match = false",
                       f"record = {_literal(json.dumps(miss, ensure_ascii=False))}"]
     return "\n".join(lines) + "\n"
+
+
+def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        rules = load(args.paths)
+    except Skipped as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # pySigma's parse errors name the file
+        print(f"error: {exc}", file=err)
+        return 1
+    imported, skipped = import_rules(rules)
+    for rule, reason in skipped:
+        print(f"skipped: {rule.title} ({rule.source.path if rule.source else '?'}): {reason}", file=err)
+    text = pack(imported, ", ".join(args.paths))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        out.write(text)
+    print(f"{len(imported)} rules translated, {len(skipped)} skipped"
+          + (f", written to {args.output}" if args.output else ""), file=err)
+    return 0
+
+
+def register(sub: Any) -> None:
+    imp = sub.add_parser("import", help="import rules from other formats")
+    imp_sub = imp.add_subparsers(dest="format_", required=True)
+    sig = imp_sub.add_parser("sigma", help="Sigma rules (YAML files or directories) to a rule pack, translated to jq")
+    sig.add_argument("paths", nargs="+", metavar="PATH")
+    sig.add_argument("-o", "--output", metavar="PACK.toml")
+    sig.set_defaults(func=cmd_import_sigma)

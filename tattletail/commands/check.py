@@ -1,0 +1,39 @@
+"""``tattletail check``: validate a configuration and list every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from tattletail.commands.common import DEFAULT_CONFIG
+from tattletail.config import loader as config_module
+from tattletail.config import secrets
+from tattletail.errors import ConfigError
+from tattletail.jq.prefilter import necessary_condition
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = config_module.load(args.config, resolve=secrets.Resolver() if args.resolve else None)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+        print(f"{len(exc.problems)} problem(s) found", file=err)
+        return 1
+    refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
+    print(config.summary() + (refs if config.references else ""), file=out)
+    if args.explain:
+        for rule in config.rules:
+            condition = necessary_condition(rule.jq_match)
+            skip = " or ".join(f"{'.'.join(path)} in {sorted(values)}" for path, values in condition or ())
+            print(f"  {rule.name}: {rule.engine_reason}" + (f"; evaluated only when {skip}" if skip else ""), file=out)
+    return 0
+
+
+def register(sub: Any) -> None:
+    check = sub.add_parser("check", help="validate a configuration; list every problem")
+    check.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    check.add_argument("--resolve", action="store_true", help="read the referenced secrets (SSM, Secrets Manager)")
+    check.add_argument("--explain", action="store_true",
+                       help="say per rule which engine runs it (compiled Python or libjq) and its prefilter")
+    check.set_defaults(func=cmd_check)

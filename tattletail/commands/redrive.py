@@ -1,0 +1,33 @@
+"""``tattletail redrive``: send dead letters again, skipping what was delivered since."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, TextIO
+
+from tattletail import settings
+from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.delivery import deadletter, dispatch
+from tattletail.delivery.state import DynamoState
+
+
+def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_config(args.config, err, resolve=True)
+    if config is None:
+        return 1
+    table = args.state_table or os.environ.get(settings.STATE_TABLE)
+    result = dispatch.redrive(deadletter.open_store(args.store), config,
+                              state=DynamoState(table) if table else None)
+    for kept in result.kept:
+        print(f"kept: {kept}", file=err)
+    print(f"{result.resent} resent, {result.already_delivered} already delivered, {len(result.kept)} kept", file=out)
+    return 1 if result.kept else 0
+
+
+def register(sub: Any) -> None:
+    red = sub.add_parser("redrive", help="send dead letters again (an SQS queue URL or s3://bucket/prefix)")
+    red.add_argument("--config", default=DEFAULT_CONFIG)
+    red.add_argument("--state-table", help=f"DynamoDB delivery state (default: ${settings.STATE_TABLE})")
+    red.add_argument("store", metavar="STORE")
+    red.set_defaults(func=cmd_redrive)

@@ -1,0 +1,1 @@
+"""``tattletail.toml`` -> a checked, frozen ``Config`` (``loader``), with secret references (``secrets``)."""
