@@ -49,7 +49,8 @@ demo: $(STAMP)
 	$(VENV)/bin/tattletail check tattletail.toml
 	$(VENV)/bin/tattletail run --config tattletail.toml examples/cloudtrail-example.json
 
-test: $(STAMP)
+# The whole check: lint and types first (seconds), then every test.
+test: lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -1,8 +1,28 @@
 """tattletail: CloudTrail records -> jq rules -> Slack, SNS and SES alerts.
 
-The package reads in the order data flows: ``sources`` (Lambda events) -> ``cloudtrail``
-(log objects to records) -> ``rules`` / ``engine`` (records to matches) -> ``destinations``
-(matches to messages), wired together by ``handler`` and ``cli``.
+Code map, in the order data flows (the Lambda runs every part marked *):
+
+    handler.py *        lambda_handler: wiring only (event -> objects -> pipeline -> totals)
+    inputs/ *           events (every Lambda event shape) -> log objects (logfile: streamed records);
+                        history (local files, s3:// prefixes by date) for the command line
+    config/ *           loader (TOML -> checked, frozen Config), secrets (SSM, Secrets Manager, env),
+                        current (the Lambda's config, cached per container, re-read on a new ETag)
+    jq/ *               parse, compile (jq subset -> Python), values, prefilter: imports nothing else of ours
+    rules.py *          Rule and Match: one jq program over one record, the Go tool's match semantics
+    engine.py *         records x rules -> matches (prefilter, compiled Python, one libjq program)
+    pipeline.py *       the ONE evaluation path: records -> engine -> report (+ delivery); the Lambda,
+                        run, render, test and replay all evaluate here
+    alerts/ *           facts (who, when, where, what), the alert model and its views, labels
+    destinations/ *     slack, sns, ses: one module per sink, a registry, the render/deliver contract
+    delivery/ *         report (what happened), dispatch (per-object deliveries, digests), state
+                        (exactly once), deadletter, retry; redrive (command line only)
+    aws.py *            the one seam to AWS: clients and what a botocore failure means
+    errors.py *         the one exception tree;  settings.py *: environment variables;  log.py *: JSON logs
+    commands/           the command line, one module per verb (check, run, render, test, replay,
+                        report sessions, redrive, backfill, policy/template, import sigma)
+
+Public API: ``tattletail.handler.lambda_handler`` (the deployed handler path) and the ``tattletail``
+command (``tattletail.commands:main``).
 """
 
 __version__ = "0.1.0"

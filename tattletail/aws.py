@@ -1,4 +1,10 @@
-"""boto3 clients for destinations, created on first use.
+"""The one seam to AWS: boto3 clients, and what a botocore failure means.
+
+Every module that talks to AWS gets its client from ``client()`` (one per service and region per
+process, reused across invocations of a warm container) and asks this module what an exception means
+(``error_code``, ``is_missing``, ``is_retryable``, ``is_conditional_failure``), so the classification
+is made once. Tests hand in their own clients where a class takes ``client=``, and ``reset()`` forgets
+the cached ones (each test is a new container).
 
 boto3 is imported lazily so ``tattletail check`` works without it, and clients use botocore's
 ``standard`` retry mode. ``AWS_ENDPOINT_URL`` is honoured by boto3 itself; nothing here overrides it.
@@ -8,32 +14,83 @@ from __future__ import annotations
 
 from typing import Any
 
+from tattletail.errors import DeliveryError, RetryableDeliveryError
+
+_clients: dict[tuple[str, str | None], Any] = {}
+
+THROTTLING = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "SlowDown", "PriorRequestNotComplete", "KMSThrottlingException", "ServiceUnavailable",
+    "InternalError", "InternalFailure",
+})
+MISSING = frozenset({"NoSuchKey", "404", "NoSuchBucket", "NotFound", "ParameterNotFound",
+                     "ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
+                     "QueueDoesNotExist"})
+
 
 def client(service: str, region: str | None = None) -> Any:
-    import boto3
-    from botocore.config import Config
+    """The process's client for ``service`` (in ``region``, or the environment's)."""
+    key = (service, region)
+    found = _clients.get(key)
+    if found is None:
+        import boto3
+        from botocore.config import Config
 
-    return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard"}))
+        found = boto3.client(service, region_name=region, config=Config(retries={"mode": "standard"}))
+        _clients[key] = found
+    return found
 
 
-THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-              "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-              "SlowDown", "PriorRequestNotComplete", "KMSThrottlingException", "ServiceUnavailable",
-              "InternalError", "InternalFailure"}
+def reset() -> None:
+    """Forget every cached client (a new container; tests)."""
+    _clients.clear()
 
 
-def delivery_error(exc: Exception, where: str) -> Exception:
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def http_status(exc: BaseException) -> int:
+    """The HTTP status of a botocore ``ClientError`` (0 for anything else)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return 0
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def is_missing(exc: BaseException) -> bool:
+    """The thing asked for does not exist (an object, a bucket, a parameter, a queue)."""
+    return error_code(exc) in MISSING
+
+
+def is_conditional_failure(exc: BaseException) -> bool:
+    """A DynamoDB condition did not hold (someone else holds or finished the key)."""
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Worth trying again: throttling, a 5xx, or trouble reaching AWS at all."""
+    if error_code(exc) in THROTTLING or http_status(exc) >= 500:
+        return True
+    try:
+        from botocore.exceptions import ConnectionError, HTTPClientError
+    except ImportError:  # pragma: no cover - botocore is there whenever a client exists
+        return False
+    return isinstance(exc, ConnectionError | HTTPClientError)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line description of an AWS failure for errors and logs."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split()) if not error_code(exc) else " ".join(str(exc).split())
+
+
+def delivery_error(exc: Exception, where: str) -> DeliveryError:
     """A botocore failure as a delivery error: retryable for throttling, 5xx and connection trouble."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    from tattletail.errors import DeliveryError, RetryableDeliveryError
-
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        if code in THROTTLING or status >= 500:
-            return RetryableDeliveryError(f"{where}: {exc}")
-        return DeliveryError(f"{where}: {exc}")
-    if isinstance(exc, ConnectionError | HTTPClientError):
-        return RetryableDeliveryError(f"{where}: {exc}")
-    return DeliveryError(f"{where}: {type(exc).__name__}: {exc}")
+    if is_retryable(exc):
+        return RetryableDeliveryError(f"{where}: {describe(exc)}")
+    return DeliveryError(f"{where}: {describe(exc)}")

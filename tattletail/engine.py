@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tattletail.alerts.facts import get
+from tattletail.errors import RuleRuntimeError
 from tattletail.jq.compile import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.values import JqError, normalize
-from tattletail.rules import Match, Rule, RuleRuntimeError, compile_jq
+from tattletail.rules import Match, Rule, compile_jq
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
 
@@ -105,11 +106,6 @@ class Engine:
             return self._always
         found.update(self._always)
         return sorted(found)
-
-    @property
-    def compiled(self) -> int:
-        """How many rules run as compiled Python."""
-        return len(self._python)
 
     def evaluate(self, record: dict[str, Any], on_error: ErrorHandler | None = None) -> list[Match]:
         """Every match of every rule on one record, in rule order. jq runtime errors go to

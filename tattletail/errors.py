@@ -1,14 +1,23 @@
-"""The errors tattletail raises, all under one root.
+"""The errors tattletail raises, all under one root, drawn here and defined nowhere else.
 
     TattletailError
-     +-- ConfigError        the configuration is invalid; carries every problem found at once
-     +-- SourceError        an event or log object could not be read (names the object)
-     +-- DeliveryError      a destination failed to send (names the destination, never its secret)
+     +-- ConfigError          the configuration is invalid; carries every problem found at once
+     +-- SecretError          a secret reference is malformed or cannot be read (names the reference,
+     |                        never the value)
+     +-- SourceError          an event or log object could not be read (names the object)
+     |    +-- NotCloudTrail   the object is not a CloudTrail log file: skipped, not a failure
+     +-- RuleRuntimeError     jq raised while evaluating one rule on one record
+     +-- DeliveryError        a destination failed to send (names the destination, never its secret)
      |    +-- RetryableDeliveryError   worth trying again (5xx, 429, timeouts, throttling)
-     +-- StateError         the delivery state store (DynamoDB) failed
-     +-- InvocationFailed   after trying every object and delivery, some failed; carries each one
+     +-- StateError           the delivery state store (DynamoDB) failed
+     +-- DeadLetterError      a dead letter could not be stored or read back
+     +-- PolicyError          the IAM policy cannot be derived from a config (``tattletail policy``)
+     +-- InvocationFailed     after trying every object and delivery, some failed; carries each one
 
-Catching ``TattletailError`` catches anything the package raises on purpose.
+Catching ``TattletailError`` catches anything the package raises on purpose. Two exceptions live
+outside the tree on purpose and never leave their package: ``tattletail.jq`` (which imports nothing
+else of tattletail) raises ``JqError`` and ``Unsupported``, which the rules and engine turn into
+``RuleRuntimeError`` or a libjq fallback; the Sigma importer's ``Skipped`` becomes a skipped line.
 """
 
 from __future__ import annotations
@@ -26,8 +35,20 @@ class ConfigError(TattletailError):
         super().__init__("\n".join(self.problems))
 
 
+class SecretError(TattletailError):
+    """A reference that is malformed, or whose secret cannot be read."""
+
+
 class SourceError(TattletailError):
     """An event or a log object could not be read."""
+
+
+class NotCloudTrail(SourceError):
+    """The object is not a CloudTrail log file (it is skipped, not an error of the invocation)."""
+
+
+class RuleRuntimeError(TattletailError):
+    """jq raised while evaluating one rule on one record."""
 
 
 class DeliveryError(TattletailError):
@@ -44,6 +65,14 @@ class RetryableDeliveryError(DeliveryError):
 
 class StateError(TattletailError):
     """The delivery state store could not be read or written."""
+
+
+class DeadLetterError(TattletailError):
+    """A letter could not be stored."""
+
+
+class PolicyError(TattletailError):
+    """The policy cannot be derived (a value it needs is an unresolved secret reference)."""
 
 
 class InvocationFailed(TattletailError):

@@ -12,81 +12,21 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from tattletail import aws, log, settings
-from tattletail.config import loader as config_module
-from tattletail.config import secrets
+from tattletail.config import current
 from tattletail.config.loader import Config
 from tattletail.delivery import deadletter
 from tattletail.delivery.dispatch import Dispatcher
+from tattletail.delivery.report import Report, Totals
 from tattletail.delivery.retry import Deadline, RetryPolicy
 from tattletail.delivery.state import LEASE_SECONDS, DynamoState, MemoryState
 from tattletail.engine import Engine
-from tattletail.errors import ConfigError, InvocationFailed, SourceError, TattletailError
+from tattletail.errors import InvocationFailed, NotCloudTrail, SourceError, TattletailError
 from tattletail.inputs.events import Item, S3Object, parse
-from tattletail.inputs.logfile import NotCloudTrail, is_digest_key
-from tattletail.pipeline import Report, evaluate, process_stream
-
-
-@dataclass
-class _Loaded:
-    location: str
-    etag: str | None
-    config: Config
-    engine: Engine
-
-
-_loaded: _Loaded | None = None  # per container: reused across invocations while unchanged
-_s3_client: Any = None
-
-
-def _s3() -> Any:
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = aws.client("s3")
-    return _s3_client
-
-
-def current_config() -> tuple[Config, Engine]:
-    """The config (and its engine), loaded once per container; an S3 config is re-read only when its
-    ETag changed. An invalid config raises ``ConfigError``, except that a config in S3 that turns
-    invalid keeps the last good one in use (and says so in the log)."""
-    global _loaded
-    location = settings.config_location()
-    where = str(location)
-    if not location.is_s3:
-        if _loaded is None or _loaded.location != where:
-            config = config_module.load(location.path or "", resolve=secrets.Resolver())
-            _loaded = _Loaded(where, None, config, Engine(config.rules))
-            log.emit("config_loaded", source=where, rules=len(config.rules))
-        return _loaded.config, _loaded.engine
-    from botocore.exceptions import ClientError
-
-    kwargs = {"Bucket": location.bucket, "Key": location.key}
-    if _loaded is not None and _loaded.location == where and _loaded.etag:
-        kwargs["IfNoneMatch"] = _loaded.etag
-    try:
-        response = _s3().get_object(**kwargs)
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 304 and _loaded is not None:
-            return _loaded.config, _loaded.engine
-        raise ConfigError([f"{where}: cannot read: {exc}"]) from None
-    text = response["Body"].read().decode("utf-8", errors="replace")
-    try:
-        config = config_module.loads(text, where, settings.bundle_dir(),  # packs ship in the zip
-                                     resolve=secrets.Resolver())
-    except ConfigError as exc:
-        if _loaded is None or _loaded.location != where:
-            raise
-        log.emit("config_invalid_kept_previous", logging.ERROR, source=where, etag=response.get("ETag"),
-                 kept_etag=_loaded.etag, problems=exc.problems)
-        return _loaded.config, _loaded.engine
-    _loaded = _Loaded(where, response.get("ETag"), config, Engine(config.rules))
-    log.emit("config_loaded", source=where, rules=len(config.rules), etag=response.get("ETag"))
-    return config, _loaded.engine
+from tattletail.inputs.logfile import is_digest_key
+from tattletail.pipeline import process_records, process_stream
 
 
 def _dispatcher(config: Config, context: Any) -> Dispatcher:
@@ -103,29 +43,24 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
 retry_policy = RetryPolicy()  # module level so tests can shorten the waits
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-
-
-def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: Dispatcher) -> Report:
-    """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
-    gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
+def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Report:
+    """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail);
+    ``report.error``: it can never be read (missing, corrupt, truncated), retrying cannot help;
     ``report.failures``: something that may pass (access, throttling, network, delivery)."""
     report = Report(str(obj))
     if is_digest_key(obj.key):
         report.skipped = "CloudTrail digest file"
         return report
     try:
-        body = _s3().get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+        body = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
-        if _error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-            report.skipped = f"no such object (deleted since the notification?): {exc}"
+        if aws.is_missing(exc):
+            report.error = f"{obj}: no such object (deleted since the notification?): {aws.describe(exc)}"
         else:
-            report.failures.append(f"{obj}: cannot read: {exc}")
+            report.failures.append(f"{obj}: cannot read: {aws.describe(exc)}")
         return report
     try:
-        process_stream(body, str(obj), config, engine, dispatcher=dispatcher, report=report)
+        process_stream(body, report, engine, dispatcher=dispatcher)
     except NotCloudTrail as exc:
         report.skipped = str(exc)
     except SourceError as exc:
@@ -137,42 +72,17 @@ def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: D
     return report
 
 
-def _process_records(origin: str, records: list[dict[str, Any]], engine: Engine, dispatcher: Dispatcher) -> Report:
-    """CloudTrail records that arrived on their own (EventBridge): the same rules and delivery."""
-    report = Report(origin)
-    batch = dispatcher.batch(origin, report)
-    try:
-        evaluate(records, engine, report, batch.add)
-    finally:
-        batch.flush()
-    return report
-
-
-@dataclass
-class _Outcome:
-    """How one item went: its reports, and the worst of what happened."""
-
-    reports: list[Report]
-    problem: str | None = None  # permanent: the item can never be processed
-
-    @property
-    def failures(self) -> list[str]:
-        return [f for r in self.reports for f in r.failures]
-
-    @property
-    def errors(self) -> list[str]:
-        return ([self.problem] if self.problem else []) + [r.error for r in self.reports if r.error]
-
-
-def _process_item(item: Item, config: Config, engine: Engine, dispatcher: Dispatcher) -> _Outcome:
+def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Report]:
+    """Every object and record of one item, a report each. An item that cannot be read at all is one
+    report with its ``error``."""
     for note in item.notes:
         log.emit("event_part_skipped", logging.WARNING, item=item.id, reason=note)
     if item.problem:
         log.emit("event_item_unreadable", logging.ERROR, item=item.id, error=item.problem)
-        return _Outcome([], item.problem)
+        return [Report(item.id or "event item", error=item.problem)]
     reports = []
     for obj in item.objects:
-        report = _process_object(obj, config, engine, dispatcher)
+        report = _process_object(obj, engine, dispatcher)
         reports.append(report)
         if report.skipped:
             log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason=report.skipped)
@@ -183,42 +93,29 @@ def _process_item(item: Item, config: Config, engine: Engine, dispatcher: Dispat
     for origin, record in item.records:
         by_origin.setdefault(origin, []).append(record)
     for origin, records in by_origin.items():
-        report = _process_records(origin, records, engine, dispatcher)
+        report = process_records(records, Report(origin), engine, dispatcher=dispatcher)
         reports.append(report)
         level = logging.ERROR if report.failures else logging.INFO
         log.emit("records_processed", level, origin=origin, **report.fields())
-    return _Outcome(reports)
+    return reports
 
 
-def _totals(outcomes: list[_Outcome]) -> dict[str, int]:
-    totals = dict.fromkeys(TOTALS, 0)
-    for report in (r for o in outcomes for r in o.reports if not r.skipped):
-        totals["objects"] += 1
-        totals["records"] += report.records
-        totals["matches"] += sum(report.matches.values())
-        for name in TOTALS[3:]:
-            totals[name] += getattr(report, name)
-    return totals
-
-
-def _batch_result(item: Item, outcome: _Outcome) -> dict[str, str]:
+def _batch_result(item: Item, reports: list[Report]) -> dict[str, str]:
+    """An S3 Batch Operations task's result: retry what may pass, give up on what never will."""
     def result(code: str, text: str) -> dict[str, str]:
         return {"taskId": item.id or "", "resultCode": code, "resultString": text[:1000]}
 
-    if outcome.failures:
-        return result("TemporaryFailure", "; ".join(outcome.failures))
-    if outcome.errors:
-        return result("PermanentFailure", "; ".join(outcome.errors))
-    report = outcome.reports[0] if outcome.reports else None
-    summary = (f"skipped: {report.skipped}" if report and report.skipped else
-               f"{report.records} records, {sum(report.matches.values())} matches, {report.alerts_delivered} "
-               f"alerts delivered, {report.duplicates} duplicates, {report.dead_lettered} dead-lettered"
-               if report else "nothing to do")
-    return result("Succeeded", summary)
+    failures = [f for r in reports for f in r.failures]
+    errors = [r.error for r in reports if r.error]
+    if failures:
+        return result("TemporaryFailure", "; ".join(failures))
+    if errors:
+        return result("PermanentFailure", "; ".join(errors))
+    return result("Succeeded", reports[0].summary() if reports else "nothing to do")
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Process any event that brings CloudTrail to the function (see ``sources``).
+    """Process any event that brings CloudTrail to the function (see ``inputs.events``).
 
     S3 / SNS / EventBridge: returns totals, or raises after trying everything if something was neither
     delivered nor dead-lettered, so that Lambda retries (delivered alerts are then skipped).
@@ -232,27 +129,26 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise
     if parsed.shape == "s3-test":
         log.emit("s3_test_event_ignored", bucket=event.get("Bucket"))
-        return dict.fromkeys(TOTALS, 0)
+        return Totals().fields()
     try:
-        config, engine = current_config()
+        loaded = current.current()
     except TattletailError as exc:
         log.emit("invocation_failed", logging.ERROR, error=str(exc))
         raise
-    dispatcher = _dispatcher(config, context)
-    outcomes = [_process_item(item, config, engine, dispatcher) for item in parsed.items]
-    totals = _totals(outcomes)
-    log.emit("invocation_done", shape=parsed.shape, items=len(parsed.items), **totals)
+    dispatcher = _dispatcher(loaded.config, context)
+    per_item = [_process_item(item, loaded.engine, dispatcher) for item in parsed.items]
+    totals = Totals()
+    for report in (r for reports in per_item for r in reports):
+        totals.add(report)
+    log.emit("invocation_done", shape=parsed.shape, items=len(parsed.items), **totals.fields())
     if parsed.shape == "batch":
         assert parsed.batch is not None
         return {**parsed.batch, "treatMissingKeysAs": "PermanentFailure",
-                "results": [_batch_result(i, o) for i, o in zip(parsed.items, outcomes, strict=True)]}
+                "results": [_batch_result(i, r) for i, r in zip(parsed.items, per_item, strict=True)]}
     if parsed.shape == "sqs":
-        retry_ids = [i.id for i, o in zip(parsed.items, outcomes, strict=True) if o.failures or o.problem]
+        retry_ids = [i.id for i, reports in zip(parsed.items, per_item, strict=True)
+                     if any(r.failures or (i.problem and r.error) for r in reports)]
         return {"batchItemFailures": [{"itemIdentifier": i} for i in retry_ids]}
-    failures = [f for o in outcomes for f in o.failures]
-    if failures:
-        raise InvocationFailed(failures)
-    return totals
-
-
-TOTALS = ("objects", "records", "matches", "deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered")
+    if totals.failures:
+        raise InvocationFailed(totals.failures)
+    return totals.fields()

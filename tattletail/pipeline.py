@@ -1,102 +1,102 @@
-"""One log object through the rules and out to the destinations, with an account of what happened.
+"""Records through the rules and out to the destinations: the one evaluation path.
 
-Shared by the Lambda handler and the command line, so both evaluate and deliver the same way
-(delivery itself, with its retries, duplicates, digests and dead letters, is ``delivery``).
+The Lambda (``handler``), ``tattletail run``, ``replay``, ``render`` and ``test`` all evaluate records
+here, with the ``Engine`` (prefilter, compiled Python, libjq) the Lambda runs, so a rule behaves the
+same wherever it is tried. Delivery itself (retries, duplicates, digests, dead letters) is
+``delivery.dispatch``; what happened is counted into one ``delivery.report.Report`` per object.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import IO, Any
 
-from tattletail import log
-from tattletail.config.loader import Config
+from tattletail import aws, log
 from tattletail.delivery.dispatch import Dispatcher
+from tattletail.delivery.report import Report
 from tattletail.engine import Engine
+from tattletail.errors import NotCloudTrail, SourceError
+from tattletail.inputs.history import LogRef
 from tattletail.inputs.logfile import iter_records
 from tattletail.rules import Match, Rule
 
-
-@dataclass
-class Report:
-    """What happened to one log object."""
-
-    name: str
-    records: int = 0
-    matches: Counter[str] = field(default_factory=Counter)
-    rule_errors: Counter[str] = field(default_factory=Counter)
-    bad_records: int = 0
-    deliveries: int = 0           # messages sent (an alert, or a digest of many)
-    alerts_delivered: int = 0     # (record, rule, destination) delivered, digests counted per member
-    duplicates: int = 0           # skipped: delivered before, or twice in this object
-    digests: int = 0
-    dead_lettered: int = 0
-    failures: list[str] = field(default_factory=list)   # neither delivered nor dead-lettered
-    error: str | None = None      # the object cannot be read, ever (corrupt, truncated)
-    skipped: str | None = None    # nothing to do: a digest file, not CloudTrail, gone
-    started: float = field(default_factory=time.monotonic)
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "matches": dict(self.matches),
-            "rule_errors": dict(self.rule_errors),
-            "bad_records": self.bad_records,
-            "deliveries": self.deliveries,
-            "alerts_delivered": self.alerts_delivered,
-            "duplicates": self.duplicates,
-            "digests": self.digests,
-            "dead_lettered": self.dead_lettered,
-            "failures": self.failures,
-            "error": self.error,
-            "duration_ms": round((time.monotonic() - self.started) * 1000, 1),
-        }
+OnMatch = Callable[[Match, int], None]
 
 
-def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
-             on_match: Callable[[Match, int], None]) -> None:
-    """Run every record through the engine, counting into ``report``; a rule's runtime error on a
-    record is logged with the rule and eventID and counts as no match."""
+def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, on_match: OnMatch) -> None:
+    """Run every record through the engine, counting into ``report`` and showing each match (with its
+    record's index) to ``on_match``. A rule's runtime error on a record counts as no match; the errors
+    are summarised per rule (count, first message, first eventID) and logged once per rule at the end,
+    so a rule failing on every record cannot flood the logs."""
 
     def on_error(rule: Rule, record: dict[str, Any], message: str) -> None:
-        report.rule_errors[rule.name] += 1
-        log.emit("rule_error", logging.WARNING, object=report.name, rule=rule.name,
-                 event_id=record.get("eventID"), error=message)
+        event_id = record.get("eventID")
+        report.rule_error(rule.name, message, event_id if isinstance(event_id, str) else None)
 
-    for index, record in enumerate(records):
-        report.records += 1
-        for match in engine.evaluate(record, on_error):
-            report.matches[match.rule.name] += 1
-            on_match(match, index)
+    try:
+        for index, record in enumerate(records):
+            report.records += 1
+            for match in engine.evaluate(record, on_error):
+                report.matches[match.rule.name] += 1
+                on_match(match, index)
+    finally:
+        for rule, errors in report.rule_errors.items():
+            log.emit("rule_errors", logging.WARNING, object=report.name, rule=rule, count=errors.count,
+                     first_error=errors.first_message, first_event_id=errors.first_event_id)
 
 
-def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine, *,
-                   dispatcher: Dispatcher | None = None, on_match: Callable[[Match, int], None] | None = None,
-                   report: Report | None = None) -> Report:
-    """Evaluate one log object; show each match (with its record's index in the file) to ``on_match``
-    and hand it to ``dispatcher`` for delivery. What was read before damage in the object is still
-    delivered; the ``SourceError`` is raised after."""
-    report = report or Report(name)
+def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatcher: Dispatcher | None = None,
+                   on_match: OnMatch | None = None) -> Report:
+    """Evaluate one log object; show each match to ``on_match`` and hand it to ``dispatcher`` for delivery.
+    What was read before damage in the object is still delivered; the ``SourceError`` is raised after."""
 
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
-        log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
+        log.emit("record_skipped", logging.WARNING, object=report.name, index=index, reason=reason)
 
-    batch = dispatcher.batch(name, report) if dispatcher is not None else None
+    return process_records(iter_records(stream, report.name, bad_record), report, engine,
+                           dispatcher=dispatcher, on_match=on_match)
+
+
+def process_records(records: Iterable[dict[str, Any]], report: Report, engine: Engine, *,
+                    dispatcher: Dispatcher | None = None, on_match: OnMatch | None = None) -> Report:
+    """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches."""
+    deliveries = dispatcher.for_object(report) if dispatcher is not None else None
 
     def handle(match: Match, index: int) -> None:
         if on_match is not None:
             on_match(match, index)
-        if batch is not None:
-            batch.add(match, index)
+        if deliveries is not None:
+            deliveries.add(match, index)
 
     try:
-        evaluate(iter_records(stream, name, bad_record), engine, report, handle)
+        evaluate(records, engine, report, handle)
     finally:
-        if batch is not None:
-            batch.flush()
+        if deliveries is not None:
+            deliveries.flush()
+    return report
+
+
+def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,
+                on_match: OnMatch | None = None, s3: Any = None) -> Report:
+    """One file of history (local or S3) through ``process_stream``, its outcome in the report rather than
+    raised: ``skipped`` (not CloudTrail), ``error`` (unreadable, corrupt). A local file holding a single
+    record (not a log file) is evaluated as that record."""
+    report = Report(ref.name)
+    try:
+        with ref.open(s3) as stream:
+            process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match)
+    except NotCloudTrail as exc:
+        record = ref.single_record()
+        if record is None:
+            report.skipped = str(exc)
+        else:
+            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match)
+    except SourceError as exc:
+        report.error = str(exc)
+    except OSError as exc:
+        report.error = f"{ref.name}: {exc.strerror or exc}"
+    except Exception as exc:  # S3 errors (access denied, missing object) name the file and go on
+        report.error = f"{ref.name}: {aws.describe(exc)}"
     return report

@@ -14,12 +14,8 @@ from typing import Any
 
 import jq
 
-from tattletail.errors import TattletailError
+from tattletail.errors import RuleRuntimeError
 from tattletail.jq.values import equal, normalize
-
-
-class RuleRuntimeError(TattletailError):
-    """jq raised while evaluating one rule on one record."""
 
 
 def compile_jq(program: str) -> Any:

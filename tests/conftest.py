@@ -43,11 +43,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _fresh_handler_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The handler caches its config and S3 client per container; each test is a new container.
     Retry waits are shortened so tests do not sleep for real backoffs."""
-    from tattletail import handler
+    from tattletail import aws, handler
+    from tattletail.config import current
     from tattletail.delivery.retry import RetryPolicy
 
     monkeypatch.setattr(handler, "retry_policy", RetryPolicy(attempts=4, base=0.01, cap=0.05, reserve=0.0))
     yield
 
-    handler._loaded = None
-    handler._s3_client = None
+    current.reset()
+    aws.reset()

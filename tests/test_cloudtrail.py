@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from tattletail.errors import SourceError
-from tattletail.inputs.logfile import NotCloudTrail, is_digest_key, iter_file, iter_records
+from tattletail.errors import NotCloudTrail, SourceError
+from tattletail.inputs.logfile import is_digest_key, iter_file, iter_records
 from tests.helpers import log_bytes
 
 RECORDS = [{"eventName": "A", "n": 1.5}, {"eventName": "B"}]

@@ -18,8 +18,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tattletail import aws, handler
 from tattletail import commands as cli
-from tattletail import handler
 from tattletail.config import loader as config
 from tattletail.delivery import retry
 from tattletail.delivery.state import delivery_key
@@ -287,7 +287,7 @@ def test_bad_input_never_stops_the_other_objects(world: World, caplog) -> None:
 
 def test_access_denied_fails_the_invocation_after_the_rest(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     event = world.put([record(1)])
-    real = handler._s3()
+    real = aws.client("s3")
 
     class Denying:
         def get_object(self, **kwargs: Any) -> Any:
@@ -296,7 +296,7 @@ def test_access_denied_fails_the_invocation_after_the_rest(world: World, monkeyp
                                    "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject")
             return real.get_object(**kwargs)
 
-    monkeypatch.setattr(handler, "_s3_client", Denying())
+    monkeypatch.setitem(aws._clients, ("s3", None), Denying())
     event["Records"].insert(0, s3_event(BUCKET, "secret.json.gz")["Records"][0])
     with pytest.raises(Exception, match="s3://trail/secret.json.gz: cannot read: .*AccessDenied"):
         handler.lambda_handler(event, Context(60))

@@ -10,16 +10,21 @@ import boto3
 import pytest
 
 from tattletail import handler
+from tattletail.config import current
 from tattletail.errors import ConfigError, InvocationFailed
-from tests.helpers import COMPAT, FakeSlack, log_bytes, s3_event
+from tests.helpers import COMPAT, EVENTS, FakeSlack, log_bytes, s3_event
 
 BUCKET = "trail-bucket"
 KEY = "AWSLogs/123456789012/CloudTrail/us-east-1/2021/07/10/123456789012_CloudTrail_us-east-1_20210710T1645Z x.json.gz"
 
 
-def go_records() -> list[dict[str, Any]]:
+def go_records(source: str = "ours") -> list[dict[str, Any]]:
+    """Three IAM records, the second a CreateUser of ``user1``: our own fixture, written to CloudTrail's
+    documented shapes, or the Go tool's own end-to-end log file (``../shared/compat``) of the same shape."""
+    if source == "ours":
+        return json.loads((EVENTS / "logs" / "iam-create-user.json").read_text())["Records"]
     if not COMPAT.is_dir():
-        pytest.skip("../shared/compat is absent")
+        pytest.skip("../shared/compat is absent: the Go tool's own test log is needed for this case")
     return json.loads((COMPAT / "testdata-1.json").read_text())["Records"]
 
 
@@ -90,8 +95,9 @@ def encoded(key: str) -> str:
     return key.replace(" ", "+")
 
 
-def test_go_tool_scenario_one_sns_one_slack_one_email(world: World) -> None:
-    records = go_records()
+@pytest.mark.parametrize("source", ["ours", "go-tool"])
+def test_go_tool_scenario_one_sns_one_slack_one_email(world: World, source: str) -> None:
+    records = go_records(source)
     world.write_config(GO_RULES)
     world.s3.put_object(Bucket=BUCKET, Key=KEY, Body=log_bytes(records))
     event = s3_event(BUCKET, encoded(KEY))
@@ -187,18 +193,18 @@ def test_config_from_s3_is_reread_only_when_its_etag_changes(world: World, monke
     world.s3.put_object(Bucket="conf", Key="cfg/tattletail.toml", Body=text.encode())
     monkeypatch.setenv("S3_CONFIG_BUCKET", "conf")
     monkeypatch.setenv("S3_CONFIG_PATH", "cfg/tattletail.toml")  # S3 wins over TATTLETAIL_CONFIG
-    first, _ = handler.current_config()
-    again, _ = handler.current_config()
+    first = current.current().config
+    again = current.current().config
     assert again is first
     world.s3.put_object(Bucket="conf", Key="cfg/tattletail.toml", Body=text.replace("Create User", "New Name").encode())
-    changed, _ = handler.current_config()
+    changed = current.current().config
     assert changed is not first and changed.rules[0].name == "New Name"
     world.s3.put_object(Bucket="conf", Key="cfg/tattletail.toml", Body=b"[[rule]]\nname = 1\n")
-    kept, _ = handler.current_config()  # a config that turns invalid keeps the last good one in use
+    kept = current.current().config  # a config that turns invalid keeps the last good one in use
     assert kept is changed
-    handler._loaded = None  # a new container has no good config to keep
+    current.reset()  # a new container has no good config to keep
     with pytest.raises(ConfigError, match="s3://conf/cfg/tattletail.toml: rule"):
-        handler.current_config()
+        current.current()
 
 
 def test_invalid_config_fails_the_invocation_loudly(world: World) -> None:

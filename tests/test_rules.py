@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from tattletail.engine import Engine
-from tattletail.rules import Rule, RuleRuntimeError
+from tattletail.errors import RuleRuntimeError
+from tattletail.rules import Rule
 
 RECORD = {"eventName": "CreateUser", "eventID": "e-1", "requestParameters": {"userName": "u1"}, "n": 1}
 

@@ -35,7 +35,7 @@ def test_every_rule_has_severity_description_a_match_and_a_close_miss() -> None:
             assert rule.severity and rule.description, rule.name
 
 
-def test_a_broken_rule_fails_and_shows_what_jq_gave(tmp_path: Path) -> None:
+def test_a_broken_rule_fails_and_shows_what_the_engine_gave(tmp_path: Path) -> None:
     pack = tmp_path / "iam.toml"
     shutil.copy(ROOT / "rules" / "iam.toml", pack)
     text = pack.read_text().replace('"CreateAccessKey" and .errorCode', '"CreateAccessKeys" and .errorCode')
@@ -44,7 +44,7 @@ def test_a_broken_rule_fails_and_shows_what_jq_gave(tmp_path: Path) -> None:
     assert code == 1
     assert f"FAILED {pack}: rule 'IAM access key created': test[1] 'key created for another user'" in out
     assert 'expected: match annotated "access key AKIAEXAMPLEKEYID0002 for deploy-bot by' in out
-    assert "jq gave:  no output" in out
+    assert "got:      no match" in out
     assert "1 failed" in out
 
 
@@ -65,7 +65,7 @@ record = '{"eventName": null}'
 """)
     results = ruletest.run(config.load_pack(pack))
     assert [r.passed for r in results] == [False, True]
-    assert results[0].got == 'annotation "got: y"'
+    assert results[0].got == 'match annotated "got: y"'
 
 
 def test_configs_and_their_includes_are_tested(tmp_path: Path) -> None:

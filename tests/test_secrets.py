@@ -11,7 +11,7 @@ from tattletail import commands as cli
 from tattletail import handler
 from tattletail.config import loader as config
 from tattletail.config import secrets
-from tattletail.errors import ConfigError
+from tattletail.errors import ConfigError, SecretError
 from tests.helpers import FakeSlack, log_bytes, s3_event
 
 
@@ -31,7 +31,7 @@ def test_references(value, expected) -> None:
 @pytest.mark.parametrize("value", ["ssm:", "ssm:has space", "secretsmanager:#key", "secretsmanager:name#", "${1BAD}",
                                    "${UNCLOSED"])
 def test_malformed_references(value: str) -> None:
-    with pytest.raises(secrets.SecretError, match="malformed"):
+    with pytest.raises(SecretError, match="malformed"):
         secrets.parse(value)
 
 

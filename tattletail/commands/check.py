@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from tattletail.commands.common import DEFAULT_CONFIG
-from tattletail.config import loader as config_module
-from tattletail.config import secrets
-from tattletail.errors import ConfigError
+from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.jq.prefilter import necessary_condition
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        config = config_module.load(args.config, resolve=secrets.Resolver() if args.resolve else None)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=err)
-        print(f"{len(exc.problems)} problem(s) found", file=err)
+    config = load_config(args.config, err, resolve=args.resolve)
+    if config is None:
         return 1
     refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
     print(config.summary() + (refs if config.references else ""), file=out)

@@ -32,6 +32,7 @@ def load_config(path: str, err: TextIO, resolve: bool = False) -> config_module.
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=err)
+        print(f"{len(exc.problems)} problem(s) found", file=err)
         return None
 
 

@@ -24,14 +24,10 @@ from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.config.loader import Config
 from tattletail.config.secrets import Reference
 from tattletail.destinations import Ses, Sns
-from tattletail.errors import TattletailError
+from tattletail.errors import PolicyError
 
 PARTITION = "arn:${AWS::Partition}"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
-
-
-class PolicyError(TattletailError):
-    """The policy cannot be derived (a value it needs is an unresolved secret reference)."""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from typing import Any, TextIO
 
 from tattletail import settings
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
-from tattletail.delivery import deadletter, dispatch
+from tattletail.delivery import deadletter
+from tattletail.delivery.redrive import redrive
 from tattletail.delivery.state import DynamoState
+from tattletail.errors import TattletailError
 
 
 def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -17,8 +19,11 @@ def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if config is None:
         return 1
     table = args.state_table or os.environ.get(settings.STATE_TABLE)
-    result = dispatch.redrive(deadletter.open_store(args.store), config,
-                              state=DynamoState(table) if table else None)
+    try:
+        result = redrive(deadletter.open_store(args.store), config, state=DynamoState(table) if table else None)
+    except TattletailError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
     for kept in result.kept:
         print(f"kept: {kept}", file=err)
     print(f"{result.resent} resent, {result.already_delivered} already delivered, {len(result.kept)} kept", file=out)

@@ -3,61 +3,58 @@
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 from typing import Any, TextIO
 
 from tattletail.alerts.alert import Alert
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.engine import Engine
-from tattletail.inputs.logfile import GZIP_MAGIC
-
-
-def _records_of(path: str) -> list[dict[str, Any]]:
-    """A single record, or every record of a log file (``{"Records": [...]}``, gzipped or not)."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data[:2] == GZIP_MAGIC:
-        data = gzip.decompress(data)
-    document = json.loads(data)
-    if isinstance(document, dict) and isinstance(document.get("Records"), list):
-        return [r for r in document["Records"] if isinstance(r, dict)]
-    if isinstance(document, dict):
-        return [document]
-    raise ValueError(f"{path}: expected a CloudTrail record or log file, found a JSON {type(document).__name__}")
+from tattletail.errors import SourceError
+from tattletail.inputs import history
+from tattletail.pipeline import process_ref
+from tattletail.rules import Match
 
 
 def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = load_config(args.config, err)
     if config is None:
         return 1
-    try:
-        records = _records_of(args.event)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=err)
-        return 1
     rules = [r for r in config.rules if args.rule in (None, r.name)]
     if not rules:
         print(f"no rule named {args.rule!r} (rules: {', '.join(repr(r.name) for r in config.rules)})", file=err)
         return 1
-    engine = Engine(rules)
+    if args.destination is not None and args.destination not in config.destinations:
+        print(f"no destination {args.destination!r} (destinations: "
+              f"{', '.join(repr(d) for d in config.destinations)})", file=err)
+        return 1
+    try:
+        refs = history.discover([args.event])
+    except SourceError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    matches: list[Match] = []
+    status = 0
+    for ref in refs:
+        report = process_ref(ref, Engine(rules), on_match=lambda match, index: matches.append(match))
+        if report.error or report.skipped:
+            print(f"error: {report.error or report.skipped}", file=err)
+            status = 1
+        for name, errors in report.rule_errors.items():
+            print(f"rule {name!r} failed on this record: {errors.first_message}", file=err)
     shown = 0
-    for record in records:
-        for match in engine.evaluate(record, lambda rule, rec, message: print(
-                f"rule {rule.name!r} failed on this record: {message}", file=err)):
-            alert = Alert.of(match)
-            for destination in config.destinations_of(match.rule):
-                if args.destination not in (None, destination.id):
-                    continue
-                print(f"=== rule {match.rule.name!r} -> destination {destination.id!r} ({destination.type}, "
-                      f"{destination.view.language}, {destination.view.timezone}) ===", file=out)
-                print(destination.preview(alert), file=out)
-                print(file=out)
-                shown += 1
+    for match in matches:
+        alert = Alert.of(match)
+        for destination in config.destinations_of(match.rule):
+            if args.destination not in (None, destination.id):
+                continue
+            print(f"=== rule {match.rule.name!r} -> destination {destination.id!r} ({destination.type}, "
+                  f"{destination.view.language}, {destination.view.timezone}) ===", file=out)
+            print(destination.preview(alert), file=out)
+            print(file=out)
+            shown += 1
     if not shown:
         print("nothing to render: no rule (of those selected) matches, or it has no such destination", file=err)
         return 1
-    return 0
+    return status
 
 
 def register(sub: Any) -> None:

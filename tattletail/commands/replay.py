@@ -1,49 +1,29 @@
-"""Replay a config over history: how often would each rule have fired, and with what?
+"""``tattletail replay``: how often would each rule have fired over history, and with what?
 
-Files are spread over worker processes (``--workers``, all cores by default); each worker loads the
-config once and evaluates whole files, returning counts, the annotations seen and, when asked, the
-matches themselves. Results come back in file order, so output is the same with 1 or N workers.
+Files are spread over worker processes (``--workers``, all cores by default; see ``parallel``); each
+file goes through ``pipeline.process_ref``, the path the Lambda takes, and comes back as its
+``Report`` with the annotations seen and, when asked, the matches themselves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from tattletail.alerts.alert import as_text
 from tattletail.commands.common import DEFAULT_CONFIG, discover, history_args, load_config
-from tattletail.config import loader as config_module
-from tattletail.config import secrets
+from tattletail.commands.parallel import run_files
 from tattletail.delivery.dispatch import Dispatcher
+from tattletail.delivery.report import Report, Totals
 from tattletail.engine import Engine
-from tattletail.errors import SourceError
 from tattletail.inputs.history import LogRef
-from tattletail.inputs.logfile import NotCloudTrail, iter_records
-from tattletail.pipeline import Report
-
-ANNOTATION_WIDTH = 100
-
-
-@dataclass
-class FileResult:
-    """What one file gave."""
-
-    name: str
-    records: int = 0
-    matches: Counter[str] = field(default_factory=Counter)
-    annotations: dict[str, Counter[str]] = field(default_factory=dict)
-    rule_errors: int = 0
-    rows: list[dict[str, Any]] = field(default_factory=list)  # jsonl matches, or report rows
-    failures: list[str] = field(default_factory=list)
-    error: str | None = None
-    skipped: str | None = None
+from tattletail.pipeline import process_ref
+from tattletail.rules import Match
 
 
 def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -51,75 +31,27 @@ def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: A
     return {"rule": rule, "file": file, "index": index, "eventID": record.get("eventID"), "match": value}
 
 
-class _Worker:
-    """Per-process state: the config and engine, loaded once."""
+class ReplayJob:
+    """One file of a replay: evaluated (and delivered with ``--send``), annotations counted."""
 
-    config: config_module.Config | None = None
-    engine: Engine | None = None
-    dispatcher: Dispatcher | None = None  # one per process: duplicates across its files are sent once
-    s3: Any = None
+    def __init__(self, engine: Engine, dispatcher: Dispatcher | None, keep_rows: bool) -> None:
+        self.engine, self.dispatcher, self.keep_rows = engine, dispatcher, keep_rows
 
+    def __call__(self, ref: LogRef, s3: Any) -> Report:
+        rows: list[dict[str, Any]] = []
+        notes: list[tuple[str, str]] = []
 
-def _init(config_path: str | None, resolve: bool = False) -> None:
-    if config_path is not None:
-        _Worker.config = config_module.load(config_path, resolve=secrets.Resolver() if resolve else None)
-        _Worker.engine = Engine(_Worker.config.rules)
-        _Worker.dispatcher = Dispatcher(_Worker.config)
+        def on_match(match: Match, index: int) -> None:
+            if match.annotation is not None:
+                notes.append((match.rule.name, as_text(match.annotation)))
+            if self.keep_rows:
+                rows.append(match_row(match.rule.name, ref.name, index, match.record, match.value))
 
-
-def evaluate_file(ref: LogRef, *, send: bool, keep_rows: bool) -> FileResult:
-    """Evaluate one file with the worker's config (``_init`` first)."""
-    config, engine = _Worker.config, _Worker.engine
-    assert config is not None and engine is not None
-    result = FileResult(ref.name)
-    report = Report(ref.name)
-    batch = _Worker.dispatcher.batch(ref.name, report) if send and _Worker.dispatcher else None
-
-    def on_error(*_: Any) -> None:
-        result.rule_errors += 1
-
-    try:
-        with ref.open(_Worker.s3) as stream:
-            for index, record in enumerate(iter_records(stream, ref.name)):
-                result.records += 1
-                for match in engine.evaluate(record, on_error):
-                    name = match.rule.name
-                    result.matches[name] += 1
-                    if match.annotation is not None:
-                        note = as_text(match.annotation)[:ANNOTATION_WIDTH]
-                        result.annotations.setdefault(name, Counter())[note] += 1
-                    if keep_rows:
-                        result.rows.append(match_row(name, ref.name, index, record, match.value))
-                    if batch is not None:
-                        batch.add(match, index)
-    except NotCloudTrail as exc:
-        result.skipped = str(exc)
-    except (SourceError, OSError) as exc:
-        result.error = str(exc)
-    except Exception as exc:  # S3 errors (access denied, missing object) name the file and go on
-        result.error = f"{ref.name}: {exc}"
-    finally:
-        if batch is not None:
-            batch.flush()
-    result.failures = report.failures
-    return result
-
-
-def _task(args: tuple[LogRef, bool, bool, Callable[..., FileResult]]) -> FileResult:
-    ref, send, keep_rows, func = args
-    return func(ref, send=send, keep_rows=keep_rows)
-
-
-def run_files(config_path: str | None, refs: list[LogRef], *, workers: int, send: bool = False, keep_rows: bool = False,
-              func: Callable[..., FileResult] = evaluate_file) -> Iterator[FileResult]:
-    """``func`` over every file, in file order, on ``workers`` processes (1: in this process)."""
-    tasks = [(ref, send, keep_rows, func) for ref in refs]
-    if workers <= 1 or len(refs) <= 1:
-        _init(config_path, send)
-        yield from map(_task, tasks)
-        return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(config_path, send)) as pool:
-        yield from pool.imap(_task, tasks, chunksize=1)
+        report = process_ref(ref, self.engine, dispatcher=self.dispatcher, on_match=on_match, s3=s3)
+        for rule, note in notes:
+            report.annotate(rule, note)
+        report.rows = rows
+        return report
 
 
 class Progress:
@@ -132,10 +64,10 @@ class Progress:
         self.started = time.monotonic()
         self._shown = 0.0
 
-    def update(self, result: FileResult) -> None:
+    def update(self, report: Report) -> None:
         self.files += 1
-        self.records += result.records
-        self.matches += sum(result.matches.values())
+        self.records += report.records
+        self.matches += report.match_count
         now = time.monotonic()
         if self.enabled and (now - self._shown > 0.1 or self.files == self.total):
             self._shown = now
@@ -151,45 +83,26 @@ class Progress:
             self.stream.write("\n")
 
 
-@dataclass
-class Summary:
-    files: int = 0
-    records: int = 0
-    rule_errors: int = 0
-    matches: Counter[str] = field(default_factory=Counter)
-    annotations: dict[str, Counter[str]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
 
-    def add(self, result: FileResult) -> None:
-        self.files += 1
-        self.records += result.records
-        self.rule_errors += result.rule_errors
-        self.matches.update(result.matches)
-        for rule, counter in result.annotations.items():
-            self.annotations.setdefault(rule, Counter()).update(counter)
-        if result.error:
-            self.errors.append(result.error)
-        if result.skipped:
-            self.skipped.append(result.skipped)
-        self.failures += result.failures
-
-
-def summary_table(summary: Summary, rule_names: Iterable[str], top: int = 3) -> str:
-    """Matches per rule (every rule, quiet ones too) with the top annotation values of each."""
+def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str:
+    """Matches per rule (every rule, quiet ones too) with its share of the records read and the top
+    annotation values, then each failing rule's errors (count, first message, first eventID)."""
     names = list(rule_names)
     width = max([len(n) for n in names] + [4])
-    lines = [f"{'rule'.ljust(width)}  {'matches':>9}", f"{'-' * width}  {'-' * 9}"]
-    for name in sorted(names, key=lambda n: (-summary.matches[n], n)):
-        lines.append(f"{name.ljust(width)}  {summary.matches[name]:>9,}")
-        for value, count in summary.annotations.get(name, Counter()).most_common(top):
+    records = max(totals.records, 1)
+    lines = [f"{'rule'.ljust(width)}  {'matches':>9}  {'records':>8}", f"{'-' * width}  {'-' * 9}  {'-' * 8}"]
+    for name in sorted(names, key=lambda n: (-totals.matches[n], n)):
+        share = 100 * totals.matches[name] / records
+        lines.append(f"{name.ljust(width)}  {totals.matches[name]:>9,}  {share:>7.2f}%")
+        for value, count in totals.annotations.get(name, Counter()).most_common(top):
             lines.append(f"{'':{width}}  {count:>9,}  {value}")
     lines.append("")
-    total = sum(summary.matches.values())
-    lines.append(f"{summary.files:,} files, {summary.records:,} records, {total:,} matches, "
-                 f"{summary.rule_errors:,} rule errors, {len(summary.errors)} unreadable, "
-                 f"{len(summary.skipped)} skipped")
+    for name, errors in sorted(totals.rule_errors.items()):
+        lines.append(f"rule errors: {name!r}: {errors.count:,} (first: {errors.first_message}; "
+                     f"eventID {errors.first_event_id or '-'})")
+    lines.append(f"{totals.objects:,} files, {totals.records:,} records, {totals.match_count:,} matches, "
+                 f"{totals.rule_error_count:,} rule errors, {len(totals.errors)} unreadable, "
+                 f"{len(totals.skipped)} skipped")
     return "\n".join(lines)
 
 
@@ -206,22 +119,22 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if found is None:
         return 1
     refs = found[0]
-    summary = Summary()
+    totals = Totals()
     progress = Progress(len(refs), err)
-    for result in run_files(args.config, refs, workers=args.workers, send=args.send,
-                                   keep_rows=args.format == "jsonl"):
-        summary.add(result)
-        progress.update(result)
+    job = ReplayJob(Engine(config.rules), Dispatcher(config) if args.send else None, args.format == "jsonl")
+    for report in run_files(job, refs, workers=args.workers):
+        totals.add(report)
+        progress.update(report)
         if args.format == "jsonl":
-            print_rows(result.rows, out)
+            print_rows(report.rows, out)
     progress.close()
-    for error in summary.errors:
+    for error in totals.errors:
         print(f"error: {error}", file=err)
-    for failure in summary.failures:
+    for failure in totals.failures:
         print(f"delivery failed: {failure}", file=err)
-    table = summary_table(summary, [r.name for r in config.rules])
+    table = summary_table(totals, [r.name for r in config.rules])
     print(table, file=err if args.format == "jsonl" else out)
-    return 1 if summary.errors or summary.failures else 0
+    return 1 if totals.errors or totals.failures else 0
 
 
 def register(sub: Any) -> None:

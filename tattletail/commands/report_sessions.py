@@ -18,10 +18,12 @@ from typing import Any, TextIO
 
 from tattletail.alerts.facts import derive, get, text
 from tattletail.commands.common import discover, history_args
-from tattletail.commands.replay import FileResult, _Worker, run_files
-from tattletail.errors import SourceError
+from tattletail.commands.parallel import run_files
+from tattletail.delivery.report import Report
+from tattletail.engine import Engine
 from tattletail.inputs.history import LogRef
-from tattletail.inputs.logfile import NotCloudTrail, iter_records
+from tattletail.pipeline import process_ref
+from tattletail.rules import Match, Rule
 
 EVENTS = ("StartSession", "ResumeSession", "TerminateSession")
 COLUMNS = ("time", "event", "target", "who", "source_ip", "session_id", "account", "region", "error")
@@ -46,23 +48,33 @@ def session_row(record: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def rows_of_file(ref: LogRef, *, send: bool = False, keep_rows: bool = True) -> FileResult:
-    """Session rows of one file (a ``replay.run_files`` task)."""
-    result = FileResult(ref.name)
-    try:
-        with ref.open(_Worker.s3) as stream:
-            for record in iter_records(stream, ref.name):
-                result.records += 1
-                row = session_row(record)
-                if row is not None:
-                    result.rows.append(row)
-    except NotCloudTrail as exc:
-        result.skipped = str(exc)
-    except (SourceError, OSError) as exc:
-        result.error = str(exc)
-    except Exception as exc:  # S3 errors name the file and go on
-        result.error = f"{ref.name}: {exc}"
-    return result
+SESSION_RULE = Rule(name="Session Manager event", jq_match=(
+    'select(.eventSource == "ssm.amazonaws.com" and '
+    '(.eventName == "StartSession" or .eventName == "ResumeSession" or .eventName == "TerminateSession"))'))
+
+
+def rows_of_file(ref: LogRef, s3: Any) -> Report:
+    """Session rows of one file (a ``parallel.run_files`` job): the Session Manager records found by the
+    engine, through the same path as every other evaluation."""
+    rows: list[dict[str, Any]] = []
+
+    def on_match(match: Match, index: int) -> None:
+        row = session_row(match.record)
+        if row is not None:
+            rows.append(row)
+
+    report = process_ref(ref, _engine(), on_match=on_match, s3=s3)
+    report.rows = rows
+    return report
+
+
+_engines: list[Engine] = []
+
+
+def _engine() -> Engine:
+    if not _engines:
+        _engines.append(Engine([SESSION_RULE]))
+    return _engines[0]
 
 
 def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | None) -> list[dict[str, Any]]:
@@ -138,10 +150,11 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     refs, since, until = found
     rows: list[dict[str, Any]] = []
     errors = []
-    for result in run_files(None, refs, workers=args.workers, keep_rows=True, func=rows_of_file):
-        rows += result.rows
-        if result.error:
-            errors.append(result.error)
+    _engine()  # compiled once, before the workers are forked
+    for report in run_files(rows_of_file, refs, workers=args.workers):
+        rows += report.rows
+        if report.error:
+            errors.append(report.error)
     for error in errors:
         print(f"error: {error}", file=err)
     out.write(render(within(rows, since, until), args.format))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from typing import Any, TextIO
 
 from tattletail.alerts import facts
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.commands.replay import match_row
 from tattletail.delivery.dispatch import Dispatcher
+from tattletail.delivery.report import Totals
 from tattletail.engine import Engine
 from tattletail.errors import SourceError
-from tattletail.inputs.logfile import NotCloudTrail
-from tattletail.pipeline import process_stream
+from tattletail.inputs import history
+from tattletail.pipeline import process_ref
 from tattletail.rules import Match
 
 
@@ -35,39 +35,40 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = load_config(args.config, err, resolve=args.send)
     if config is None:
         return 1
+    try:
+        refs = history.discover(args.logfiles)
+    except SourceError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
     dispatcher = Dispatcher(config) if args.send else None
-    totals: Counter[str] = Counter()
-    status = 0
-    for path in args.logfiles:
+    totals = Totals()
+    for ref in refs:
         if args.format == "jsonl":
-            def show(match: Match, index: int, path: str = path) -> None:
-                out.write(json.dumps(match_row(match.rule.name, path, index, match.record, match.value),
+            def show(match: Match, index: int, name: str = ref.name) -> None:
+                out.write(json.dumps(match_row(match.rule.name, name, index, match.record, match.value),
                                      ensure_ascii=False) + "\n")
         else:
-            def show(match: Match, index: int, path: str = path) -> None:
+            def show(match: Match, index: int, name: str = ref.name) -> None:
                 print(_match_line(match), file=out)
-        try:
-            with open(path, "rb") as fh:
-                report = process_stream(fh, path, config, engine, dispatcher=dispatcher, on_match=show)
-        except NotCloudTrail as exc:
-            print(f"skipped: {exc}", file=err)
-            continue
-        except (OSError, SourceError) as exc:
-            print(f"error: {exc}", file=err)
-            status = 1
-            continue
-        totals["files"] += 1
-        totals["records"] += report.records
-        totals["matches"] += sum(report.matches.values())
-        totals["rule errors"] += sum(report.rule_errors.values())
-        if report.failures:
-            totals["failed deliveries"] += len(report.failures)
-            status = 1
+        report = process_ref(ref, engine, dispatcher=dispatcher, on_match=show)
+        totals.add(report)
+        if report.skipped:
+            print(f"skipped: {report.skipped}", file=err)
+        elif report.error:
+            print(f"error: {report.error}", file=err)
     out.flush()
-    summary = ", ".join(f"{n} {what}" for what, n in totals.items())
-    print(summary or "no files read", file=err)
-    return status
+    for name, errors in sorted(totals.rule_errors.items()):
+        print(f"rule {name!r} failed on {errors.count:,} records (first: {errors.first_message}; "
+              f"eventID {errors.first_event_id or '-'})", file=err)
+    parts = [f"{totals.objects} files", f"{totals.records} records", f"{totals.match_count} matches",
+             f"{totals.rule_error_count} rule errors"]
+    if args.send:
+        parts.append(f"{totals.counts['alerts_delivered']} alerts delivered")
+    if totals.failures:
+        parts.append(f"{len(totals.failures)} failed deliveries")
+    print(", ".join(parts) if refs else "no files read", file=err)
+    return 1 if totals.errors or totals.failures else 0
 
 
 def register(sub: Any) -> None:

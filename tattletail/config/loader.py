@@ -21,7 +21,7 @@ from tattletail.alerts.alert import SEVERITIES, View
 from tattletail.alerts.labels import LANGUAGES
 from tattletail.config import secrets
 from tattletail.destinations import REGISTRY, Destination
-from tattletail.errors import ConfigError
+from tattletail.errors import ConfigError, SecretError
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {
@@ -131,6 +131,22 @@ def load_pack(path: str | Path) -> tuple[Rule, ...]:
     if checker.problems:
         raise ConfigError(checker.problems)
     return tuple(rules)
+
+
+def load_rules(path: str | Path) -> tuple[Rule, ...]:
+    """The rules of a file that is either a pack or a configuration (with its included packs), read once:
+    what ``tattletail test`` runs."""
+    problems: list[str] = []
+    data = _read_toml(path, problems)
+    if data is None:
+        raise ConfigError(problems)
+    checker = _Checker(str(path), Path(path).parent)
+    if is_pack(data):
+        rules = checker.pack(data, str(path))
+        if checker.problems:
+            raise ConfigError(checker.problems)
+        return tuple(rules)
+    return checker.check(data).rules
 
 
 def is_pack(data: dict[str, Any]) -> bool:
@@ -296,7 +312,7 @@ class _Checker:
             for item in items:
                 try:
                     ref = secrets.parse(item)
-                except secrets.SecretError as exc:
+                except SecretError as exc:
                     problems.append(f"{key}: {exc}")
                     resolved.append(item)
                     continue
@@ -310,7 +326,7 @@ class _Checker:
                     continue
                 try:
                     resolved.append(self.resolver.resolve(ref))
-                except secrets.SecretError as exc:
+                except SecretError as exc:
                     problems.append(f"{key}: {exc}")
                     unresolved.add(key)  # reported once: its value cannot be checked
                     resolved.append(item)

@@ -18,15 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tattletail.errors import TattletailError
+from tattletail import aws
+from tattletail.errors import SecretError
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _SSM_NAME = re.compile(r"^(/[A-Za-z0-9_.\-/]+|[A-Za-z0-9_.\-]+|arn:aws[a-z-]*:ssm:[^\s]+:parameter/[A-Za-z0-9_.\-/]+)$")
 _SECRET_NAME = re.compile(r"^([A-Za-z0-9/_+=.@\-]+|arn:aws[a-z-]*:secretsmanager:[^\s]+)$")
-
-
-class SecretError(TattletailError):
-    """A reference that is malformed, or whose secret cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +72,6 @@ class Resolver:
             if ref.name not in self.environ:
                 raise SecretError(f"{ref}: environment variable {ref.name} is not set")
             return self.environ[ref.name]
-        from tattletail import aws
-
         try:
             if ref.kind == "ssm":
                 self._ssm = self._ssm or aws.client("ssm")

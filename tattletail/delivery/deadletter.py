@@ -17,13 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tattletail.errors import TattletailError
+from tattletail import aws
+from tattletail.errors import DeadLetterError
 
 SQS_LIMIT = 256 * 1024
-
-
-class DeadLetterError(TattletailError):
-    """A letter could not be stored."""
 
 
 @dataclass
@@ -46,11 +43,7 @@ class SqsDeadLetters:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            from tattletail import aws
-
-            self._client = aws.client("sqs")
-        return self._client
+        return self._client or aws.client("sqs")
 
     def put(self, letter: dict[str, Any]) -> None:
         text = _encode(letter)
@@ -93,11 +86,7 @@ class S3DeadLetters:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            from tattletail import aws
-
-            self._client = aws.client("s3")
-        return self._client
+        return self._client or aws.client("s3")
 
     def put(self, letter: dict[str, Any]) -> None:
         key = f"{self.prefix}/{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4()}.json".lstrip("/")

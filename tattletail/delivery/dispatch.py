@@ -24,22 +24,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tattletail import log
 from tattletail.alerts.alert import Alert, Digest
 from tattletail.alerts.facts import derive
+from tattletail.config.loader import Config
 from tattletail.delivery import retry
-from tattletail.delivery.deadletter import DeadLetterError, DeadLetters
+from tattletail.delivery.deadletter import DeadLetters
+from tattletail.delivery.report import Report
 from tattletail.delivery.state import MemoryState, State, delivery_key, record_key
 from tattletail.destinations import Destination
-from tattletail.errors import DeliveryError, StateError
+from tattletail.errors import DeadLetterError, DeliveryError, StateError
 from tattletail.rules import Match, Rule
-
-if TYPE_CHECKING:
-    from tattletail.config.loader import Config
-    from tattletail.pipeline import Report
 
 DIGEST_FIRST = 5        # matches shown in a digest
 DIGEST_TOP = 10         # users and events listed in a digest
@@ -79,16 +76,17 @@ class Dispatcher:
         self.deadline = deadline or retry.Deadline()
         self.sleep = sleep
 
-    def batch(self, source: str, report: Report) -> Batch:
-        return Batch(self, source, report)
+    def for_object(self, report: Report) -> ObjectDeliveries:
+        """The deliveries of one log object, counted into its report."""
+        return ObjectDeliveries(self, report)
 
 
-class Batch:
+class ObjectDeliveries:
     """The deliveries of one log object: ``add`` each match, then ``flush`` once."""
 
-    def __init__(self, dispatcher: Dispatcher, source: str, report: Report) -> None:
+    def __init__(self, dispatcher: Dispatcher, report: Report) -> None:
         self.d = dispatcher
-        self.source = source
+        self.source = report.name
         self.report = report
         self.buckets: dict[tuple[str, str], _Bucket] = {}
         self._alerts: dict[tuple[str, str], Alert] = {}  # (rule, kept text): one alert for all destinations
@@ -258,56 +256,3 @@ class Batch:
         self.report.dead_lettered += len(keys)
         log.emit("dead_lettered", logging.WARNING, rule=bucket.rule.name, destination=bucket.destination.id,
                  object=self.source, alerts=len(keys), store=str(self.d.dead_letters), error=error)
-
-
-@dataclass
-class RedriveResult:
-    resent: int = 0
-    already_delivered: int = 0
-    kept: list[str] = field(default_factory=list)
-
-
-def redrive(store: DeadLetters, config: Config, *, state: State | None = None,
-            policy: retry.RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> RedriveResult:
-    """Send every dead letter again, as it was rendered, to its destination in ``config``. A letter is
-    deleted once sent (or once its alerts are found delivered in ``state``); one that fails again is kept."""
-    state = state if state is not None else MemoryState()
-    policy = policy or retry.RetryPolicy(reserve=0.0)
-    deadline = retry.Deadline()
-    result = RedriveResult()
-    letters = list(store.letters())
-    for letter in letters:
-        problem = _redrive_one(store, letter, config, state, policy, deadline, sleep, result)
-        if problem is not None:
-            result.kept.append(problem)
-            store.keep(letter)
-    return result
-
-
-def _redrive_one(store: DeadLetters, letter: Any, config: Config, state: State, policy: retry.RetryPolicy,
-                 deadline: retry.Deadline, sleep: Callable[[float], None] | None, result: RedriveResult) -> str | None:
-    """Resend one letter; the reason it is kept, or ``None`` when it is done with."""
-    body = letter.body
-    where = f"letter for rule {body.get('rule')!r} -> destination {body.get('destination')!r}"
-    destination = config.destinations.get(body.get("destination", ""))
-    if destination is None:
-        return f"{where}: no such destination in {config.source} (defined: {', '.join(config.destinations)})"
-    keys = list(body.get("keys", []))
-    try:
-        claimed = state.claim(keys, parked=True)
-    except StateError as exc:
-        return f"{where}: {exc}"
-    if keys and not claimed:
-        store.delete(letter)
-        result.already_delivered += 1
-        return None
-    try:
-        retry.call(partial(destination.deliver, body["rendered"]), policy, deadline, sleep)
-    except DeliveryError as exc:
-        state.park(claimed)
-        return f"{where}: {exc}"
-    state.confirm(claimed)
-    store.delete(letter)
-    result.resent += 1
-    log.emit("redriven", rule=body.get("rule"), destination=destination.id, alerts=len(keys))
-    return None

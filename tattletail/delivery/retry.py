@@ -26,7 +26,7 @@ class RetryPolicy:
     cap: float = 20.0          # longest single wait
     reserve: float = 10.0      # seconds kept back at the end of the invocation
 
-    def backoff(self, attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    def backoff(self, attempt: int, rng: random.Random = random._inst) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return rng.uniform(0, min(self.cap, self.base * 2 ** attempt))
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from tattletail import aws
 from tattletail.errors import StateError
 
 LEASE_SECONDS = 20 * 60          # longer than Lambda's 15-minute maximum
@@ -98,11 +99,7 @@ class DynamoState:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            from tattletail import aws
-
-            self._client = aws.client("dynamodb")
-        return self._client
+        return self._client or aws.client("dynamodb")
 
     def claim(self, keys: Iterable[str], *, parked: bool = False) -> list[str]:
         from botocore.exceptions import ClientError
@@ -125,7 +122,7 @@ class DynamoState:
                     ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if aws.is_conditional_failure(exc):
                     self._local.confirm([key])  # delivered, or being delivered, elsewhere
                     continue
                 failure: Exception = exc
@@ -175,5 +172,5 @@ class DynamoState:
                     ConditionExpression="#s = :claimed", ExpressionAttributeNames={"#s": "status"},
                     ExpressionAttributeValues={":claimed": {"S": "claimed"}})
             except Exception as exc:
-                if "ConditionalCheckFailed" not in str(exc):
+                if not aws.is_conditional_failure(exc):
                     raise StateError(f"state table {self.table}: cannot release: {exc}") from None

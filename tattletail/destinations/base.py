@@ -1,8 +1,14 @@
-"""What every destination shares: the key schema it accepts, and secret masking.
+"""The contract every destination keeps, and secret masking.
 
-A destination is a small class with ``type``, ``id`` and ``send(alert)``. Its ``KEYS`` declare the
-TOML keys it takes (name -> (python type, required)), so the config loader can report unknown,
-missing and mistyped keys for every destination type the same way.
+A destination is a small class registered by its ``type`` in ``destinations.REGISTRY``. Its ``KEYS``
+declare the TOML keys it takes (name -> (python type, required)), so the config loader reports unknown,
+missing and mistyped keys for every type the same way, and ``validate`` checks the values at load.
+Sending is split in two so that what was rendered can be retried, dead-lettered and redriven exactly:
+
+- ``render(alert)`` / ``render_digest(digest)``: the request's parameters, pure (no I/O);
+- ``deliver(rendered)``: one attempt to send them, raising ``RetryableDeliveryError`` when trying
+  again may help and ``DeliveryError`` when it cannot (``delivery.dispatch`` retries and keeps);
+- ``preview(alert)``: what ``render`` gives, shown for a person (``tattletail render``).
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ KeySpec = dict[str, tuple[type, bool]]
 
 
 class Destination:
-    """Base of all destinations. Subclasses set ``type`` and ``KEYS`` and implement ``render`` (what
-    would be sent, for ``tattletail render`` and for ``send``) and ``send``."""
+    """Base of all destinations. Subclasses set ``type`` and ``KEYS`` and implement ``render``,
+    ``render_digest`` and ``deliver`` (the contract in the module docstring)."""
 
     type: ClassVar[str] = ""
     KEYS: ClassVar[KeySpec] = {}
@@ -49,9 +55,6 @@ class Destination:
         """Send a rendered message once; raise ``RetryableDeliveryError`` when trying again may help,
         ``DeliveryError`` when it cannot."""
         raise NotImplementedError
-
-    def send(self, alert: Alert) -> None:
-        self.deliver(self.render(alert))
 
     def preview(self, alert: Alert) -> str:
         """What ``render`` gives, shown for a person (``tattletail render``)."""

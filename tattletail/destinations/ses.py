@@ -68,9 +68,7 @@ class Ses(Destination):
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("ses", region=self.region)
-        return self._client
+        return self._client or aws.client("ses", region=self.region)
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``SendEmail`` parameters."""

@@ -121,9 +121,7 @@ class Sns(Destination):
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("sns", region=self.sns_arn.split(":")[3])
-        return self._client
+        return self._client or aws.client("sns", region=self.sns_arn.split(":")[3])
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``Publish`` parameters (less the topic)."""

@@ -32,11 +32,10 @@ MAX_DEPTH = 4                                 # envelopes inside envelopes (SQS 
 
 @dataclass(frozen=True)
 class S3Object:
-    """One object to read, and the size the notification announced (if any)."""
+    """One object to read."""
 
     bucket: str
     key: str
-    size: int | None = None
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
@@ -86,8 +85,7 @@ def _s3_record(record: Mapping[str, Any]) -> S3Object | None:
     key = obj.get("key") if isinstance(obj, Mapping) else None
     if not isinstance(name, str) or not isinstance(key, str):
         return None
-    size = obj.get("size") if isinstance(obj, Mapping) else None
-    return S3Object(name, unquote_plus(key), size if isinstance(size, int) else None)
+    return S3Object(name, unquote_plus(key))
 
 
 def _fill(item: Item, payload: Any, where: str, depth: int = 0) -> str:
@@ -141,8 +139,7 @@ def _eventbridge(item: Item, event: Mapping[str, Any], where: str) -> str:
         if not isinstance(name, str) or not isinstance(key, str):
             raise SourceError(f"{where}: Object Created without bucket name and object key "
                               f"(detail keys: {_keys(detail)})")
-        size = obj.get("size") if isinstance(obj, Mapping) else None
-        item.objects.append(S3Object(name, key, size if isinstance(size, int) else None))  # not URL-encoded
+        item.objects.append(S3Object(name, key))  # not URL-encoded
         return "eventbridge-s3"
     if isinstance(kind, str) and kind.endswith(CLOUDTRAIL_DETAIL_SUFFIX):
         item.records.append((f"eventbridge:{event.get('id', '?')}", dict(detail)))

@@ -8,6 +8,9 @@ found without listing years of keys. Digest files are never returned.
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +18,11 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from tattletail import aws
 from tattletail.errors import SourceError
-from tattletail.inputs.logfile import is_digest_key
+from tattletail.inputs.logfile import GZIP_MAGIC, is_digest_key
+
+SINGLE_RECORD_LIMIT = 10 * 1024 * 1024  # a record alone in a file; CloudTrail's own limit is far below
 
 # .../CloudTrail/<region>/YYYY[/MM[/DD]]  (also CloudTrail-Insight)
 _DATED = re.compile(r"/CloudTrail(?:-Insight)?/[^/]+/(\d{4})(?:/(\d{2})(?:/(\d{2}))?)?(?:/|$)")
@@ -34,11 +40,25 @@ class LogRef:
     def open(self, s3: Any = None) -> IO[bytes]:
         if self.path is not None:
             return open(self.path, "rb")
-        if s3 is None:
-            from tattletail import aws
-
-            s3 = aws.client("s3")
+        s3 = s3 or aws.client("s3")
         return s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]  # type: ignore[no-any-return]
+
+    def single_record(self) -> dict[str, Any] | None:
+        """The record of a local file holding one CloudTrail record rather than a log file (what
+        ``aws cloudtrail lookup-events`` or a console copy gives), or ``None``. Bounded in size."""
+        if self.path is None:
+            return None
+        with open(self.path, "rb") as fh:
+            data = fh.read(SINGLE_RECORD_LIMIT + 1)
+        if data[:2] == GZIP_MAGIC:
+            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(SINGLE_RECORD_LIMIT + 1)
+        if len(data) > SINGLE_RECORD_LIMIT:
+            return None
+        try:
+            value = json.loads(data.decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return value if isinstance(value, dict) and "Records" not in value else None
 
 
 def key_date(key: str) -> tuple[int, int | None, int | None] | None:
@@ -104,10 +124,7 @@ def discover(sources: list[str], since: date | None = None, until: date | None =
             bucket, _, prefix = source[5:].partition("/")
             if not bucket:
                 raise SourceError(f"{source}: no bucket name")
-            if s3 is None:
-                from tattletail import aws
-
-                s3 = aws.client("s3")
+            s3 = s3 or aws.client("s3")
             try:
                 refs += _walk_s3(s3, bucket, prefix, since, until)
             except Exception as exc:  # botocore errors: access denied, no such bucket

@@ -16,16 +16,12 @@ from typing import IO, Any
 
 import ijson
 
-from tattletail.errors import SourceError
+from tattletail.errors import NotCloudTrail, SourceError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(.)', re.S)
 _PEEK = 4096
 _DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
-
-
-class NotCloudTrail(SourceError):
-    """The object is not a CloudTrail log file (it is skipped, not an error of the invocation)."""
 
 
 def is_digest_key(key: str) -> bool:
@@ -71,7 +67,7 @@ def open_log(stream: IO[bytes]) -> IO[bytes]:
     head = _read_exactly(stream, 2)
     raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stream), buffer_size=64 * 1024)
     if head == GZIP_MAGIC:
-        raw = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=64 * 1024)  # type: ignore[arg-type]
+        raw = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=64 * 1024)
     return raw
 
 

@@ -71,7 +71,7 @@ def _stages(node: Node) -> list[Node]:
 
 
 def _is_in(node: Node) -> bool:
-    return node[0] == "pipe" and node[2][0] == "call" and node[2][1] == "IN"
+    return bool(node[0] == "pipe" and node[2][0] == "call" and node[2][1] == "IN")
 
 
 def necessary_condition(program: str) -> Condition | None:
