@@ -85,8 +85,15 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line description of an AWS failure for errors and logs."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split()) if not error_code(exc) else " ".join(str(exc).split())
+    """A one-line description of an AWS failure for errors and logs: ``Code: message`` for an AWS error,
+    ``Type: text`` for anything else (connection trouble, missing credentials)."""
+    code = error_code(exc)
+    if code:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message") or ""
+        text = f"{code}: {message}" if message else f"{code}: {exc}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def delivery_error(exc: Exception, where: str) -> DeliveryError:
