@@ -22,7 +22,7 @@ from tattletail.config.loader import Config
 from tattletail.delivery import deadletter
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.retry import Deadline, RetryPolicy
-from tattletail.delivery.state import LEASE_SECONDS, DynamoState, MemoryState
+from tattletail.delivery.state import DynamoState, MemoryState
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError, InvocationFailed, SourceError, TattletailError
 from tattletail.inputs.events import Item, S3Object, parse
@@ -37,6 +37,8 @@ class _Loaded:
     config: Config
     engine: Engine
 
+
+MISSING = "no such object"  # a Batch task's object that does not exist fails for good (``_batch_result``)
 
 _loaded: _Loaded | None = None  # per container: reused across invocations while unchanged
 _s3_client: Any = None
@@ -93,9 +95,8 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
     """Delivery for this invocation: state and dead letters from the environment, time from the context."""
     table = os.environ.get(settings.STATE_TABLE)
     dlq = os.environ.get(settings.DLQ_URL) or os.environ.get(settings.DLQ_S3)
-    deadline = Deadline(context)
-    lease = int(min(deadline.remaining(), LEASE_SECONDS)) + 60  # a claim outlives this invocation by a minute
-    return Dispatcher(config, state=DynamoState(table, lease=lease) if table else MemoryState(),
+    deadline = Deadline(context)  # a claim lasts until this deadline (plus a margin): see delivery.state
+    return Dispatcher(config, state=DynamoState(table, time_left=deadline.remaining) if table else MemoryState(),
                       dead_letters=deadletter.open_store(dlq) if dlq else None,
                       policy=retry_policy, deadline=deadline)
 
@@ -120,7 +121,7 @@ def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: D
         body = _s3().get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
         if _error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-            report.skipped = f"no such object (deleted since the notification?): {exc}"
+            report.skipped = f"{MISSING} (deleted since the notification?): {exc}"
         else:
             report.failures.append(f"{obj}: cannot read: {exc}")
         return report
@@ -210,6 +211,8 @@ def _batch_result(item: Item, outcome: _Outcome) -> dict[str, str]:
     if outcome.errors:
         return result("PermanentFailure", "; ".join(outcome.errors))
     report = outcome.reports[0] if outcome.reports else None
+    if report and report.skipped and report.skipped.startswith(MISSING):  # a backfill must not hide it
+        return result("PermanentFailure", f"{report.name}: {report.skipped}")
     summary = (f"skipped: {report.skipped}" if report and report.skipped else
                f"{report.records} records, {sum(report.matches.values())} matches, {report.alerts_delivered} "
                f"alerts delivered, {report.duplicates} duplicates, {report.dead_lettered} dead-lettered"

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from tattletail import log
 from tattletail.config.loader import Config
@@ -58,9 +58,10 @@ class Report:
 
 
 def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
-             on_match: Callable[[Match, int], None]) -> None:
+             on_match: Callable[[Match, int], None], stop: Callable[[], bool] | None = None) -> bool:
     """Run every record through the engine, counting into ``report``; a rule's runtime error on a
-    record is logged with the rule and eventID and counts as no match."""
+    record is logged with the rule and eventID and counts as no match. ``stop`` is asked before each
+    record; when it says so, the rest is not evaluated and ``False`` is returned."""
 
     def on_error(rule: Rule, record: dict[str, Any], message: str) -> None:
         report.rule_errors[rule.name] += 1
@@ -68,10 +69,26 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report,
                  event_id=record.get("eventID"), error=message)
 
     for index, record in enumerate(records):
+        if stop is not None and stop():
+            return False
         report.records += 1
         for match in engine.evaluate(record, on_error):
             report.matches[match.rule.name] += 1
             on_match(match, index)
+    return True
+
+
+class _Counted:
+    """A stream that counts the bytes read from it (how far into an object reading got)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
 
 
 def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine, *,
@@ -79,7 +96,9 @@ def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine,
                    report: Report | None = None) -> Report:
     """Evaluate one log object; show each match (with its record's index in the file) to ``on_match``
     and hand it to ``dispatcher`` for delivery. What was read before damage in the object is still
-    delivered; the ``SourceError`` is raised after."""
+    delivered; the ``SourceError`` is raised after. Reading watches the dispatcher's clock: when too
+    little time is left to go on (``Dispatcher.stop_reading``), what was found is delivered and the
+    object is a failure that says how far it got (so its item is retried)."""
     report = report or Report(name)
 
     def bad_record(index: int, reason: str) -> None:
@@ -94,8 +113,17 @@ def process_stream(stream: IO[bytes], name: str, config: Config, engine: Engine,
         if batch is not None:
             batch.add(match, index)
 
+    counted = _Counted(stream)
+    stop = dispatcher.stop_reading if dispatcher is not None else None
     try:
-        evaluate(iter_records(stream, name, bad_record), engine, report, handle)
+        if not evaluate(iter_records(cast(IO[bytes], counted), name, bad_record), engine, report, handle, stop):
+            # What was found is delivered below; the rest waits for a retry (delivered keys are skipped).
+            left = dispatcher.deadline.remaining() if dispatcher is not None else 0.0
+            report.failures.append(f"{name}: not finished in time: {report.records} records evaluated, "
+                                   f"{counted.count} bytes of the object read, the rest not evaluated "
+                                   f"({left:.1f} s were left); retry")
+            log.emit("object_incomplete", logging.ERROR, object=name, records=report.records,
+                     bytes_read=counted.count, seconds_left=round(left, 1))
     finally:
         if batch is not None:
             batch.flush()
