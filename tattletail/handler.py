@@ -121,7 +121,7 @@ def _process_object(obj: S3Object, config: Config, engine: Engine, dispatcher: D
         body = _s3().get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
         if _error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-            report.skipped = f"{MISSING} (deleted since the notification?): {exc}"
+            report.skipped = f"{MISSING} (deleted since the event or manifest named it?): {exc}"
         else:
             report.failures.append(f"{obj}: cannot read: {exc}")
         return report
