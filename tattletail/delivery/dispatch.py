@@ -67,6 +67,10 @@ class _Bucket:
         return Match.from_output(self.rule, record, value) or Match(self.rule, record, value, value)
 
 
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch < 1e11 else "unknown"
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -205,7 +209,7 @@ class Batch:
         for bucket, keys in held:
             where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(keys)} alerts)'
             self.report.failures.append(f"{where}: claimed by another invocation and not confirmed within the "
-                                        f"time left (claims end by {max(keys.values()):.0f}, epoch s); retry")
+                                        f"time left (its claims end by {_utc(max(keys.values()))}); retry")
         log.emit("claims_awaited", logging.WARNING if held else logging.INFO, object=self.source,
                  waited_s=round(time.monotonic() - started, 2), still_held=sum(len(k) for _, k in held), **found)
 

@@ -227,7 +227,9 @@ class DynamoState:
             request: dict[str, Any] = {self.table: {
                 "Keys": [{"pk": {"S": k}} for k in keys[start:start + 100]], "ConsistentRead": True,
                 "ProjectionExpression": "pk, #s, lease_until", "ExpressionAttributeNames": {"#s": "status"}}}
-            for _ in range(10):  # unprocessed keys (throttling) are asked for again
+            for attempt in range(6):  # unprocessed keys (throttling) are asked for again, after a pause
+                if attempt:
+                    time.sleep(0.05 * 2 ** attempt)
                 try:
                     answer = self.client.batch_get_item(RequestItems=request)
                 except Exception as exc:
