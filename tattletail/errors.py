@@ -13,6 +13,8 @@ Catching ``TattletailError`` catches anything the package raises on purpose.
 
 from __future__ import annotations
 
+from tattletail.redact import redact
+
 
 class TattletailError(Exception):
     """Root of every error tattletail raises on purpose."""
@@ -50,5 +52,5 @@ class InvocationFailed(TattletailError):
     """Some objects or deliveries failed; everything was attempted before this was raised."""
 
     def __init__(self, failures: list[str]) -> None:
-        self.failures = list(failures)
+        self.failures = [redact(failure) for failure in failures]  # this message is the Lambda's error
         super().__init__(f"{len(self.failures)} failed: " + "; ".join(self.failures))

@@ -2,8 +2,10 @@
 
 ``format = "json"`` (the default) publishes the Go tool's payload ``{name, description, record, match}``
 unchanged, so existing machine subscribers keep working. ``format = "text"`` publishes a readable
-plain-text body for topics that fan out to email, with a ``Subject`` (at most 100 characters, no line
-breaks) from the ``subject`` template. Messages are kept within SNS's 256 KB limit.
+plain-text body for topics that fan out to email. Both carry a ``Subject`` from the ``subject``
+template within SNS's documented rules (printable ASCII, no line breaks or control characters, under
+100 characters: ``escape.sns_subject``), so SNS never rejects a message for its subject -- a rejection
+would be permanent, and redrive could never deliver it. Messages are kept within SNS's 256 KB limit.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 from tattletail import aws
+from tattletail.alerts import escape as esc
 from tattletail.alerts.alert import Alert, Digest, View
 from tattletail.destinations.base import Destination, KeySpec
 from tattletail.rules import Match
 
 MESSAGE_LIMIT = 256 * 1024  # bytes, UTF-8
-SUBJECT_LIMIT = 100
+SUBJECT_LIMIT = esc.SUBJECT_LIMIT  # characters: SNS wants "less than 100"
 ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d+:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 FORMATS = ("json", "text")
 DEFAULT_SUBJECT = "{summary}"
@@ -65,17 +68,19 @@ def _dump(name: str, description: str, record: Any, value: Any, shortened: list[
     body: dict[str, Any] = {"name": name, "description": description, "record": record, "match": value}
     if shortened:
         body["shortened"] = shortened
-    return json.dumps(body, ensure_ascii=False)
+    return esc.json_text(body)  # valid UTF-8 whatever the record holds (lone surrogates escaped)
 
 
 def subject(template: str, alert: Alert, view: View) -> str:
-    """The template filled from the alert, on one line, within SNS's 100 characters."""
+    """The template filled from the alert, as SNS accepts a subject (see ``escape.sns_subject``). SNS
+    takes ASCII only, so the subject's labels are English whatever the view's language (the body is
+    in the reader's language)."""
+    view = View(view.timezone, "en")
     facts = alert.facts
     values = {"summary": view.summary(alert), "title": alert.title, "rule": alert.rule.name,
               "severity": view.severity(alert) or "", "event": facts.event_name or "",
               "who": facts.who.display() or "", "account": facts.account or "", "region": facts.region or ""}
-    line = " ".join(template.format(**values).split())  # no line breaks or control characters
-    return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1] + "…"
+    return esc.sns_subject(template.format(**values), fallback=esc.sns_subject(alert.rule.name))
 
 
 def _cut_bytes(text: str, limit: int) -> str:
@@ -134,7 +139,7 @@ class Sns(Destination):
 
     def render_digest(self, digest: Digest) -> dict[str, Any]:
         """JSON: the Go payload of the first match plus a ``digest`` key; text: the digest as text."""
-        line = " ".join(self.view.digest_summary(digest).split())[:SUBJECT_LIMIT]
+        line = esc.sns_subject(View(self.view.timezone, "en").digest_summary(digest))  # ASCII: English
         if self.format == "text":
             return {"Message": _cut_bytes(self.view.digest_text(digest), MESSAGE_LIMIT), "Subject": line}
         body: dict[str, Any] = (json.loads(payload(digest.first[0].match)) if digest.first else
@@ -147,7 +152,7 @@ class Sns(Destination):
                       for a in digest.first],
             "by_who": dict(digest.by_who), "by_event": dict(digest.by_event),
         }
-        return {"Message": _cut_bytes(json.dumps(body, ensure_ascii=False), MESSAGE_LIMIT), "Subject": line}
+        return {"Message": _cut_bytes(esc.json_text(body), MESSAGE_LIMIT), "Subject": line}
 
     def show(self, rendered: dict[str, Any]) -> str:
         return f"Subject: {rendered['Subject']}\n\n{rendered['Message']}"
