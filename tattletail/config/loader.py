@@ -22,6 +22,7 @@ from tattletail.alerts.labels import LANGUAGES
 from tattletail.config import secrets
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError
+from tattletail.redact import mask_url
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {
@@ -65,6 +66,17 @@ DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
 TOP_LEVEL_KEYS = ("rule", "destination", "include")
 _TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table",
                float: "a number"}
+
+
+def _hide_secrets(message: str, resolved: dict[str, str]) -> str:
+    """A problem with a destination's values, naming each secret by its reference, never its value
+    (nor its masked URL: even the host of a secret URL is the secret's business)."""
+    for value, ref in sorted(resolved.items(), key=lambda item: -len(item[0])):
+        masked = mask_url(value)
+        for form in (repr(value), value, *((masked,) if "://" in masked else ())):
+            if form:
+                message = message.replace(form, f"(the value of {ref})")
+    return message
 
 
 @dataclass(frozen=True)
@@ -274,8 +286,9 @@ class _Checker:
                 continue
             options = {k: v for k, v in values.items() if k not in DESTINATION_COMMON_KEYS}
             problems: list[str] = []
-            unresolved = self._secrets(values["id"], options, problems)
-            problems += cls.validate(options, unresolved)
+            resolved: dict[str, str] = {}
+            unresolved = self._secrets(values["id"], options, problems, resolved)
+            problems += [_hide_secrets(problem, resolved) for problem in cls.validate(options, unresolved)]
             view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)
@@ -286,9 +299,11 @@ class _Checker:
                 found[values["id"]] = cls(values["id"], **options, view=view, digest_threshold=threshold)
         return found
 
-    def _secrets(self, dest_id: str, options: dict[str, Any], problems: list[str]) -> set[str]:
-        """Replace secret references in ``options`` by their values when resolving; return the keys
-        still holding an unresolved reference (their values cannot be checked yet)."""
+    def _secrets(self, dest_id: str, options: dict[str, Any], problems: list[str],
+                 found: dict[str, str]) -> set[str]:
+        """Replace secret references in ``options`` by their values when resolving (noting each value's
+        reference in ``found``); return the keys still holding an unresolved reference (their values
+        cannot be checked yet)."""
         unresolved: set[str] = set()
         for key, value in options.items():
             items = value if isinstance(value, list) else [value]
@@ -309,7 +324,9 @@ class _Checker:
                     resolved.append(item)
                     continue
                 try:
-                    resolved.append(self.resolver.resolve(ref))
+                    secret = self.resolver.resolve(ref)
+                    resolved.append(secret)
+                    found[secret] = str(ref)
                 except secrets.SecretError as exc:
                     problems.append(f"{key}: {exc}")
                     unresolved.add(key)  # reported once: its value cannot be checked

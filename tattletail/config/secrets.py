@@ -6,7 +6,8 @@
 - ``${ENV_NAME}``: an environment variable.
 
 References are resolved when the config loads (so once per container, like the config) and the
-values are never logged: errors name the destination and the reference, not the value.
+values are never logged: errors name the destination and the reference, not the value, and each value
+read is registered with ``tattletail.redact`` so that no log line, error or dead letter can show it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tattletail import redact
 from tattletail.errors import TattletailError
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -71,6 +73,12 @@ class Resolver:
         self._ssm, self._secretsmanager = ssm, secretsmanager
 
     def resolve(self, ref: Reference) -> str:
+        """The value ``ref`` names (registered as a secret to mask); ``SecretError`` naming ``ref`` only."""
+        value = self._read(ref)
+        redact.register(value)
+        return value
+
+    def _read(self, ref: Reference) -> str:
         if ref.kind == "env":
             if ref.name not in self.environ:
                 raise SecretError(f"{ref}: environment variable {ref.name} is not set")
@@ -103,4 +111,6 @@ def _short(exc: Exception) -> str:
     if isinstance(response, dict) and response.get("Error"):
         error = response["Error"]
         return f"{error.get('Code')}: {error.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"
+    if type(exc).__module__.startswith("botocore"):  # no credentials, endpoint unreachable...: no data
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__  # a message of unknown shape might quote what was read

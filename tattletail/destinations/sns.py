@@ -32,18 +32,21 @@ SUBJECT_FIELDS = ("summary", "title", "rule", "severity", "event", "who", "accou
 _BULKY = ("responseElements", "requestParameters", "additionalEventData", "resources", "serviceEventDetails")
 
 
-def payload(match: Match) -> str:
+def payload(match: Match, limit: int = MESSAGE_LIMIT) -> str:
     """The Go tool's message; ``match`` is jq's first output as it sends it (the record itself for a
-    plain ``select``). When over the limit, the bulky parts of the record are replaced by a note of
-    their size, one at a time, and a ``shortened`` key lists what was cut."""
+    plain ``select``). When over ``limit`` bytes, the bulky parts of the record are replaced by a note
+    of their size, one at a time, and a ``shortened`` key lists what was cut; the message always stays
+    valid JSON (it is never cut mid-text)."""
     rule, record, value = match.rule, match.record, match.value
     value_is_record = match.annotation is None and value is not True
     shortened: list[str] = []
     message = _dump(rule.name, rule.description, record, value, shortened)
-    for key in (*_BULKY, "match", "record"):
-        if len(message.encode()) <= MESSAGE_LIMIT:
+    for key in (*_BULKY, "match", "record", "whole"):
+        if len(message.encode()) <= limit:
             return message
-        if key == "match":
+        if key == "whole":  # a record of very many small fields: only its size is left
+            record = _note(record)  # type: ignore[assignment]
+        elif key == "match":
             if value_is_record:
                 continue
             value = _note(value)
@@ -58,6 +61,11 @@ def payload(match: Match) -> str:
         shortened.append(key)
         message = _dump(rule.name, rule.description, record, value, shortened)
     return message
+
+
+def _short(value: Any, limit: int = 1000) -> Any:
+    """A digest's string values, each at most ``limit`` characters (a flood of long names must fit)."""
+    return esc.cut(value, limit) if isinstance(value, str) else value
 
 
 def _note(value: Any) -> str:
@@ -146,13 +154,17 @@ class Sns(Destination):
                                 {"name": digest.rule.name, "description": digest.rule.description,
                                  "record": None, "match": None})
         body["digest"] = {
-            "count": digest.count, "object": digest.source,
-            "first": [{"eventID": a.record.get("eventID"), "eventTime": a.record.get("eventTime"),
-                       "eventName": a.facts.event_name, "who": a.facts.who.display(), "match": a.match.value}
+            "count": digest.count, "object": _short(digest.source),
+            "first": [{"eventID": _short(a.record.get("eventID")), "eventTime": _short(a.record.get("eventTime")),
+                       "eventName": _short(a.facts.event_name), "who": _short(a.facts.who.display()),
+                       "match": a.match.value if len(esc.json_text(a.match.value)) < 1024 else _note(a.match.value)}
                       for a in digest.first],
-            "by_who": dict(digest.by_who), "by_event": dict(digest.by_event),
+            "by_who": {_short(k): n for k, n in digest.by_who}, "by_event": {_short(k): n for k, n in digest.by_event},
         }
-        return {"Message": _cut_bytes(esc.json_text(body), MESSAGE_LIMIT), "Subject": line}
+        room = MESSAGE_LIMIT - len(esc.json_text(body["digest"]).encode()) - 64
+        if digest.first and len(esc.json_text(body).encode()) > MESSAGE_LIMIT:  # the first match makes room
+            body = {**json.loads(payload(digest.first[0].match, room)), "digest": body["digest"]}
+        return {"Message": esc.json_text(body), "Subject": line}
 
     def show(self, rendered: dict[str, Any]) -> str:
         return f"Subject: {rendered['Subject']}\n\n{rendered['Message']}"
