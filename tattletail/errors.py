@@ -8,7 +8,10 @@
      +-- StateError         the delivery state store (DynamoDB) failed
      +-- InvocationFailed   after trying every object and delivery, some failed; carries each one
 
-Catching ``TattletailError`` catches anything the package raises on purpose.
+Catching ``TattletailError`` catches anything the package raises on purpose. The messages of
+``ConfigError``, ``DeliveryError`` and ``InvocationFailed`` pass through ``redact.redact``: they are
+printed, logged, stored in dead letters and returned as the Lambda's error, so no registered secret (a
+webhook URL) may be in them, whatever a library put in the text they quote.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ class ConfigError(TattletailError):
     """The configuration cannot be used. ``problems`` lists every problem, each naming its place."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+        self.problems = [redact(problem) for problem in problems]
         super().__init__("\n".join(self.problems))
 
 
@@ -34,6 +37,9 @@ class SourceError(TattletailError):
 
 class DeliveryError(TattletailError):
     """One delivery to one destination failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class RetryableDeliveryError(DeliveryError):

@@ -6,7 +6,7 @@
 - ``${ENV_NAME}``: an environment variable.
 
 References are resolved when the config loads (so once per container, like the config) and the
-values are never logged: errors name the destination and the reference, not the value, and each value
+values are never logged: errors name the destination and the reference, not the value, and a URL
 read is registered with ``tattletail.redact`` so that no log line, error or dead letter can show it.
 """
 
@@ -73,9 +73,12 @@ class Resolver:
         self._ssm, self._secretsmanager = ssm, secretsmanager
 
     def resolve(self, ref: Reference) -> str:
-        """The value ``ref`` names (registered as a secret to mask); ``SecretError`` naming ``ref`` only."""
+        """The value ``ref`` names; ``SecretError`` naming ``ref`` only. A URL read is registered with
+        ``redact`` (a bearer secret, masked wherever printed); addresses and ARNs are not, as they
+        must stay intact in what is sent (an email's From) and in dead letters."""
         value = self._read(ref)
-        redact.register(value)
+        if "://" in value:
+            redact.register(value)
         return value
 
     def _read(self, ref: Reference) -> str:
