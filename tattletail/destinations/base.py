@@ -85,7 +85,7 @@ def is_placeholder(value: str) -> bool:
     sending to it is a delivery error."""
     if not value.strip():
         return True
-    if "://" not in value and re.fullmatch(r"[\w\s.<>{}\[\]()$/:-]*", value):
+    if "://" not in value and re.fullmatch(r"[\w\s<>{}\[\]()$-]*", value):  # no dot, slash or colon
         return True
     return bool(_PLACEHOLDER.search(value))
 

@@ -133,7 +133,8 @@ class SlackWebhook(Destination):
                  digest_threshold: int = Destination.DIGEST_THRESHOLD, session: requests.Session | None = None) -> None:
         super().__init__(id, view=view, digest_threshold=digest_threshold)
         self._url = webhook_url
-        redact.register(webhook_url)
+        if "://" in webhook_url:  # not a secret reference left unresolved (check without --resolve)
+            redact.register(webhook_url)
         self._session = session or requests.Session()
         self._timeout = float(timeout)
 
