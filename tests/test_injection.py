@@ -118,10 +118,11 @@ def assert_no_live_mrkdwn(text: str, links: set[str]) -> None:
     assert not re.search(r"[_~]", re.sub(r"\*[^*\n]+\*", "", outside)), outside[:300]
 
 
-def check_slack(payload: dict[str, Any], alert: Alert | None) -> None:
+def check_slack(payload: dict[str, Any], alert: Alert | None, links: set[str] | None = None) -> None:
+    """``links``: the only URLs the message may link to (the rule's runbook, the console's)."""
     from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
-    links = {"https://wiki.example.com/runbooks/hostile"}
+    links = links or {"https://wiki.example.com/runbooks/hostile"}
     assert payload["mrkdwn"] is False and "\n" not in payload["text"] and len(payload["text"]) <= 3000
     assert "<" not in payload["text"] and ">" not in payload["text"]
     blocks = payload["blocks"]

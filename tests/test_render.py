@@ -74,7 +74,9 @@ def test_a_hostile_record_renders_with_no_live_markup_anywhere() -> None:
 
     code, out, err = render(str(EVENTS / "records" / "hostile.json"))
     assert code == 0, err
+    links = {"https://wiki.example.com/runbooks/watched-call", "https://us-east-1.console.aws.amazon.com/cloudtrailv2/"
+             "home?region=us-east-1#/events/5f2c7e4e-1b1a-4c55-8f10-000000000099"}
     for payload in slack_payloads(out):
-        check_slack(payload, None)
+        check_slack(payload, None, links)
     assert INVISIBLE.search(out) is None
     assert "<script>" not in out.split("--- HTML part ---")[1]
