@@ -151,9 +151,13 @@ class View:
             rows.append(("error", error))
         return [(self.label(key), one_line(str(value))) for key, value in rows if value]
 
+    def fields(self, alert: Alert) -> list[tuple[str, str]]:
+        """The rule's own fields, each on one line (a value cannot forge a row)."""
+        return [(one_line(name), one_line(value)) for name, value in alert.fields]
+
     def rows(self, alert: Alert) -> list[tuple[str, str]]:
-        """The facts then the rule's own fields, each value on one line (a value cannot forge a row)."""
-        return self.facts(alert) + [(one_line(name), one_line(value)) for name, value in alert.fields]
+        """The facts then the rule's own fields, each value on one line."""
+        return self.facts(alert) + self.fields(alert)
 
     def summary(self, alert: Alert) -> str:
         """One line for subjects and notifications: ``[High] title: event (by who)``, leaving out

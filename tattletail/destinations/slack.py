@@ -86,7 +86,7 @@ def render(alert: Alert, view: View) -> dict[str, Any]:
     links = view.links(alert)
     if links:
         tail.insert(0, _section("  |  ".join(_link(url, name) for name, url in links)))
-    rows = _fields(view.facts(alert)) + _fields(view.rows(alert)[len(view.facts(alert)):])
+    rows = _fields(view.facts(alert)) + _fields(view.fields(alert))
     blocks += rows[: BLOCK_LIMIT - len(blocks) - len(tail)] + tail
     return {**_fallback(marker, view.summary(alert)), "blocks": blocks}
 
