@@ -34,14 +34,20 @@ from typing import Any
 
 # Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests check this against unicodedata),
 # and the blank letters that render as nothing (Hangul fillers, the combining grapheme joiner, Khmer
-# inherent vowels, the braille blank).
-_INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+# inherent vowels, the braille blank). The C0 controls are added below, with or without \t and \n.
+_BEYOND_C0 = (
+    "\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
     "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f"
-    "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]"
+    "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
 )
+_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
+# ASCII text (the common case) can only hold C0 controls and DEL: a small pattern finds them many times
+# faster than the full one, which is slow on its astral ranges.
+_ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")
+_ASCII_INVISIBLE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _LINE_BREAKS = re.compile("\r\n|[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]")
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
@@ -52,12 +58,19 @@ def _escape_one(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def _has_invisible(text: str, keep_lines: bool) -> bool:
+    if text.isascii():
+        return (_ASCII_INVISIBLE_BUT_LINES if keep_lines else _ASCII_INVISIBLE).search(text) is not None
+    return (_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+
+
 def visible(text: str, *, keep_lines: bool = True) -> str:
     """``text`` with every invisible, control or reordering character written as ``\\uXXXX``. With
     ``keep_lines``, ``\\n`` and ``\\t`` stay (a ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` is shown)."""
+    if not _has_invisible(text, keep_lines):
+        return text
     if keep_lines:
-        text = text.replace("\r\n", "\n")
-        return _INVISIBLE.sub(lambda m: m.group() if m.group() in "\n\t" else _escape_one(m), text)
+        return _INVISIBLE_BUT_LINES.sub(_escape_one, text.replace("\r\n", "\n"))
     return _INVISIBLE.sub(_escape_one, text)
 
 
@@ -79,7 +92,9 @@ def json_text(value: Any, indent: int | None = None) -> str:
     is a JSON escape: the text is valid UTF-8 (no lone surrogate) and parses back to ``value``."""
     text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
     # json.dumps escapes the C0 controls inside strings: a raw newline is the indentation's own
-    return _INVISIBLE.sub(lambda m: "\n" if m.group() == "\n" else _json_escape(m), text)
+    if not _has_invisible(text, keep_lines=True):
+        return text
+    return _INVISIBLE_BUT_LINES.sub(_json_escape, text)
 
 
 def cut(text: str, limit: int, marker: str = "…") -> str:
