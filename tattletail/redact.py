@@ -23,7 +23,7 @@ _SAFE = "!#$%&'()*+,/:;=?@[]~"
 _WORDISH = re.compile(r"^[a-z-]*$")  # a path segment like "services" or "hooks": not the token
 
 _registered: set[str] = set()
-_pieces: list[tuple[str, str]] = []  # (text to find, replacement), longest first
+_pieces: tuple[tuple[str, str], ...] = ()  # (text to find, replacement), longest first; replaced whole
 _lock = threading.Lock()
 
 
@@ -78,6 +78,7 @@ def scrub(text: str, secret: str) -> str:
 
 def register(secret: str) -> None:
     """Mask ``secret`` in everything ``redact`` sees from now on (values under 8 characters are not)."""
+    global _pieces
     if not isinstance(secret, str) or len(secret) < MIN_SECRET or secret in _registered:
         return
     with _lock:
@@ -86,7 +87,7 @@ def register(secret: str) -> None:
         for piece, mask in _variants(secret):
             if len(piece) >= 4:
                 pieces.setdefault(piece, mask)
-        _pieces[:] = sorted(pieces.items(), key=lambda p: -len(p[0]))
+        _pieces = tuple(sorted(pieces.items(), key=lambda p: -len(p[0])))  # readers keep their snapshot
 
 
 def redact(text: str) -> str:

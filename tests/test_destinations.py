@@ -24,6 +24,11 @@ def test_mask_url_shows_only_scheme_host_and_port() -> None:
     assert mask_url("https://hooks.slack.com:99999/services/T1/B2/SECRET") == "***"  # never raises
     assert mask_url("___YOUR_SLACK_WEBHOOK___") == "***"
     assert "SECRET" not in scrub("failed for url: /services/T1/B2/SECRET", "https://hooks.slack.com/services/T1/B2/SECRET")
+    url = "https://u:Pass1234@hooks.slack.com/services/T1/B2/Tok3nTok3n?token=Qu3ryQu3ry#Fr4gFr4g"
+    said = ("Max retries exceeded with url: /services/T1/B2/Tok3nTok3n?token=Qu3ryQu3ry; "
+            "token Tok3nTok3n, query token=Qu3ryQu3ry, fragment Fr4gFr4g, auth u:Pass1234, quoted %2Fservices")
+    for part in ("Tok3nTok3n", "Qu3ryQu3ry", "Fr4gFr4g", "Pass1234"):
+        assert part not in scrub(said, url)
 
 
 def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
