@@ -22,7 +22,6 @@ from tattletail.alerts.labels import LANGUAGES
 from tattletail.config import secrets
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError
-from tattletail.redact import mask_url
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {
@@ -66,17 +65,6 @@ DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
 TOP_LEVEL_KEYS = ("rule", "destination", "include")
 _TYPE_NAMES = {str: "a string", list: "a list", bool: "a boolean", int: "an integer", dict: "a table",
                float: "a number"}
-
-
-def _hide_secrets(message: str, resolved: dict[str, str]) -> str:
-    """A problem with a destination's values, naming each secret by its reference, never its value
-    (nor its masked URL: even the host of a secret URL is the secret's business)."""
-    for value, ref in sorted(resolved.items(), key=lambda item: -len(item[0])):
-        masked = mask_url(value)
-        for form in (repr(value), value, *((masked,) if "://" in masked else ())):
-            if form:
-                message = message.replace(form, f"(the value of {ref})")
-    return message
 
 
 @dataclass(frozen=True)
@@ -288,7 +276,7 @@ class _Checker:
             problems: list[str] = []
             resolved: dict[str, str] = {}
             unresolved = self._secrets(values["id"], options, problems, resolved)
-            problems += [_hide_secrets(problem, resolved) for problem in cls.validate(options, unresolved)]
+            problems += [secrets.hide(problem, resolved) for problem in cls.validate(options, unresolved)]
             view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)

@@ -109,6 +109,17 @@ class Resolver:
         return value
 
 
+def hide(message: str, resolved: Mapping[str, str]) -> str:
+    """A problem found in resolved values (value -> its reference), naming each secret by its
+    reference, never its value (nor its masked URL: even a secret URL's host is the secret's business)."""
+    for value, ref in sorted(resolved.items(), key=lambda item: -len(item[0])):
+        masked = redact.mask_url(value)
+        for form in (repr(value), value, *((masked,) if "://" in masked else ())):
+            if form:
+                message = message.replace(form, f"(the value of {ref})")
+    return message
+
+
 def _short(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error"):
