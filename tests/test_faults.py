@@ -248,7 +248,7 @@ def test_a_flood_becomes_one_digest_per_destination(world: World) -> None:
     (post,) = world.slack.posts
     assert post["blocks"][0]["text"]["text"] == ":bell: 40 × Create User"
     text = json.dumps(post, ensure_ascii=False)
-    assert "26 × alice" in text and "14 × bob" in text and "40 × CreateUser" in text
+    assert "26 × `alice`" in text and "14 × `bob`" in text and "40 × `CreateUser`" in text
     (message,) = world.sns_messages()
     assert message["digest"]["count"] == 40 and message["name"] == "Create User"
     assert len(message["digest"]["first"]) == 5
