@@ -1,0 +1,378 @@
+"""The text of a CloudTrail log file -> its records, in bounded memory whatever the file holds.
+
+A log file is ``{"Records": [...]}``. Text arrives in chunks and is read with a small scanner that knows
+only where strings, brackets and commas are; each record found is handed to Python's C JSON parser.
+Three limits, far above anything real CloudTrail writes, are enforced WHILE the text streams by, so a
+hostile file is never materialised first:
+
+==============  ===================  ======================================================
+limit           value                largest in ../shared/corpus (15,715 real records)
+==============  ===================  ======================================================
+nesting depth   64 levels            11 (the record object itself is level 1)
+record size     1 MiB of JSON text   5,402 characters compact, 5,882 as pretty-printed
+string size     256 KiB of JSON text 2,632 characters as written (2,339 once unescaped)
+==============  ===================  ======================================================
+
+CloudTrail caps an event at 256 KB, so no real record comes near the record or the string limit. The
+depth limit is far below Python's recursion limit (1,000 frames), so nothing downstream that walks a
+record recursively (jq value comparisons, ``tojson``, ``normalize``, libjq's parser) can overflow.
+
+A record past a limit is reported to ``on_bad_record`` with its index and the limit, its text is
+skipped without being kept, and the records after it are read. So is a record that is not valid JSON or
+not an object, when the file's structure allows going on. Values outside ``Records`` are skipped the same
+way (a 200 MB string there costs one chunk of memory). The ``Records`` array is read leniently: a
+missing or doubled comma between records loses nothing.
+
+Numbers are read as jq reads them: integer literals as exact ints (beyond Python's 4,300-digit
+conversion limit, as floats, which is what jq computes with), others as floats, and values beyond a
+double's range (``1e400``) as ``inf``/``-inf``. ``NaN`` and ``Infinity`` are accepted, as jq 1.6 does.
+
+Memory is one chunk plus at most one record (1 MiB of text and its parsed form).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tattletail.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a record may be; anything larger is refused as a bad record (sizes in characters of JSON
+    text as written, escapes and whitespace included)."""
+
+    depth: int = 64
+    record_chars: int = 1 << 20
+    string_chars: int = 256 << 10
+
+
+LIMITS = Limits()
+
+
+class NotCloudTrail(SourceError):
+    """The object is not a CloudTrail log file (it is skipped, not an error of the invocation)."""
+
+
+BadRecord = Callable[[int, str], None]
+
+_WS = re.compile(r"[ \t\n\r]*")
+_WS_COMMAS = re.compile(r"[ \t\n\r,]*")
+# Inside a container: everything up to the next bracket, whole strings included (an unterminated string
+# at the end of the buffer is left out: the match stops at its quote).
+_INNER = re.compile(r'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*', re.S)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_COMPLETE = re.compile(r'[^"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"]*)*', re.S)  # up to an unterminated string
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # stops at the closing quote or a final '\'
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")
+_TOKEN = re.compile(r'[^ \t\n\r,\[\]{}"]*')
+_decoder = json.JSONDecoder()
+
+
+def _big_int(text: str) -> int | float:
+    """An integer literal past Python's digit limit for int(): jq computes with it as a double."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer of over 4,300 digits
+        return json.loads(text, parse_int=_big_int)
+
+
+class _Truncated(Exception):
+    """The text ended inside a value."""
+
+
+class Reader:
+    """A cursor over text that arrives in chunks. ``buf[pos:]`` is what is not consumed yet; ``more``
+    appends a chunk and forgets everything before the position the caller still needs."""
+
+    def __init__(self, chunks: Iterator[str], limits: Limits = LIMITS) -> None:
+        self._chunks = chunks
+        self.limits = limits
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.consumed = 0  # characters dropped from the front of buf so far (for positions in messages)
+
+    def more(self, keep: int) -> int:
+        """Drop ``buf[:keep]`` and append the next chunk; return the shift applied to indices into
+        ``buf`` (subtract it). Raise ``_Truncated`` at the end of the text."""
+        for chunk in self._chunks:
+            if chunk:
+                self.buf = self.buf[keep:] + chunk
+                self.pos -= keep
+                self.consumed += keep
+                return keep
+        self.eof = True
+        raise _Truncated
+
+    def skip_ws(self, pattern: re.Pattern[str] = _WS) -> str:
+        """Skip whitespace (and, with ``_WS_COMMAS``, commas); return the next character ("" at the end)."""
+        while True:
+            self.pos = pattern.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            try:
+                self.more(self.pos)
+            except _Truncated:
+                return ""
+
+    def take_value(self, collect: bool = True) -> tuple[str | None, str | None]:
+        """Consume one value starting at ``pos`` (which is not whitespace). Return its text (``None`` when
+        not collecting or past a limit) and the limit it broke (or ``None``). Containers end at their
+        matching bracket; strings at their quote; anything else at the next delimiter. Brackets are
+        only counted, not matched: the JSON parser judges the text afterwards."""
+        limits = self.limits
+        start = i = self.pos
+        buf = self.buf
+        first = buf[start]
+        reason: str | None = None
+        depth = 0
+        in_string = first == '"'
+        string_start = start
+        bulk = True  # whether jumping over a refused value's brackets may pay off in this buffer
+        if in_string:
+            i += 1
+        elif first not in "[{":
+            return self._take_token(collect)
+        while True:
+            if in_string:
+                e = _STRING_BODY.match(buf, i).end()  # type: ignore[union-attr]
+                if e < len(buf) and buf[e] == '"':
+                    i = e + 1
+                    in_string = False
+                    if reason is None and i - string_start > limits.string_chars:
+                        reason = f"a string is longer than {limits.string_chars:,} characters"
+                    if depth == 0:
+                        break
+                    continue
+                i = e  # the string goes on past the buffer (e may be a final backslash)
+                if reason is None and i - string_start > limits.string_chars:
+                    reason = f"a string is longer than {limits.string_chars:,} characters"
+            else:
+                m = _INNER.match(buf, i)
+                e = m.end()  # type: ignore[union-attr]
+                if reason is None and e - i > limits.string_chars:
+                    reason = self._long_string(buf, i, e)
+                if e < len(buf):
+                    c = buf[e]
+                    if c == '"':
+                        in_string = True
+                        string_start = e
+                        i = e + 1
+                        continue
+                    i = e + 1
+                    if c in "[{":
+                        depth += 1
+                        if depth > limits.depth and reason is None:
+                            reason = f"nested deeper than {limits.depth} levels"
+                    else:
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    if bulk and (reason is not None or not collect):
+                        j, depth = _skip_refused(buf, i, depth)
+                        bulk = j != i
+                        i = j
+                    continue
+                i = e
+            # the buffer is used up inside the value: check the size, then read on
+            if reason is None and i - start > limits.record_chars:
+                reason = f"larger than {limits.record_chars:,} characters"
+            keep = start if collect and reason is None else i
+            try:
+                shift = self.more(keep)
+            except _Truncated:
+                self.pos = len(self.buf)
+                raise
+            buf = self.buf
+            bulk = True
+            start -= shift
+            i -= shift
+            string_start -= shift
+        if reason is None and i - start > limits.record_chars:
+            reason = f"larger than {limits.record_chars:,} characters"
+        self.pos = i
+        if reason is not None or not collect:
+            return None, reason
+        return buf[start:i], None
+
+    def _long_string(self, buf: str, i: int, e: int) -> str | None:
+        """Whether a stretch of text longer than the string limit holds a string that long."""
+        limit = self.limits.string_chars
+        for m in _STRING.finditer(buf, i, e):
+            if m.end() - m.start() > limit:
+                return f"a string is longer than {limit:,} characters"
+        return None
+
+    def _take_token(self, collect: bool) -> tuple[str | None, str | None]:
+        """A number, literal, or stray text: up to the next delimiter (a lone stray bracket or quote-less
+        delimiter is one character)."""
+        limits = self.limits
+        start = self.pos
+        reason = None
+        while True:
+            e = _TOKEN.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if e < len(self.buf):
+                break
+            self.pos = e
+            if reason is None and e - start > limits.record_chars:
+                reason = f"larger than {limits.record_chars:,} characters"
+            keep = start if collect and reason is None else e
+            start -= self.more(keep)
+        if e == start:
+            e += 1
+        self.pos = e
+        if reason is not None or not collect:
+            return None, reason
+        return self.buf[start:e], None
+
+    def fast_record(self) -> tuple[Any, int] | None:
+        """The object at ``pos`` parsed in one C call when it lies whole in the buffer and is plainly
+        within the limits (few enough brackets, short enough); ``None`` sends it the careful way."""
+        buf, pos = self.buf, self.pos
+        try:
+            value, end = _decoder.raw_decode(buf, pos)
+        except (ValueError, RecursionError):  # cut by the buffer's end, invalid, deep or a huge integer
+            return None
+        if end - pos > self.limits.string_chars:
+            return None
+        if buf.count("{", pos, end) + buf.count("[", pos, end) > self.limits.depth and \
+                _too_deep(buf[pos:end], self.limits.depth):
+            return None
+        return value, end
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    """Whether valid JSON ``text`` nests deeper than ``limit``: strings dropped, then each pass removes
+    the innermost bracket pairs, all in C; a value of depth d is gone after d passes."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(limit):
+        brackets = _PAIR.sub("", brackets)
+        if not brackets:
+            return False
+    return True
+
+
+def _skip_refused(buf: str, i: int, depth: int) -> tuple[int, int]:
+    """Inside a value already refused: jump over the rest of the buffer's complete text when its
+    closing brackets cannot bring the depth to zero, counting brackets in C rather than one by one (a
+    gzip bomb of ``[[[[...`` or of ``[{"a":[{"a":...`` must not take minutes). Returns position and depth."""
+    k = _COMPLETE.match(buf, i).end()  # type: ignore[union-attr]
+    if k - i < 4096:  # not worth a copy: step through it
+        return i, depth
+    plain = buf[i:k]
+    if '"' in plain:
+        plain = _STRING.sub("", plain)
+    closes = plain.count("]") + plain.count("}")
+    if depth - closes <= 0:
+        return i, depth
+    return k, depth + plain.count("[") + plain.count("{") - closes
+
+
+def read_records(reader: Reader, name: str, on_bad_record: BadRecord) -> Iterator[dict[str, Any]]:
+    """Yield each record of the log file ``reader`` holds; raise ``NotCloudTrail`` or ``SourceError``
+    (naming ``name``) when its structure is broken, after yielding every record read before."""
+    try:
+        yield from _read(reader, name, on_bad_record)
+    except _Truncated:
+        raise SourceError(f"{name}: truncated: the text ends inside the log object "
+                          f"(after {reader.consumed + reader.pos:,} characters)") from None
+
+
+def _read(reader: Reader, name: str, on_bad_record: BadRecord) -> Iterator[dict[str, Any]]:
+    c = reader.skip_ws()
+    if not c:
+        raise NotCloudTrail(f"{name}: empty file")
+    shape = f"{name}: not a CloudTrail log file (expected {{\"Records\": [...]}})"
+    if c != "{":
+        raise NotCloudTrail(shape)
+    reader.pos += 1
+    index = 0
+    first = True
+    while True:
+        c = reader.skip_ws()
+        if c == "}" and first:
+            raise NotCloudTrail(shape)
+        if c != '"':
+            raise _broken(reader, name, "a key")
+        key, _ = reader.take_value(collect=True)
+        if first and key != '"Records"':
+            raise NotCloudTrail(shape)
+        first = False
+        if reader.skip_ws() != ":":
+            raise _broken(reader, name, "':'")
+        reader.pos += 1
+        c = reader.skip_ws()
+        if not c:
+            raise _Truncated
+        if key == '"Records"':
+            if c != "[":
+                raise SourceError(f"{name}: Records is not a list (it starts with {c!r})")
+            reader.pos += 1
+            index = yield from _records(reader, on_bad_record, index)
+        else:
+            reader.take_value(collect=False)
+        c = reader.skip_ws()
+        if c == ",":
+            reader.pos += 1
+            continue
+        if c == "}":
+            reader.pos += 1
+            break
+        raise _broken(reader, name, "',' or '}'")
+    if reader.skip_ws():
+        raise SourceError(f"{name}: invalid JSON: unexpected text after the log object "
+                          f"at character {reader.consumed + reader.pos:,}")
+
+
+def _broken(reader: Reader, name: str, expected: str) -> Exception:
+    if reader.pos >= len(reader.buf):
+        return _Truncated()
+    return SourceError(f"{name}: invalid JSON: expected {expected} at character {reader.consumed + reader.pos:,}, "
+                       f"found {reader.buf[reader.pos]!r}")
+
+
+def _records(reader: Reader, on_bad_record: BadRecord, index: int) -> Generator[dict[str, Any], None, int]:
+    """The items of one ``Records`` array; returns the next index."""
+    while True:
+        c = reader.skip_ws(_WS_COMMAS)
+        if c == "]":
+            reader.pos += 1
+            return index
+        if not c:
+            raise _Truncated
+        if c == "{":
+            fast = reader.fast_record()
+            if fast is not None:
+                record, reader.pos = fast
+                yield record
+                index += 1
+                continue
+        text, reason = reader.take_value()
+        if text is None:
+            on_bad_record(index, f"record {reason}")
+        else:
+            try:
+                record = _loads(text)
+            except ValueError as exc:
+                on_bad_record(index, f"invalid JSON: {exc}")
+            else:
+                if isinstance(record, dict):
+                    yield record
+                else:
+                    on_bad_record(index, f"record is a JSON {type(record).__name__}, not an object")
+        index += 1
