@@ -67,9 +67,12 @@ _WS_COMMAS = re.compile(r"[ \t\n\r,]*")
 _INNER = re.compile(r'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*', re.S)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _COMPLETE = re.compile(r'[^"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"]*)*', re.S)  # up to an unterminated string
-_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # stops at the closing quote or a final '\'
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _PAIR = re.compile(r"\[\]|\{\}")
+_SIGNS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_SIGNS = bytes(c for c in range(256) if c not in b'[]{}"')
+_OPENS = re.compile(r"[\[{]*")
+_CLOSES = re.compile(r"[\]}]*")
 _TOKEN = re.compile(r'[^ \t\n\r,\[\]{}"]*')
 _decoder = json.JSONDecoder()
 
@@ -143,24 +146,24 @@ class Reader:
         depth = 0
         in_string = first == '"'
         string_start = start
-        bulk = True  # whether jumping over a refused value's brackets may pay off in this buffer
+        jump_from, window = 0, 4096  # where a jump over skipped text may next be tried, and how far
         if in_string:
             i += 1
         elif first not in "[{":
             return self._take_token(collect)
         while True:
             if in_string:
-                e = _STRING_BODY.match(buf, i).end()  # type: ignore[union-attr]
+                e = _string_end(buf, i)
                 if e < len(buf) and buf[e] == '"':
                     i = e + 1
                     in_string = False
-                    if reason is None and i - string_start > limits.string_chars:
+                    if reason is None and i - string_start - 2 > limits.string_chars:
                         reason = f"a string is longer than {limits.string_chars:,} characters"
                     if depth == 0:
                         break
                     continue
-                i = e  # the string goes on past the buffer (e may be a final backslash)
-                if reason is None and i - string_start > limits.string_chars:
+                i = e  # the string goes on past the buffer (from e: backslashes that may escape what comes)
+                if reason is None and i - string_start - 1 > limits.string_chars:
                     reason = f"a string is longer than {limits.string_chars:,} characters"
             else:
                 m = _INNER.match(buf, i)
@@ -175,17 +178,27 @@ class Reader:
                         i = e + 1
                         continue
                     i = e + 1
+                    skipping = reason is not None or not collect
                     if c in "[{":
                         depth += 1
+                        if skipping:  # a run of opening brackets at once
+                            run = _OPENS.match(buf, i).end()  # type: ignore[union-attr]
+                            depth, i = depth + run - i, run
                         if depth > limits.depth and reason is None:
                             reason = f"nested deeper than {limits.depth} levels"
                     else:
                         depth -= 1
                         if depth == 0:
                             break
-                    if bulk and (reason is not None or not collect):
-                        j, depth = _skip_refused(buf, i, depth)
-                        bulk = j != i
+                        if skipping:  # a run of closing brackets at once
+                            run = _CLOSES.match(buf, i).end() - i  # type: ignore[union-attr]
+                            if run >= depth:
+                                i += depth
+                                break
+                            depth, i = depth - run, i + run
+                    if i >= jump_from and (reason is not None or not collect):
+                        j, depth, jump_from = _skip_refused(buf, i, depth, window)
+                        window = min(window * 2, 1 << 20) if j != i else 4096
                         i = j
                     continue
                 i = e
@@ -199,7 +212,7 @@ class Reader:
                 self.pos = len(self.buf)
                 raise
             buf = self.buf
-            bulk = True
+            jump_from = 0
             start -= shift
             i -= shift
             string_start -= shift
@@ -214,7 +227,7 @@ class Reader:
         """Whether a stretch of text longer than the string limit holds a string that long."""
         limit = self.limits.string_chars
         for m in _STRING.finditer(buf, i, e):
-            if m.end() - m.start() > limit:
+            if m.end() - m.start() - 2 > limit:
                 return f"a string is longer than {limit:,} characters"
         return None
 
@@ -256,6 +269,22 @@ class Reader:
         return value, end
 
 
+def _string_end(buf: str, i: int) -> int:
+    """The closing quote of the string whose text goes on at ``i``, or where the buffer ends inside it
+    (before a final run of backslashes, which may escape the next chunk's first character). A quote is
+    escaped when an odd number of backslashes precede it; ``find`` runs at memchr speed."""
+    j = buf.find('"', i)
+    while j >= 0:
+        k = j
+        while k > i and buf[k - 1] == "\\":
+            k -= 1
+        if (j - k) % 2 == 0:
+            return j
+        j = buf.find('"', j + 1)
+    run = min(len(buf) - len(buf.rstrip("\\")), len(buf) - i)
+    return len(buf) - run % 2  # pairs of backslashes are complete escapes; an odd one waits for its char
+
+
 def _too_deep(text: str, limit: int) -> bool:
     """Whether valid JSON ``text`` nests deeper than ``limit``: strings dropped, then each pass removes
     the innermost bracket pairs, all in C; a value of depth d is gone after d passes."""
@@ -267,20 +296,46 @@ def _too_deep(text: str, limit: int) -> bool:
     return True
 
 
-def _skip_refused(buf: str, i: int, depth: int) -> tuple[int, int]:
-    """Inside a value already refused: jump over the rest of the buffer's complete text when its
-    closing brackets cannot bring the depth to zero, counting brackets in C rather than one by one (a
-    gzip bomb of ``[[[[...`` or of ``[{"a":[{"a":...`` must not take minutes). Returns position and depth."""
-    k = _COMPLETE.match(buf, i).end()  # type: ignore[union-attr]
-    if k - i < 4096:  # not worth a copy: step through it
-        return i, depth
-    plain = buf[i:k]
-    if '"' in plain:
-        plain = _STRING.sub("", plain)
-    closes = plain.count("]") + plain.count("}")
+def _skip_refused(buf: str, i: int, depth: int, window: int) -> tuple[int, int, int]:
+    """Inside a value being skipped: jump over up to ``window`` characters of complete text when they
+    cannot bring the depth to zero, counting brackets in C rather than one by one (a gzip bomb of
+    ``[[[[...``, ``[],[],...`` or ``{"a":[{"a":...`` must not take minutes). Returns the new position
+    and depth, and the end of the text examined (the position is unchanged when it was not jumped).
+
+    Only the brackets outside strings matter, as +1 and -1: adjacent ``()`` pairs are removed a few
+    passes over (which keeps the lowest depth reached), and if the closing brackets left cannot reach
+    zero from ``depth``, neither can the text."""
+    signs, k = _outside_brackets(buf, i, i + window)
+    if k - i < 1024:  # not worth it: step through
+        return i, depth, k
+    for _ in range(8):
+        shorter = signs.replace(b"()", b"")
+        if len(shorter) == len(signs):
+            break
+        signs = shorter
+    closes = signs.count(b")")
     if depth - closes <= 0:
-        return i, depth
-    return k, depth + plain.count("[") + plain.count("{") - closes
+        return i, depth, k
+    return k, depth + len(signs) - 2 * closes, k
+
+
+def _outside_brackets(buf: str, i: int, end: int) -> tuple[bytes, int]:
+    """The brackets outside strings in ``buf[i:k]`` as ``(`` and ``)``, and ``k``: ``end`` or the opening
+    quote of a string that ``end`` cuts. ``i`` is outside strings.
+
+    Fast way, for text without escaped quotes: keep only quotes and brackets, drop every adjacent ``""``;
+    if no quote is left, every run of quotes between brackets had even length from an even quote
+    index, so each bracket left lay between strings, not in one. Otherwise, strings removed one by one."""
+    text = buf[i:end]
+    if '\\"' not in text:
+        if text.count('"') % 2:
+            text = text[:text.rfind('"')]
+        signs = text.encode("utf-8", "surrogatepass").translate(_SIGNS, _NOT_SIGNS).replace(b'""', b"")
+        if b'"' not in signs:
+            return signs, i + len(text)
+    k = _COMPLETE.match(buf, i, end).end()  # type: ignore[union-attr]
+    text = _STRING.sub("", buf[i:k])
+    return text.encode("utf-8", "surrogatepass").translate(_SIGNS, _NOT_SIGNS), k
 
 
 def read_records(reader: Reader, name: str, on_bad_record: BadRecord) -> Iterator[dict[str, Any]]:
