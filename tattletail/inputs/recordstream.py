@@ -52,6 +52,7 @@ class Limits:
 
 
 LIMITS = Limits()
+_KEY_LIMITS = Limits(depth=1, record_chars=1024, string_chars=1024)  # for keys outside Records
 
 
 class NotCloudTrail(SourceError):
@@ -133,12 +134,12 @@ class Reader:
             except _Truncated:
                 return ""
 
-    def take_value(self, collect: bool = True) -> tuple[str | None, str | None]:
+    def take_value(self, collect: bool = True, limits: Limits | None = None) -> tuple[str | None, str | None]:
         """Consume one value starting at ``pos`` (which is not whitespace). Return its text (``None`` when
         not collecting or past a limit) and the limit it broke (or ``None``). Containers end at their
         matching bracket; strings at their quote; anything else at the next delimiter. Brackets are
         only counted, not matched: the JSON parser judges the text afterwards."""
-        limits = self.limits
+        limits = limits or self.limits
         start = i = self.pos
         buf = self.buf
         first = buf[start]
@@ -261,7 +262,7 @@ class Reader:
             value, end = _decoder.raw_decode(buf, pos)
         except (ValueError, RecursionError):  # cut by the buffer's end, invalid, deep or a huge integer
             return None
-        if end - pos > self.limits.string_chars:
+        if end - pos > min(self.limits.string_chars, self.limits.record_chars):
             return None
         if buf.count("{", pos, end) + buf.count("[", pos, end) > self.limits.depth and \
                 _too_deep(buf[pos:end], self.limits.depth):
@@ -364,7 +365,7 @@ def _read(reader: Reader, name: str, on_bad_record: BadRecord) -> Iterator[dict[
             raise NotCloudTrail(shape)
         if c != '"':
             raise _broken(reader, name, "a key")
-        key, _ = reader.take_value(collect=True)
+        key, _ = reader.take_value(limits=_KEY_LIMITS)
         if first and key != '"Records"':
             raise NotCloudTrail(shape)
         first = False
