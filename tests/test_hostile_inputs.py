@@ -133,8 +133,8 @@ CASES: dict[str, Any] = {
         ["good-1", "good-2", "good-9", "good-3", "good-4"], [(n, "nested deeper than 64") for n in range(2, 1002)],
         None),
     "100 MB string in a record": (lambda p: log(p, huge_string_record(100 * MB)),
-                                  None, [(2, "string is longer than 262,144 characters")], None),
-    "100 MB record": (lambda p: log(p, huge_record(100 * MB)), None, [(2, "larger than 1,048,576 characters")],
+                                  None, [(2, "string is longer than 131,072 characters")], None),
+    "100 MB record": (lambda p: log(p, huge_record(100 * MB)), None, [(2, "larger than 262,144 characters")],
                       None),
     "200 MB string outside Records": (lambda p: log(p, records(5), after=[', "padding": "', repeat("B", 200 * MB),
                                                                           '"']),
@@ -143,10 +143,13 @@ CASES: dict[str, Any] = {
                                                                               repeat("[],", 30 * MB), "[]]"]),
                                            ["good-1", "good-2", "good-5", "good-3", "good-4"], [], None),
     "100 MB number in a record": (lambda p: log(p, '{"eventID": "n", "value": ', repeat("9", 100 * MB), "}"),
-                                  None, [(2, "larger than 1,048,576 characters")], None),
+                                  None, [(2, "larger than 262,144 characters")], None),
     "gzip bomb of 10,000 matching records": (
         lambda p: log(p, repeat(records(7) + ",", 10_000), records(8)),
         ["good-1", "good-2"] + ["good-7"] * 10_000 + ["good-8", "good-3", "good-4"], [], None),
+    "records just under 256 KiB of empty objects": (
+        lambda p: log(p, repeat('{"eventID": "tiny", "eventName": "CreateUser", "x": [' + "{}," * 87_000 + "{}]},", 3)),
+        ["good-1", "good-2"] + ["tiny"] * 3 + ["good-3", "good-4"], [], None),
     "gzip cut inside a 100 MB string": (lambda p: cut_in_half(log(p, huge_string_record(100 * MB))),
                                         ["good-1", "good-2"], [], "hostile.json.gz: cannot decompress: truncated gzip"),
     "gzip bomb whose JSON ends between records": (

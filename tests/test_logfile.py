@@ -287,8 +287,8 @@ def test_limits_are_far_above_the_corpus(corpus) -> None:
             longest = max(longest, len(json.dumps(record)))
             longest_string = max([longest_string, *(len(json.dumps(s)) - 2 for s in strings_of(record))])
     assert (deepest, longest, longest_string) <= (11, 6000, 2632)  # as stated in recordstream's docstring
-    assert deepest * 4 < LIMITS.depth and longest * 100 < LIMITS.record_chars
-    assert longest_string * 50 < LIMITS.string_chars
+    assert deepest * 4 < LIMITS.depth and longest * 30 < LIMITS.record_chars
+    assert longest_string * 40 < LIMITS.string_chars
 
 
 def record_at_depth(levels: int) -> dict[str, Any]:

@@ -9,13 +9,16 @@ hostile file is never materialised first:
 limit           value                largest in ../shared/corpus (15,715 real records)
 ==============  ===================  ======================================================
 nesting depth   64 levels            11 (the record object itself is level 1)
-record size     1 MiB of JSON text   5,402 characters compact, 5,882 as pretty-printed
-string size     256 KiB of JSON text 2,632 characters as written (2,339 once unescaped)
+record size     256 KiB of JSON text 7,017 characters as written (5,402 once compacted)
+string size     128 KiB of JSON text 2,632 characters as written (2,339 once unescaped)
 ==============  ===================  ======================================================
 
-CloudTrail caps an event at 256 KB, so no real record comes near the record or the string limit. The
-depth limit is far below Python's recursion limit (1,000 frames), so nothing downstream that walks a
-record recursively (jq value comparisons, ``tojson``, ``normalize``, libjq's parser) can overflow.
+The record limit is what keeps a process under 128 MB downstream too: memory follows the number of
+values, and the worst shape (``[{},{},...]``: 87,000 objects in 256 KiB) takes ~25 MB in Python and ~40 MB
+more in libjq; at 1 MiB it took 150 MB in libjq. The string limit leaves room for the largest documents
+AWS accepts in a request (a 51,200-byte CloudFormation template, escaped). The depth limit is far below
+Python's recursion limit (1,000 frames), so nothing downstream that walks a record recursively (jq value
+comparisons, ``tojson``, ``normalize``, libjq's parser) can overflow.
 
 A record past a limit is reported to ``on_bad_record`` with its index and the limit, its text is
 skipped without being kept, and the records after it are read. So is a record that is not valid JSON or
@@ -27,7 +30,7 @@ Numbers are read as jq reads them: integer literals as exact ints (beyond Python
 conversion limit, as floats, which is what jq computes with), others as floats, and values beyond a
 double's range (``1e400``) as ``inf``/``-inf``. ``NaN`` and ``Infinity`` are accepted, as jq 1.6 does.
 
-Memory is one chunk plus at most one record (1 MiB of text and its parsed form).
+Memory is one chunk plus at most one record (256 KiB of text and its parsed form).
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ class Limits:
     text as written, escapes and whitespace included)."""
 
     depth: int = 64
-    record_chars: int = 1 << 20
-    string_chars: int = 256 << 10
+    record_chars: int = 256 << 10
+    string_chars: int = 128 << 10
 
 
 LIMITS = Limits()
