@@ -71,8 +71,6 @@ _WS_COMMAS = re.compile(r"[ \t\n\r,]*")
 _INNER = re.compile(r'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*', re.S)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _COMPLETE = re.compile(r'[^"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"]*)*', re.S)  # up to an unterminated string
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_PAIR = re.compile(r"\[\]|\{\}")
 _SIGNS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_SIGNS = bytes(c for c in range(256) if c not in b'[]{}"')
 _OPENS = re.compile(r"[\[{]*")
@@ -111,7 +109,6 @@ class Reader:
         self.limits = limits
         self.buf = ""
         self.pos = 0
-        self.eof = False
         self.consumed = 0  # characters dropped from the front of buf so far (for positions in messages)
 
     def more(self, keep: int) -> int:
@@ -123,7 +120,6 @@ class Reader:
                 self.pos -= keep
                 self.consumed += keep
                 return keep
-        self.eof = True
         raise _Truncated
 
     def skip_ws(self, pattern: re.Pattern[str] = _WS) -> str:
@@ -173,7 +169,7 @@ class Reader:
                 m = _INNER.match(buf, i)
                 e = m.end()  # type: ignore[union-attr]
                 if reason is None and e - i > limits.string_chars:
-                    reason = self._long_string(buf, i, e)
+                    reason = _long_string(buf, i, e, limits.string_chars)
                 if e < len(buf):
                     c = buf[e]
                     if c == '"':
@@ -227,14 +223,6 @@ class Reader:
             return None, reason
         return buf[start:i], None
 
-    def _long_string(self, buf: str, i: int, e: int) -> str | None:
-        """Whether a stretch of text longer than the string limit holds a string that long."""
-        limit = self.limits.string_chars
-        for m in _STRING.finditer(buf, i, e):
-            if m.end() - m.start() - 2 > limit:
-                return f"a string is longer than {limit:,} characters"
-        return None
-
     def _take_token(self, collect: bool) -> tuple[str | None, str | None]:
         """A number, literal, or stray text: up to the next delimiter (a lone stray bracket or quote-less
         delimiter is one character)."""
@@ -273,6 +261,14 @@ class Reader:
         return value, end
 
 
+def _long_string(buf: str, i: int, e: int, limit: int) -> str | None:
+    """Whether a stretch of text longer than the string limit holds a string that long."""
+    for m in _STRING.finditer(buf, i, e):
+        if m.end() - m.start() - 2 > limit:
+            return f"a string is longer than {limit:,} characters"
+    return None
+
+
 def _string_end(buf: str, i: int) -> int:
     """The closing quote of the string whose text goes on at ``i``, or where the buffer ends inside it
     (before a final run of backslashes, which may escape the next chunk's first character). A quote is
@@ -290,12 +286,12 @@ def _string_end(buf: str, i: int) -> int:
 
 
 def _too_deep(text: str, limit: int) -> bool:
-    """Whether valid JSON ``text`` nests deeper than ``limit``: strings dropped, then each pass removes
-    the innermost bracket pairs, all in C; a value of depth d is gone after d passes."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    """Whether valid JSON ``text`` nests deeper than ``limit``: its brackets outside strings, then each
+    pass removes the innermost pairs, all in C; a value of depth d is gone after d passes."""
+    signs, _ = _outside_brackets(text, 0, len(text))
     for _ in range(limit):
-        brackets = _PAIR.sub("", brackets)
-        if not brackets:
+        signs = signs.replace(b"()", b"")
+        if not signs:
             return False
     return True
 
