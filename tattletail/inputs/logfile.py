@@ -1,27 +1,28 @@
-"""A CloudTrail log object -> a stream of records, in constant memory.
+"""A CloudTrail log object -> a stream of records, in bounded memory whatever the object holds.
 
 Log files are ``{"Records": [...]}``, usually gzipped. gzip is recognised by its magic bytes, not the
-key's suffix. Records are parsed one at a time with ijson (its C backend where available), so memory
-holds one record plus buffers whatever the size of the file.
+key's suffix. The object is read in chunks, decompressed with a cap on the output of each step (a gzip
+bomb expands one bounded chunk at a time), decoded as UTF-8 (invalid bytes become U+FFFD, as jq does)
+and cut into records by ``recordstream``, which enforces the limits on depth, record and string size
+(see there). A truncated or corrupt gzip yields every complete record before the damage, then raises
+``SourceError`` naming the object and what happened.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import re
+import codecs
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-import ijson
+from tattletail.errors import SourceError
+from tattletail.inputs.recordstream import LIMITS, Limits, Reader, read_records
 
-from tattletail.errors import NotCloudTrail, SourceError
+__all__ = ["GZIP_MAGIC", "is_digest_key", "iter_file", "iter_records", "text_chunks"]
 
 GZIP_MAGIC = b"\x1f\x8b"
-_RECORDS_START = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(.)', re.S)
-_PEEK = 4096
-_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+READ_SIZE = 64 * 1024  # compressed bytes read at a time
+OUTPUT_SIZE = 256 * 1024  # decompressed bytes produced at a time, whatever the compression ratio
 
 
 def is_digest_key(key: str) -> bool:
@@ -29,46 +30,92 @@ def is_digest_key(key: str) -> bool:
     return "/CloudTrail-Digest/" in f"/{key}"
 
 
-class _Prefixed(io.RawIOBase):
-    """A readable stream that first returns ``head`` and then the rest of ``stream``, so bytes
-    already read to sniff the format are not lost on a stream that cannot seek (an S3 body)."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = head
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    chunks, got = [], 0
+def _read(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes (fewer only at the end), from a stream that may return less per read."""
+    data = stream.read(size)
+    if not data or len(data) >= size:
+        return data or b""
+    parts, got = [data], len(data)
     while got < size:
-        chunk = stream.read(size - got)
-        if not chunk:
+        data = stream.read(size - got)
+        if not data:
             break
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
 
 
-def open_log(stream: IO[bytes]) -> IO[bytes]:
-    """The decompressed, buffered content of a log object (gzip detected by magic bytes)."""
-    head = _read_exactly(stream, 2)
-    raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stream), buffer_size=64 * 1024)
-    if head == GZIP_MAGIC:
-        raw = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=64 * 1024)
-    return raw
+def _gunzip(first: bytes, stream: IO[bytes], name: str) -> Iterator[bytes]:
+    """The decompressed content of a gzip stream (all its members), in chunks of at most
+    ``OUTPUT_SIZE``. Everything that can be decompressed before damage is yielded before the
+    ``SourceError`` that names it."""
+    pending = first
+    inflater = zlib.decompressobj(wbits=31)
+    produced = 0
+    while True:
+        if not pending:
+            pending = _read(stream, READ_SIZE)
+            if not pending:
+                if inflater.eof:
+                    return
+                raise SourceError(f"{name}: cannot decompress: truncated gzip, the compressed data ends before "
+                                  f"its end marker (after {produced:,} bytes decompressed)")
+        saved = inflater.copy()
+        try:
+            out = inflater.decompress(pending, OUTPUT_SIZE)
+        except zlib.error as exc:
+            yield from _salvage(saved, pending)
+            raise SourceError(f"{name}: cannot decompress: corrupt gzip: {exc} "
+                              f"(after about {produced:,} bytes decompressed)") from None
+        pending = inflater.unconsumed_tail
+        if out:
+            produced += len(out)
+            yield out
+        if inflater.eof:
+            rest = inflater.unused_data.lstrip(b"\0") or _read(stream, READ_SIZE).lstrip(b"\0")
+            while not rest:
+                block = _read(stream, READ_SIZE)
+                if not block:
+                    return
+                rest = block.lstrip(b"\0")  # gzip allows zero padding after the last member
+            if not rest.startswith(GZIP_MAGIC[: len(rest)]):
+                raise SourceError(f"{name}: cannot decompress: unexpected data after the compressed stream")
+            inflater, pending = zlib.decompressobj(wbits=31), rest
+
+
+def _salvage(inflater: Any, data: bytes) -> Iterator[bytes]:
+    """What ``data`` decompresses to before the byte that zlib rejects: fed a byte at a time to a copy
+    of the decompressor as it was, so output produced in the failing call is not lost."""
+    for n in range(len(data)):
+        try:
+            out = inflater.decompress(data[n:n + 1], OUTPUT_SIZE)
+            while inflater.unconsumed_tail:
+                yield out
+                out = inflater.decompress(inflater.unconsumed_tail, OUTPUT_SIZE)
+        except zlib.error:
+            return
+        if out:
+            yield out
+        if inflater.eof:
+            return
+
+
+def _plain(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    while block := _read(stream, READ_SIZE):
+        yield block
+
+
+def text_chunks(stream: IO[bytes], name: str = "<stream>") -> Iterator[str]:
+    """The text of a log object in chunks: decompressed when it starts with gzip's magic bytes, decoded
+    as UTF-8 with invalid bytes replaced."""
+    first = _read(stream, 2)
+    blocks = _gunzip(first, stream, name) if first == GZIP_MAGIC else _plain(first, stream)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    for block in blocks:
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
 
 
 def _skip_silently(index: int, reason: str) -> None:
@@ -76,34 +123,14 @@ def _skip_silently(index: int, reason: str) -> None:
 
 
 def iter_records(stream: IO[bytes], name: str = "<stream>",
-                 on_bad_record: Callable[[int, str], None] = _skip_silently) -> Iterator[dict[str, Any]]:
+                 on_bad_record: Callable[[int, str], None] = _skip_silently,
+                 limits: Limits = LIMITS) -> Iterator[dict[str, Any]]:
     """Yield each record of a CloudTrail log file. Raise ``NotCloudTrail`` if the content does not
-    start like one, ``SourceError`` (naming ``name``) on corrupt gzip or truncated JSON: the records
-    before the damage have been yielded by then. A record that is not an object is passed to
-    ``on_bad_record`` with its index and skipped."""
-    try:
-        content = open_log(stream)
-        head = _read_exactly(content, _PEEK)
-    except _DECOMPRESS_ERRORS as exc:
-        raise SourceError(f"{name}: cannot decompress: {exc}") from None
-    if not head.strip():
-        raise NotCloudTrail(f"{name}: empty file")
-    start = _RECORDS_START.match(head)
-    if not start:
-        raise NotCloudTrail(f"{name}: not a CloudTrail log file (expected {{\"Records\": [...]}})")
-    if start.group(1) != b"[":
-        raise SourceError(f"{name}: Records is not a list (it starts with {start.group(1).decode(errors='replace')!r})")
-    content = io.BufferedReader(_Prefixed(head, content), buffer_size=64 * 1024)
-    try:
-        for index, record in enumerate(ijson.items(content, "Records.item", use_float=True)):
-            if isinstance(record, dict):
-                yield record
-            else:
-                on_bad_record(index, f"record is a JSON {type(record).__name__}, not an object")
-    except ijson.JSONError as exc:
-        raise SourceError(f"{name}: invalid JSON: {' '.join(str(exc).split())}") from None
-    except _DECOMPRESS_ERRORS as exc:
-        raise SourceError(f"{name}: cannot decompress: {exc}") from None
+    start like one, ``SourceError`` (naming ``name``) on corrupt or truncated gzip or JSON whose
+    structure is broken: the records before the damage have been yielded by then. A record that is past
+    a limit, not valid JSON or not an object is passed to ``on_bad_record`` with its index and why, and
+    the records after it are read."""
+    yield from read_records(Reader(text_chunks(stream, name), limits), name, on_bad_record)
 
 
 def iter_file(path: str) -> Iterator[dict[str, Any]]:
