@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from tattletail import log
+from tattletail import log, settings
 from tattletail.alerts.facts import get
 from tattletail.guard import Verdict, analyse
 from tattletail.jq.compile import NOTHING, first
@@ -75,11 +76,12 @@ class Engine:
     """Evaluates a fixed list of rules against records."""
 
     def __init__(self, rules: Sequence[Rule], *, prefilter: bool = True, compiled: bool = True,
-                 on_error: ErrorHandler = _ignore, budget: float = DEFAULT_BUDGET,
-                 max_overruns: int = MAX_OVERRUNS) -> None:
+                 on_error: ErrorHandler = _ignore, budget: float | None = None,
+                 max_overruns: int = MAX_OVERRUNS, sandbox_memory: int | None = None) -> None:
         self.rules = list(rules)
         self.on_error = on_error
-        self.budget = budget
+        self.budget = budget if budget is not None else default_budget()
+        self.sandbox_memory = sandbox_memory  # the child's address-space limit (default: sandbox's)
         self.max_overruns = max_overruns
         self.verdicts: list[Verdict] = [analyse(rule.jq_match) for rule in self.rules]
         # unproven rules run in a child process under a budget; they never enter the in-process paths
@@ -198,7 +200,7 @@ class Engine:
                            on_error: ErrorHandler) -> dict[int, Match]:
         """The unproven rules among ``candidates``, each under the budget in the child process."""
         if self._sandbox is None:
-            self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated])
+            self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated], memory_limit=self.sandbox_memory)
         slots = [self._sandbox_slot[i] for i in candidates]
         try:
             outcomes = self._sandbox.evaluate(_dumps(normalize(record)), slots, self.budget)
@@ -277,6 +279,16 @@ class Engine:
             if match is not None:
                 matches[i] = match
         return matches
+
+
+def default_budget(environ: Mapping[str, str] | None = None) -> float:
+    """The per-record budget of isolated rules: ``TATTLETAIL_RULE_BUDGET`` seconds, else ``DEFAULT_BUDGET``."""
+    text = (os.environ if environ is None else environ).get(settings.RULE_BUDGET, "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_BUDGET
+    return value if 0 < value < float("inf") else DEFAULT_BUDGET
 
 
 def isolation_notes(rules: Sequence[Rule], budget: float = DEFAULT_BUDGET) -> list[str]:

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +54,14 @@ class SandboxBroken(Exception):
     """The child cannot be started (no interpreter, programs that do not compile there)."""
 
 
-def memory_limit_bytes(environ: dict[str, str] | None = None) -> int:
+def memory_limit_bytes(environ: Mapping[str, str] | None = None) -> int:
     """The child's address-space limit: half the Lambda's memory (the parent keeps the rest), at least
-    256 MB (Python and libjq map ~60 MB of address space before doing anything), 1 GB outside Lambda."""
+    128 MB (Python and libjq map ~30 MB of address space before doing anything), 1 GB outside Lambda."""
+    from tattletail import settings
+
     env = os.environ if environ is None else environ
-    size = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
-    megabytes = max(256, int(size) // 2) if size.isdigit() else 1024
+    size = env.get(settings.LAMBDA_MEMORY, "")
+    megabytes = max(128, int(size) // 2) if size.isdigit() else 1024
     return megabytes << 20
 
 
@@ -72,6 +74,7 @@ class Sandbox:
         self.starts = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self._eof = False  # the last _line found the child's output closed (it died)
         self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
 
     # ------------------------------------------------------------- lifecycle
@@ -133,9 +136,8 @@ class Sandbox:
                 slot = pending[0]
                 line = self._line(time.monotonic() + budget)
                 if line is None:
-                    alive = proc.poll() is None
-                    outcome = Outcome("overrun", message=f"no answer within its budget of {budget:g} s") if alive \
-                        else Outcome("crashed", message=f"it crashed the isolation child ({_death(proc)})")
+                    outcome = Outcome("crashed", message=f"it crashed the isolation child ({_death(proc)})") \
+                        if self._eof else Outcome("overrun", message=f"no answer within its budget of {budget:g} s")
                     self.close()
                     results.append((slot, outcome))
                     pending.pop(0)
@@ -150,9 +152,10 @@ class Sandbox:
         self._proc.stdin.flush()
 
     def _line(self, deadline: float) -> bytes | None:
-        """The child's next line, or ``None`` when the deadline passes or the child is gone."""
+        """The child's next line, or ``None`` when the deadline passes or the child is gone (``_eof``)."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
+        self._eof = False
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -162,6 +165,7 @@ class Sandbox:
                 return None
             chunk = os.read(fd, 1 << 16)
             if not chunk:
+                self._eof = True
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -189,9 +193,9 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _death(proc: subprocess.Popen[bytes]) -> str:
     """How the child ended, in words."""
     try:
-        code = proc.wait(timeout=1.0)
+        code = proc.wait(timeout=2.0)
     except subprocess.TimeoutExpired:
-        return "no answer"
+        return "its output closed"
     if code < 0:
         import signal
 

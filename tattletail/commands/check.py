@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from tattletail.commands.common import DEFAULT_CONFIG
 from tattletail.config import loader as config_module
 from tattletail.config import secrets
+from tattletail.engine import isolation_notes
 from tattletail.errors import ConfigError
 from tattletail.jq.prefilter import necessary_condition
 
@@ -22,6 +23,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
     print(config.summary() + (refs if config.references else ""), file=out)
+    for note in isolation_notes(config.rules):
+        print(f"note: {note}", file=out)
     if args.explain:
         for rule in config.rules:
             condition = necessary_condition(rule.jq_match)
