@@ -101,7 +101,7 @@ class Sandbox:
             ready = None
             self.close()
             raise SandboxBroken(f"the isolation child failed at start: {exc}") from None
-        if ready is None or json.loads(ready) != "ready":
+        if ready != b'"ready"':
             detail = _death(proc) if ready is None else ready.decode(errors="replace")[:300]
             self.close()
             raise SandboxBroken(f"the isolation child failed at start: {detail}")
@@ -142,7 +142,15 @@ class Sandbox:
                     results.append((slot, outcome))
                     pending.pop(0)
                     break  # the next rules on this record go to a new child
-                results.append((slot, _outcome(json.loads(line))))
+                try:
+                    outcome = _outcome(json.loads(line))
+                except (ValueError, TypeError, AttributeError):
+                    outcome = Outcome("crashed", message=f"unreadable answer from the isolation child: {line[:100]!r}")
+                    self.close()
+                    results.append((slot, outcome))
+                    pending.pop(0)
+                    break
+                results.append((slot, outcome))
                 pending.pop(0)
         return results
 
@@ -242,3 +250,5 @@ def _answer(program: Any, text: str) -> bytes:
         return json.dumps({"error": str(exc)}, ensure_ascii=False).encode()
     except MemoryError:
         return b'{"error": "out of memory (the isolation child\'s limit)"}'
+    except Exception as exc:  # whatever libjq's binding raises, it is this rule's error on this record
+        return json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()
