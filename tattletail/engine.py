@@ -160,7 +160,7 @@ class Engine:
         """Every match of every rule on one record, in rule order. jq runtime errors go to
         ``on_error`` (default: the engine's) and count as no match."""
         on_error = on_error or self.on_error
-        if on_error is not self._handler:
+        if on_error != self._handler:  # == : bound methods are new objects at each access
             self._handler = on_error
             self.reset_overruns()
         candidates = self.candidates(record)
