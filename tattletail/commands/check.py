@@ -6,6 +6,7 @@ import argparse
 from typing import Any, TextIO
 
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.engine import isolation_notes
 from tattletail.jq.prefilter import necessary_condition
 
 
@@ -15,6 +16,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     refs = f", {len(config.references)} secret references" + (" read" if args.resolve else " (syntax checked)")
     print(config.summary() + (refs if config.references else ""), file=out)
+    for note in isolation_notes(config.rules):
+        print(f"note: {note}", file=out)
     if args.explain:
         for rule in config.rules:
             condition = necessary_condition(rule.jq_match)

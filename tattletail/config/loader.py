@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tattletail import guard
 from tattletail.alerts.alert import SEVERITIES, View
 from tattletail.alerts.labels import LANGUAGES
 from tattletail.config import secrets
@@ -383,6 +384,8 @@ class _Checker:
                     except ValueError as exc:
                         self.problem(where, f"invalid {key}: {exc}", source)
                         ok = False
+                        continue
+                    ok = self._bounded(key, program, where, source) and ok
             if ok:
                 rules.append(Rule(
                     values["name"], values["jq_match"], values.get("description", ""), targets or (),
@@ -393,6 +396,15 @@ class _Checker:
                     _program=compiled["jq_match"], title_program=compiled.get("title"),
                     field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules
+
+    def _bounded(self, key: str, program: str, where: str, source: str) -> bool:
+        """Refuse a program holding a construct that never ends once reached (``until(false; .)``,
+        ``def f: f;``, ``[range(1e12)]``): it is as broken as one that does not compile, and only such
+        unmistakable cases are refused (``tattletail.guard``); the merely unproven run isolated."""
+        found = guard.problems(program)
+        for problem in found:
+            self.problem(where, f"{key} can never end: {problem}", source)
+        return not found
 
     def _tests(self, tests: list[Any], where: str, source: str) -> bool:
         """Check the shape of a rule's test cases (their records are read by ``tattletail test``)."""
