@@ -169,3 +169,19 @@ def test_mutants_cover_null_string_number_array_and_missing() -> None:
     assert {"null", '"x"', "7", "[]", '"MISSING"'} <= seen
     assert any(isinstance(m.get("requestParameters"), dict) and "a" not in m["requestParameters"]
                for m in mutants(record))
+
+
+def test_an_include_turns_rules_shipped_off_on_by_name(tmp_path: Path) -> None:
+    from tattletail.config import loader
+    from tattletail.errors import ConfigError
+
+    def names(include: str) -> set[str]:
+        config = tmp_path / "tattletail.toml"
+        config.write_text(f'[[include]]\npath = "{RULES_DIR / "cis-aws-foundations.toml"}"\n{include}\n')
+        return {rule.name for rule in loader.load(config).rules}
+
+    assert "CIS 4.1 Unauthorized API calls" not in names("")
+    assert "CIS 4.4 IAM policy changes" in names("")
+    assert "CIS 4.1 Unauthorized API calls" in names('enable = ["CIS 4.1 Unauthorized API calls"]')
+    with pytest.raises(ConfigError, match="enable names no rule of the pack: 'CIS 9.9'"):
+        names('enable = ["CIS 9.9"]')
