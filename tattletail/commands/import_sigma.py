@@ -40,11 +40,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
-from tattletail.alerts.facts import get
+from tattletail.commands.sigma_examples import examples
+from tattletail.commands.sigma_sources import Skipped, load, load_files, load_overrides
 from tattletail.jq.compile import regex_agrees
+
+__all__ = ["CIDR_HELPER", "Skipped", "cmd_import_sigma", "examples", "import_rules", "load", "load_files",
+           "load_overrides", "pack", "register", "translate", "translate_condition"]
 
 LICENSE = "DRL-1.1"
 LICENSE_NOTICE = ("Detection Rule License (DRL) 1.1, https://github.com/SigmaHQ/Detection-Rule-License: "
@@ -52,94 +55,6 @@ LICENSE_NOTICE = ("Detection Rule License (DRL) 1.1, https://github.com/SigmaHQ/
 LEVELS = {"informational": "info", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REGEX_META = set(".\\/^$|?*+()[]{}-")
-
-
-class Skipped(Exception):
-    """A rule that cannot be translated faithfully; the message says why."""
-
-
-def _pysigma() -> Any:
-    try:
-        import sigma.collection  # noqa: F401
-    except ImportError:
-        raise Skipped("pySigma is not installed: pip install 'tattletail[sigma]'") from None
-    import sigma
-
-    return sigma
-
-
-def load(paths: Iterable[str | Path]) -> list[Any]:
-    """Every Sigma rule in the given files and directories (``.yml``, ``.yaml``), in path order."""
-    rules, _ = load_files(paths)
-    return rules
-
-
-def _files(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
-    return files
-
-
-def load_overrides(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Corrections to upstream Sigma rules, by rule id: ``[[override]]`` tables with ``id``, ``title`` (checked,
-    so an override never lands on another rule), ``reason`` (required: shown in the pack), and ``detection``
-    (YAML replacing the rule's detection, translated like any other) and/or ``enabled = false``."""
-    import tomllib
-
-    data = tomllib.loads(Path(path).read_text("utf-8"))
-    found: dict[str, dict[str, Any]] = {}
-    for n, table in enumerate(data.get("override", []), 1):
-        unknown = set(table) - {"id", "title", "reason", "detection", "enabled"}
-        if unknown or not all(isinstance(table.get(k), str) and table[k] for k in ("id", "title", "reason")):
-            raise ValueError(f"{path}: override[{n}] needs id, title and reason"
-                             + (f"; unknown keys {sorted(unknown)}" if unknown else ""))
-        if "detection" not in table and table.get("enabled", True):
-            raise ValueError(f"{path}: override[{n}] {table['title']!r} changes nothing (detection or enabled = false)")
-        found[table["id"]] = table
-    return found
-
-
-def load_files(paths: Iterable[str | Path], overrides: dict[str, dict[str, Any]] | None = None
-               ) -> tuple[list[Any], list[tuple[str, str]]]:
-    """The CloudTrail Sigma rules of the given files and directories, with ``overrides`` applied, and the
-    files or rules skipped with their reasons (unreadable YAML, a rule pySigma rejects, another logsource)."""
-    _pysigma()
-    import yaml
-    from sigma.collection import SigmaCollection
-
-    overrides = overrides or {}
-    rules: list[Any] = []
-    skipped: list[tuple[str, str]] = []
-    for file in _files(paths):
-        try:
-            docs = [d for d in yaml.safe_load_all(file.read_text("utf-8")) if d is not None]
-            for doc in docs:
-                override = overrides.get(str(doc.get("id"))) if isinstance(doc, dict) else None
-                if override is not None:
-                    if doc.get("title") != override["title"]:
-                        raise ValueError(f"override for {override['id']} names title {override['title']!r}, "
-                                         f"the rule's is {doc.get('title')!r}")
-                    if "detection" in override:
-                        doc["detection"] = yaml.safe_load(override["detection"])
-            found = list(SigmaCollection.from_dicts(docs).rules)
-        except Exception as exc:  # unreadable file, invalid YAML, pySigma's own errors
-            skipped.append((str(file), f"cannot be loaded: {type(exc).__name__}: {exc}"))
-            continue
-        for rule in found:
-            logsource = getattr(rule, "logsource", None)
-            if logsource is None:  # a correlation rule: aggregations over other rules' matches
-                skipped.append((f"{file}: {rule.title}", "correlation rules (aggregations) cannot be translated"))
-                continue
-            if (logsource.product, logsource.service) != ("aws", "cloudtrail"):
-                skipped.append((f"{file}: {rule.title}", f"logsource is product {logsource.product!r}, service "
-                                f"{logsource.service!r}, not CloudTrail (product 'aws', service 'cloudtrail')"))
-                continue
-            rule.custom_attributes["tattletail_source"] = str(file)
-            if str(rule.id) in overrides:
-                rule.custom_attributes["tattletail_override"] = overrides[str(rule.id)]
-            rules.append(rule)
-    return rules, skipped
 
 
 def _fold(text: str) -> str:
@@ -333,95 +248,6 @@ def import_rules(rules: Iterable[Any]) -> tuple[list[Imported], list[tuple[Any, 
         except Skipped as exc:
             skipped.append((rule, str(exc)))
     return done, skipped
-
-
-# ---------------------------------------------------------------- examples for tests
-
-
-def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """A record the rule's detection selects and a close miss (one value changed), built from the
-    detection itself; ``None`` when none could be built. Callers check both against an engine."""
-    from tattletail.jq.compile import NOTHING, compile_program, first
-    from tattletail.jq.values import JqError
-
-    program = compile_program(translate(rule))
-
-    def matches(record: dict[str, Any]) -> bool:
-        try:
-            return first(program, record) is not NOTHING
-        except JqError:
-            return False
-
-    tree = rule.detection.parsed_condition[0].parsed
-    positive: dict[str, Any] = {}
-    leaves: list[tuple[str, Any]] = []
-    _satisfy(tree, True, positive, leaves)
-    if not matches(positive):
-        return None
-    for field, _value in leaves:  # change one value the match depends on, as little as possible
-        current = _get(positive, field)
-        for changed in (current + "-x", "x-" + current, current[:-1], "no-match") if isinstance(current, str) else ():
-            miss = json.loads(json.dumps(positive))
-            _set(miss, field, changed)
-            if not matches(miss):
-                return positive, miss
-    return None
-
-
-def _get(record: dict[str, Any], field: str) -> Any:
-    return get(record, *field.split("."))
-
-
-def _set(record: dict[str, Any], field: str, value: Any) -> None:
-    keys = field.split(".")
-    for key in keys[:-1]:
-        record = record.setdefault(key, {})
-        if not isinstance(record, dict):
-            return
-    record[keys[-1]] = value
-
-
-def _sample(value: Any) -> str | None:
-    from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
-
-    if isinstance(value, SigmaString):
-        return "".join(p if isinstance(p, str) else ("x" if p == SpecialChars.WILDCARD_MULTI else "y")
-                       for p in value.s)
-    if isinstance(value, SigmaRegularExpression):
-        guess = re.sub(r"\.\+|\.\*", "x", str(value.regexp)).replace("\\", "")
-        return guess if re.search(str(value.regexp), guess) else None
-    return None
-
-
-def _satisfy(node: Any, want: bool, record: dict[str, Any], leaves: list[tuple[str, Any]]) -> None:
-    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
-    from sigma.types import SigmaFieldReference, SigmaNull
-
-    if isinstance(node, ConditionNOT):
-        _satisfy(node.args[0], not want, record, leaves)
-    elif isinstance(node, ConditionAND | ConditionOR):
-        all_of = isinstance(node, ConditionAND) == want
-        for arg in node.args if all_of else node.args[:1]:
-            _satisfy(arg, want, record, leaves)
-    elif isinstance(node, ConditionFieldEqualsValueExpression):
-        field, value = node.field, node.value
-        if isinstance(value, SigmaNull):
-            if not want:
-                _set(record, field, "present")
-            return
-        if isinstance(value, SigmaFieldReference):
-            _set(record, field, "same" if want else "one")
-            _set(record, value.field, "same" if want else "other")
-            return
-        sample = _sample(value)
-        if want and sample is not None:
-            current = _get(record, field)
-            if current is None:
-                _set(record, field, sample)
-                leaves.append((field, value))
-            elif isinstance(current, str):  # several values for one field (|all): hold them all
-                _set(record, field, f"{current} {sample}")
-        # a leaf that must not match stays absent: an absent field matches no string
 
 
 def _toml_string(text: str) -> str:
