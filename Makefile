@@ -59,7 +59,7 @@ lint: $(STAMP)
 
 # Refresh rules/sigma-aws-cloudtrail.toml from the Sigma rules (needs the sigma extra, installed by setup)
 sigma: $(STAMP)
-	$(VENV)/bin/tattletail import sigma $(SIGMA_RULES) -o rules/sigma-aws-cloudtrail.toml
+	$(VENV)/bin/tattletail import sigma $(SIGMA_RULES) --overrides sigma-overrides.toml -o rules/sigma-aws-cloudtrail.toml
 	$(VENV)/bin/tattletail test rules/sigma-aws-cloudtrail.toml
 
 bench: $(STAMP)

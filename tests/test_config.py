@@ -45,7 +45,8 @@ def test_unknown_and_missing_keys() -> None:
     found = problems('[[rule]]\nname = "R"\ndescriptoin = "typo"\ndestinations = []\n'
                      '[[rule]]\njq_match = "."\n')
     assert ("t.toml: rule 'R': unknown key 'descriptoin' (valid: author, description, destinations, "
-            "digest_threshold, falsepositives, fields, jq_match, license, name, references, runbook, severity, "
+            "digest_threshold, enabled, falsepositives, fields, jq_match, license, name, references, runbook, "
+            "severity, "
             "sigma_id, test, title)") in found
     assert "t.toml: rule 'R': missing key 'jq_match'" in found
     assert "t.toml: rule[2]: missing key 'name'" in found

@@ -42,11 +42,15 @@ RULE_KEYS: dict[str, tuple[type, bool]] = {
     "author": (str, False),
     "license": (str, False),
     "falsepositives": (list, False),
+    # a pack rule shipped off (too noisy for most accounts, say why in its description); an include's
+    # ``enable`` list turns it on
+    "enabled": (bool, False),
 }
 INCLUDE_KEYS: dict[str, tuple[type, bool]] = {
     "path": (str, True),
     "destinations": (list, False),
     "disable": (list, False),
+    "enable": (list, False),
     "severity": (dict, False),
 }
 TEST_KEYS: dict[str, tuple[type, bool]] = {
@@ -202,7 +206,7 @@ class _Checker:
     def check(self, data: dict[str, Any]) -> Config:
         self._top_level(data, self.source, TOP_LEVEL_KEYS)
         destinations = self._destinations(self._array(data, "destination", self.source))
-        rules = self._rules(self._array(data, "rule", self.source), self.source)
+        rules = [rule for rule in self._rules(self._array(data, "rule", self.source), self.source) if rule.enabled]
         for n, table in enumerate(self._array(data, "include", self.source), 1):
             rules += self._include(n, table)
         if self.problems:
@@ -240,7 +244,11 @@ class _Checker:
         rules = self.pack(data, str(path))
         by_name = {rule.name: rule for rule in rules}
         targets = self._targets(values.get("destinations", []), where, self.source)
-        disabled = set()
+        disabled = {rule.name for rule in rules if not rule.enabled}
+        for name in values.get("enable", []):
+            if name not in by_name:
+                self.problem(where, f"enable names no rule of the pack: {name!r}")
+            disabled.discard(name)
         for name in values.get("disable", []):
             if name not in by_name:
                 self.problem(where, f"disable names no rule of the pack: {name!r}")
@@ -393,6 +401,7 @@ class _Checker:
                     tuple(values.get("references", ())), tuple(values.get("test", ())), source,
                     values.get("digest_threshold"), values.get("sigma_id"), values.get("author"),
                     values.get("license"), tuple(str(f) for f in values.get("falsepositives", ())),
+                    values.get("enabled", True),
                     _program=compiled["jq_match"], title_program=compiled.get("title"),
                     field_programs=tuple(compiled[f"fields.{label}"] for label, _ in fields)))
         return rules
