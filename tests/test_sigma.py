@@ -361,7 +361,8 @@ def test_same_matches_as_pysigmas_duckdb_backend_over_the_corpus_and_constructed
         pytest.skip("../shared/sigma is absent")
     rules = sigma.load([SIGMA_DIR])
     corpus_records = [r for path in corpus_files() for r in iter_file(str(path))]
-    constructed = [json.loads(json.dumps(x)) for rule in rules for x in (sigma.examples(rule) or ())]
+    built = [sigma.examples(rule, sigma.translate(rule)) or () for rule in rules]
+    constructed = [json.loads(json.dumps(x)) for pair in built for x in pair]
     records = corpus_records + constructed
     expected = duckdb_matches(rules, records)
     from tattletail.engine import Engine

@@ -293,7 +293,7 @@ def pack(imported: list[Imported], source: str) -> str:
         if rule.falsepositives:
             lines.append("falsepositives = [" + ", ".join(_toml_string(str(f)) for f in rule.falsepositives) + "]")
         lines.append(f"jq_match = {_literal(item.jq_match)}")
-        built = examples(rule)
+        built = examples(rule, translate(rule))
         if built is not None:
             positive, miss = built
             lines += ["", "[[rule.test]]", 'name = "a record the detection selects"', "match = true",

@@ -10,14 +10,14 @@ from typing import Any
 from tattletail.alerts.facts import get
 
 
-def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def examples(rule: Any, program_text: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """A record the rule's detection selects and a close miss (one value changed), built from the
-    detection itself; ``None`` when none could be built. Callers check both against an engine."""
-    from tattletail.commands.import_sigma import translate
+    detection itself and checked against ``program_text`` (the rule's translation, handed in by the
+    importer so this module need not import it back); ``None`` when none could be built."""
     from tattletail.jq.compile import NOTHING, compile_program, first
     from tattletail.jq.values import JqError
 
-    program = compile_program(translate(rule))
+    program = compile_program(program_text)
 
     def matches(record: dict[str, Any]) -> bool:
         try:

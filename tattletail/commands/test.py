@@ -60,6 +60,17 @@ def _records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]] | LogRef:
     return [value]
 
 
+def case_records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record(s) of a case, read as ``run_case`` reads them (for tests that mutate them)."""
+    source = _records(rule, case)
+    if not isinstance(source, LogRef):
+        return source
+    found: list[dict[str, Any]] = []
+    process_ref(source, Engine([Rule(name="any record", jq_match=".")], prefilter=False),
+                on_match=lambda match, index: found.append(match.record))
+    return found
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
