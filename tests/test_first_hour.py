@@ -394,3 +394,14 @@ def test_redrive_of_a_missing_queue_is_a_clean_error(aws: None) -> None:
     code, _, err = cli_run("redrive", "--config", CONFIG, url)
     assert code == 1 and err.startswith("error: ") and "Traceback" not in err
     assert "NonExistentQueue" in err or "does not exist" in err
+
+
+def test_a_command_needing_boto3_says_which_extra_installs_it(tmp_path: Path) -> None:
+    """`make demo` installs what running needs; AWS commands name the extra instead of a traceback."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "boto3.py").write_text("raise ModuleNotFoundError('No module named boto3', name='boto3')\n")
+    env = {**os.environ, "PYTHONPATH": str(hide)}
+    done = command("replay", "--config", CONFIG, "s3://bucket/AWSLogs/", env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "pip install 'tattletail[aws]'" in done.stderr

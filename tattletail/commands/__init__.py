@@ -54,6 +54,9 @@ exit status:
      a failed delivery, a dead letter kept
   2  usage: unknown command or option, bad argument"""
 
+# optional packages (not needed to check and run a config) -> the extra that installs them
+EXTRAS = {"boto3": "aws", "botocore": "aws", "sigma": "sigma"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tattletail", description=DESCRIPTION, epilog=EXIT_CODES,
@@ -98,6 +101,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         return 130
     except TattletailError as exc:
         print(f"error: {exc}", file=err)
+        return 1
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"error: this needs {exc.name}, which `make demo` does not install: "
+              f"pip install 'tattletail[{extra}]'", file=err)
         return 1
     except Exception as exc:
         described = aws_failure(exc)
