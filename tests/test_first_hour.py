@@ -263,6 +263,8 @@ def test_run_takes_a_directory_and_a_single_record(tmp_path: Path) -> None:
                                                       "responseElements": {"user": {"userName": "mo"}}}))
     code, out, err = cli_run("run", "--config", CONFIG, single)
     assert code == 0 and "username: mo" in out and "1 files, 1 records, 1 matches" in err
+    code, out, _ = cli_run("check", str(ROOT))  # a directory holding tattletail.toml, as `run --config DIR`
+    assert code == 0 and out.startswith(f"{ROOT / 'tattletail.toml'}: OK, 12 rules")
 
 
 def test_run_is_quiet_on_a_closed_pipe(tmp_path: Path) -> None:
