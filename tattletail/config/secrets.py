@@ -79,7 +79,7 @@ class Resolver:
             self._secretsmanager = self._secretsmanager or aws.client("secretsmanager")
             text = self._secretsmanager.get_secret_value(SecretId=ref.name).get("SecretString")
         except Exception as exc:  # botocore: not found, access denied, KMS, network
-            raise SecretError(f"{ref}: cannot read: {_short(exc)}") from None
+            raise SecretError(f"{ref}: cannot read: {aws.describe(exc)}") from None
         if not isinstance(text, str):
             raise SecretError(f"{ref}: the secret has no SecretString")
         if ref.key is None:
@@ -92,10 +92,3 @@ class Resolver:
             raise SecretError(f"{ref}: the value of {ref.key!r} is not a string")
         return value
 
-
-def _short(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        error = response["Error"]
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"

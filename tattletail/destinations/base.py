@@ -59,9 +59,10 @@ class Destination:
         """What would be sent for many matches of one rule in one log file."""
         raise NotImplementedError
 
-    def deliver(self, rendered: dict[str, Any]) -> None:  # pragma: no cover - abstract
-        """Send a rendered message once; raise ``RetryableDeliveryError`` when trying again may help,
-        ``DeliveryError`` when it cannot."""
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:  # pragma: no cover
+        """Send a rendered message once, in at most about ``timeout`` seconds when given (the time the
+        invocation has left for this try: network timeouts are capped by it); raise
+        ``RetryableDeliveryError`` when trying again may help, ``DeliveryError`` when it cannot."""
         raise NotImplementedError
 
     def preview(self, alert: Alert) -> str:

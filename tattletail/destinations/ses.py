@@ -52,6 +52,8 @@ class Ses(Destination):
         self.from_email = from_email
         self.region = region
         self._client = client
+        self._clients: aws.Clients | None = None
+        self._within: float | None = None  # the time the current try may take
 
     @classmethod
     def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
@@ -68,7 +70,12 @@ class Ses(Destination):
 
     @property
     def client(self) -> Any:
-        return self._client or aws.client("ses", region=self.region)
+        """The client given, else one whose calls end within the current try's time (``deliver``)."""
+        if self._client is not None:
+            return self._client
+        if self._clients is None:
+            self._clients = aws.Clients("ses", self.region)
+        return self._clients.get(self._within)
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``SendEmail`` parameters."""
@@ -95,7 +102,10 @@ class Ses(Destination):
                 f"Subject: {message['Subject']['Data']}\n\n{message['Body']['Text']['Data']}\n"
                 f"--- HTML part ---\n{message['Body']['Html']['Data']}")
 
-    def deliver(self, rendered: dict[str, Any]) -> None:
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:
+        """Once (botocore's own retries off when timed: ``retry.call`` retries throttling and 5xx), its
+        connect and read timeouts capped by ``timeout``."""
+        self._within = timeout
         try:
             self.client.send_email(**rendered)
         except Exception as exc:  # botocore raises many unrelated types; classified by aws.delivery_error

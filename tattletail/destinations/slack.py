@@ -170,16 +170,18 @@ class SlackWebhook(Destination):
     def render_digest(self, digest: Digest) -> dict[str, Any]:
         return render_digest(digest, self.view)
 
-    def deliver(self, rendered: dict[str, Any]) -> None:
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:
         """POST once. 429 (with its Retry-After), 5xx, timeouts and connection errors are retryable;
-        any other status is not."""
+        any other status is not. With ``timeout`` (the time this try may take), connecting and reading
+        each wait at most half of it, and never longer than the configured ``timeout``."""
         import urllib3  # here, not at the top: most cold starts send nothing, and importing it costs
 
         where = f'destination "{self.id}" (slack_webhook {mask_url(self._url)})'
+        wait = self._timeout if timeout is None else max(0.01, min(self._timeout, timeout / 2))
         try:
             response = _pool(self).request(
                 "POST", self._url, body=json.dumps(rendered).encode("utf-8"),
-                headers={"Content-Type": "application/json"}, timeout=urllib3.Timeout(total=self._timeout),
+                headers={"Content-Type": "application/json"}, timeout=urllib3.Timeout(connect=wait, read=wait),
                 retries=False, redirect=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise RetryableDeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None

@@ -97,6 +97,8 @@ class Sns(Destination):
         self.format = format
         self.subject = subject
         self._client = client
+        self._clients: aws.Clients | None = None
+        self._within: float | None = None  # the time the current try may take
 
     @classmethod
     def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
@@ -121,7 +123,12 @@ class Sns(Destination):
 
     @property
     def client(self) -> Any:
-        return self._client or aws.client("sns", region=self.sns_arn.split(":")[3])
+        """The client given, else one whose calls end within the current try's time (``deliver``)."""
+        if self._client is not None:
+            return self._client
+        if self._clients is None:
+            self._clients = aws.Clients("sns", self.sns_arn.split(":")[3])
+        return self._clients.get(self._within)
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``Publish`` parameters (less the topic)."""
@@ -150,7 +157,10 @@ class Sns(Destination):
     def show(self, rendered: dict[str, Any]) -> str:
         return f"Subject: {rendered['Subject']}\n\n{rendered['Message']}"
 
-    def deliver(self, rendered: dict[str, Any]) -> None:
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:
+        """Once (botocore's own retries off when timed: ``retry.call`` retries throttling and 5xx), its
+        connect and read timeouts capped by ``timeout``."""
+        self._within = timeout
         try:
             self.client.publish(TopicArn=self.sns_arn, **rendered)
         except Exception as exc:  # botocore raises many unrelated types; classified by aws.delivery_error
