@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from typing import Any
 
 from tattletail import aws, log, settings
@@ -34,9 +35,12 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
     table = os.environ.get(settings.STATE_TABLE)
     dlq = os.environ.get(settings.DLQ_URL) or os.environ.get(settings.DLQ_S3)
     deadline = Deadline(context)  # a claim lasts until this deadline (plus a margin): see delivery.state
+    # The reserve (time kept for dead letters and logs) is at most a quarter of what the invocation has:
+    # a fixed 10 s would leave a function with a 10 s timeout no time to send anything at all.
+    policy = replace(retry_policy, reserve=min(retry_policy.reserve, deadline.remaining() / 4))
     return Dispatcher(config, state=DynamoState(table, time_left=deadline.remaining) if table else MemoryState(),
                       dead_letters=deadletter.open_store(dlq) if dlq else None,
-                      policy=retry_policy, deadline=deadline)
+                      policy=policy, deadline=deadline)
 
 
 retry_policy = RetryPolicy()  # module level so tests can shorten the waits

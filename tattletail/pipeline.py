@@ -51,6 +51,13 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, 
                      first_error=errors.first_message, first_event_id=errors.first_event_id)
 
 
+BAD_RECORDS_LOGGED = 20  # bad records logged one by one per object; the rest are counted in one line
+
+
+class _OutOfTime(Exception):
+    """Raised from the reader's bad-record callback when reading must stop (``stop_reading``)."""
+
+
 class _Counted:
     """A stream that counts the bytes read from it (how far into an object reading got)."""
 
@@ -72,14 +79,25 @@ def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatc
     (``Dispatcher.stop_reading``), what was found is delivered and the object is a failure that says how
     far it got (so its item is retried; with a state table the retry sends only the rest)."""
     name = report.name
+    stop = dispatcher.stop_reading if dispatcher is not None else None
 
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
-        log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
+        if report.bad_records <= BAD_RECORDS_LOGGED:
+            log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
+        if stop is not None and stop():  # a file of nothing but bad records must stop in time too
+            raise _OutOfTime
 
     counted = _Counted(stream)
-    finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
-                        dispatcher, on_match, dispatcher.stop_reading if dispatcher is not None else None)
+    try:
+        finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
+                            dispatcher, on_match, stop)
+    except _OutOfTime:
+        finished = False
+    finally:
+        if report.bad_records > BAD_RECORDS_LOGGED:
+            log.emit("records_skipped", logging.WARNING, object=name, count=report.bad_records,
+                     logged=BAD_RECORDS_LOGGED)
     if not finished:
         left = dispatcher.deadline.remaining() if dispatcher is not None else 0.0
         report.failures.append(f"{name}: not finished in time: {report.records} records evaluated, "

@@ -32,6 +32,16 @@ class Letter:
     handle: str  # SQS receipt handle or S3 key, to delete it once resent
 
 
+def _body(text: str | bytes) -> dict[str, Any]:
+    """A letter's body; one that cannot be read becomes ``{"unreadable": why}`` so that it is reported and
+    kept, and the letters after it are still redriven."""
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        return {"unreadable": f"not JSON: {exc}"}
+    return body if isinstance(body, dict) else {"unreadable": f"a JSON {type(body).__name__}, not an object"}
+
+
 def _encode(letter: dict[str, Any]) -> str:
     return redact(json_text(letter))  # valid UTF-8 whatever the records hold (lone surrogates escaped)
 
@@ -67,7 +77,7 @@ class SqsDeadLetters:
             if not messages:
                 return
             for message in messages:
-                yield Letter(json.loads(message["Body"]), message["ReceiptHandle"])
+                yield Letter(_body(message["Body"]), message["ReceiptHandle"])
 
     def delete(self, letter: Letter) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=letter.handle)
@@ -104,7 +114,7 @@ class S3DeadLetters:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
             for obj in page.get("Contents", []):
                 body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
-                yield Letter(json.loads(body), obj["Key"])
+                yield Letter(_body(body), obj["Key"])
 
     def delete(self, letter: Letter) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=letter.handle)
