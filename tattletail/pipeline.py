@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from tattletail import aws, log
+from tattletail.correlation.correlator import Correlator
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report
 from tattletail.engine import Engine
@@ -47,7 +48,7 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, 
 
 
 def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatcher: Dispatcher | None = None,
-                   on_match: OnMatch | None = None) -> Report:
+                   on_match: OnMatch | None = None, correlator: Correlator | None = None) -> Report:
     """Evaluate one log object; show each match to ``on_match`` and hand it to ``dispatcher`` for delivery.
     What was read before damage in the object is still delivered; the ``SourceError`` is raised after."""
 
@@ -56,12 +57,15 @@ def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatc
         log.emit("record_skipped", logging.WARNING, object=report.name, index=index, reason=reason)
 
     return process_records(iter_records(stream, report.name, bad_record), report, engine,
-                           dispatcher=dispatcher, on_match=on_match)
+                           dispatcher=dispatcher, on_match=on_match, correlator=correlator)
 
 
 def process_records(records: Iterable[dict[str, Any]], report: Report, engine: Engine, *,
-                    dispatcher: Dispatcher | None = None, on_match: OnMatch | None = None) -> Report:
-    """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches."""
+                    dispatcher: Dispatcher | None = None, on_match: OnMatch | None = None,
+                    correlator: Correlator | None = None) -> Report:
+    """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches.
+    With a ``correlator``, base-rule matches are counted into their correlations' windows too, and a
+    correlation alert they complete is shown and delivered like a match (``tattletail.correlation``)."""
     deliveries = dispatcher.for_object(report) if dispatcher is not None else None
 
     def handle(match: Match, index: int) -> None:
@@ -69,30 +73,39 @@ def process_records(records: Iterable[dict[str, Any]], report: Report, engine: E
             on_match(match, index)
         if deliveries is not None:
             deliveries.add(match, index)
+        if correlator is not None and correlator.uses(match.rule.name):
+            for fired in correlator.observe(match):
+                report.matches[fired.rule.name] += 1
+                handle(fired, index)
 
+    completed = False
     try:
         evaluate(records, engine, report, handle)
+        completed = True
     finally:
         if deliveries is not None:
             deliveries.flush()
+        if correlator is not None:  # fired windows close once their alerts are delivered (or kept)
+            correlator.settle(completed and not report.failures)
     return report
 
 
 def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,
-                on_match: OnMatch | None = None, s3: Any = None) -> Report:
+                on_match: OnMatch | None = None, s3: Any = None, correlator: Correlator | None = None) -> Report:
     """One file of history (local or S3) through ``process_stream``, its outcome in the report rather than
     raised: ``skipped`` (not CloudTrail), ``error`` (unreadable, corrupt). A local file holding a single
     record (not a log file) is evaluated as that record."""
     report = Report(ref.name)
     try:
         with ref.open(s3) as stream:
-            process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match)
+            process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match, correlator=correlator)
     except NotCloudTrail as exc:
         record = ref.single_record()
         if record is None:
             report.skipped = str(exc)
         else:
-            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match)
+            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match,
+                            correlator=correlator)
     except SourceError as exc:
         report.error = str(exc)
     except OSError as exc:
