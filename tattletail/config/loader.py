@@ -220,7 +220,7 @@ class _Checker:
         known = {rule.name: rule.origin for rule in rules}
         self.correlations += correlation_config.check(
             self._array(data, "correlation", self.source), self.source, known, self.problems,
-            lambda targets, where: self._targets(targets, where, self.source), names=self.names)
+            lambda targets, where: self._targets(targets, where, self.source), _check_keys, names=self.names)
         if self.problems:
             raise ConfigError(self.problems)
         return Config(self.source, tuple(rules), destinations, tuple(self.references), tuple(self.correlations))
@@ -233,7 +233,8 @@ class _Checker:
         known = {rule.name: source for rule in rules}
         self.pack_correlations[source] = correlation_config.check(
             self._array(data, "correlation", source), source, known, self.problems,
-            lambda targets, where: self._targets(targets, where, source), in_pack=True, names=self.names)
+            lambda targets, where: self._targets(targets, where, source), _check_keys, in_pack=True,
+            names=self.names)
         return rules
 
     def _top_level(self, data: dict[str, Any], source: str, valid: tuple[str, ...], note: str = "") -> None:

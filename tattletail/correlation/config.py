@@ -53,6 +53,7 @@ CASE_KEYS: dict[str, tuple[type, bool]] = {
 }
 Problem = Callable[[str, str], None]                           # (where, message)
 Targets = Callable[[list[Any], str], "tuple[str, ...] | None"]  # destination ids checked, or None
+CheckKeys = Callable[..., "dict[str, Any] | None"]               # loader._check_keys
 
 
 def _path(text: Any, what: str, where: str, problem: Problem) -> Path | None:
@@ -132,12 +133,10 @@ def _condition(values: dict[str, Any], kind: str, rules: tuple[str, ...], where:
     return needed, f"{operator} {number}"
 
 
-def _tests(cases: list[Any], where: str, source: str, problems: list[str]) -> bool:
-    from tattletail.config.loader import _check_keys
-
+def _tests(cases: list[Any], where: str, source: str, problems: list[str], check_keys: CheckKeys) -> bool:
     ok = True
     for n, case in enumerate(cases, 1):
-        values = _check_keys(case, CASE_KEYS, f"{source}: {where}: test[{n}]", problems)
+        values = check_keys(case, CASE_KEYS, f"{source}: {where}: test[{n}]", problems)
         if values is None:
             ok = False
         elif ("records" in values) == ("file" in values):
@@ -151,12 +150,13 @@ def _tests(cases: list[Any], where: str, source: str, problems: list[str]) -> bo
 
 
 def check(tables: list[Any], source: str, known_rules: dict[str, str], problems: list[str],
-          targets: Targets, *, in_pack: bool = False, names: set[str] | None = None) -> list[Correlation]:
+          targets: Targets, check_keys: CheckKeys, *, in_pack: bool = False,
+          names: set[str] | None = None) -> list[Correlation]:
     """The checked correlations of ``tables`` (from ``source``); problems appended to ``problems``.
     ``known_rules`` maps every rule name a correlation may use to the file defining it; ``names`` is
-    every rule and correlation name seen so far (a correlation's alerts are delivered under its name)."""
-    from tattletail.config.loader import _check_keys
-
+    every rule and correlation name seen so far (a correlation's alerts are delivered under its name).
+    ``check_keys`` is the loader's table checker (unknown, missing and mistyped keys), handed in so this
+    module does not import the loader that imports it."""
     names = names if names is not None else set()
     found: list[Correlation] = []
     for n, table in enumerate(tables, 1):
@@ -174,7 +174,7 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
         if in_pack and isinstance(table, dict) and "destinations" in table:
             problem(where, "a rule pack names no destinations: bind them in the config's [[include]]")
             continue
-        values = _check_keys(table, CORRELATION_KEYS, f"{source}: {where}", problems)
+        values = check_keys(table, CORRELATION_KEYS, f"{source}: {where}", problems)
         if values is None:
             continue
         ok = True
@@ -226,7 +226,7 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
             problem(where, f"runbook is not an http(s) URL: {runbook!r}")
             ok = False
         destinations = targets(values.get("destinations", []), where)
-        ok = _tests(values.get("test", []), where, source, problems) and ok
+        ok = _tests(values.get("test", []), where, source, problems, check_keys) and ok
         if not ok or condition is None or group_by is None or destinations is None:
             continue
         assert timespan is not None and lateness is not None
