@@ -39,9 +39,10 @@ class MemoryWindows:
     def __init__(self) -> None:
         self.windows: dict[str, WindowState] = {}
         self.finished: set[str] = set()
-        self.writes = 0
+        self.writes = 0  # what DynamoWindows would have written: one per addition, one per window closed
 
     def add(self, entry: Entry, expires_at: int) -> WindowState | None:
+        self.writes += 1
         if entry.key in self.finished:
             return None
         state = self.windows.setdefault(entry.key, WindowState(set(), set()))
@@ -51,6 +52,7 @@ class MemoryWindows:
         return WindowState(set(state.counted), set(state.evidence))
 
     def done(self, key: str, expires_at: int) -> None:
+        self.writes += 1
         self.finished.add(key)
         self.windows.pop(key, None)
 

@@ -25,7 +25,7 @@ from tattletail.alerts.facts import identity, parse_time
 from tattletail.correlation.model import Correlation, member_text
 from tattletail.delivery.state import record_key
 
-EVIDENCE_CAP = 100
+EVIDENCE_CAP = 25   # an item stays near 10 KB at most (DynamoDB bills a write per KB of the item)
 SEP = "\x1f"  # between the parts of an evidence member: never in CloudTrail's text fields
 
 
