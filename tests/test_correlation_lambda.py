@@ -265,3 +265,18 @@ def test_replay_gives_the_same_alerts_whatever_the_workers(world: World) -> None
     fired = outputs[0][0]["match"]
     assert fired["title"] in lambda_alerts[0]
     assert fired["count"] == THRESHOLD and fired["first_event_time"] == "2026-11-20T10:00:00Z"
+
+
+def test_a_failed_delivery_keeps_the_window_open_and_the_retry_sends_once(world: World) -> None:
+    from tattletail.errors import InvocationFailed
+
+    records = [failure(n, START + timedelta(seconds=20 * n)) for n in range(THRESHOLD)]
+    key = world.put(records)
+    world.slack.answer = lambda n: 503  # Slack down for the whole first invocation; no dead-letter store
+    with pytest.raises(InvocationFailed):
+        world.invoke(key)
+    assert world.alerts() == []
+    world.slack.answer = lambda n: 200
+    world.invoke(key)                                    # Lambda's retry of the same object
+    world.invoke(world.put([failure(50, START + timedelta(seconds=200))]))  # more of the window, later
+    assert len(world.alerts()) == 1
