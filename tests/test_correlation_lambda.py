@@ -96,6 +96,21 @@ class World:
         """The titles of the correlation alerts Slack received."""
         return [post["blocks"][0]["text"]["text"] for post in self.slack.posts]
 
+    def replay_titles(self, workers: str = "2") -> list[str]:
+        """The titles of the correlation alerts ``replay`` computes over the same objects."""
+        from tattletail.commands import main
+
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["replay", "--config", str(self.config_path), "--format", "jsonl", "--workers", workers,
+                     str(self.tmp_path / "history")], out=out, err=err)
+        assert code == 0, err.getvalue()
+        rows = [json.loads(line) for line in out.getvalue().splitlines()]
+        return [r["match"]["title"] for r in rows if r["rule"] == "Console brute force"]
+
+    def same_as_replay(self) -> bool:
+        titles, alerts = self.replay_titles(), self.alerts()
+        return len(titles) == len(alerts) and all(t in a for t, a in zip(titles, alerts, strict=True))
+
 
 @pytest.fixture
 def world(aws: None, tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> World:
@@ -122,6 +137,7 @@ def test_one_window_over_several_objects_and_invocations_fires_exactly_once(worl
     assert "Console brute force" in alerts[0] and "alice" in alerts[0]
     text = json.dumps(world.slack.posts[0])
     assert "2026-11-20T10:00:00Z to 2026-11-20T10:05:00Z" in text and "gte 5" in text
+    assert world.same_as_replay()
 
 
 def test_records_seen_twice_count_once(world: World) -> None:
@@ -192,6 +208,7 @@ def test_one_below_the_threshold_fires_nothing(world: World) -> None:
     for part in spread(records, 2, 3):
         world.invoke(world.put(part))
     assert world.alerts() == []
+    assert world.same_as_replay()
 
 
 def test_events_just_outside_the_timespan_do_not_combine(world: World) -> None:
@@ -201,6 +218,7 @@ def test_events_just_outside_the_timespan_do_not_combine(world: World) -> None:
     for part in spread(inside + outside + before, 3, 5):
         world.invoke(world.put(part))
     assert world.alerts() == []
+    assert world.same_as_replay()
 
 
 def test_groups_do_not_combine(world: World) -> None:
@@ -217,6 +235,7 @@ def test_a_late_record_inside_the_lateness_bound_still_counts(world: World) -> N
     world.now = START + timedelta(minutes=5 + 29)   # the window ended 29 minutes ago; lateness is 30m
     world.invoke(world.put(records[-1:]))
     assert len(world.alerts()) == 1
+    assert world.same_as_replay()  # in history every record is in time
 
 
 def test_a_record_later_than_the_lateness_bound_is_not_counted(world: World, caplog) -> None:
