@@ -193,3 +193,12 @@ def test_a_correlation_alert_renders_in_every_destination(config: loader.Config)
         text = json.dumps(destination.render(alert), ensure_ascii=False)
         assert "Enumeration: 3 distinct" in text, destination.type
         assert "2026-11-02T10:00:00Z to 2026-11-02T10:10:00Z" in text, destination.type
+
+
+def test_an_empty_string_is_a_value_dynamodb_can_count(config: loader.Config, table: Any) -> None:
+    correlation = next(c for c in config.correlations if c.name == "Enumeration")
+    rule = next(r for r in config.rules if r.name == "Denied")
+    correlator = Correlator([correlation], DynamoWindows("state", table))
+    alerts = [a for n, name in enumerate(["", "ListUsers", "ListRoles"])
+              for a in correlator.observe(Match(rule, denied(n, name), True, None))]
+    assert len(alerts) == 1 and '""' in alerts[0].record["values"]

@@ -105,15 +105,17 @@ def summary(correlation: Correlation, entry: Entry, state: WindowState) -> dict[
     span = show_duration(correlation.timespan)
     group_text = ", ".join(f"{name} = {_show(value)}" for name, value in entry.group) or "all records"
     if correlation.type == "event_count":
-        counted = f"{n} events (condition: {correlation.condition})"
+        headline = f"{n} events"
+        counted = f"{headline} (condition: {correlation.condition})"
     elif correlation.type == "value_count":
         assert correlation.field is not None
-        counted = f"{n} distinct {correlation.field.text} (condition: {correlation.condition})"
+        headline = f"{n} distinct {correlation.field.text}"
+        counted = f"{headline} (condition: {correlation.condition})"
     else:
         seen = sorted({e.rule for e in found if 0 <= e.rule < len(correlation.rules)})
         order = " then " if correlation.type == "temporal_ordered" else ", "
-        counted = (f"{n} of {len(correlation.rules)} rules{' in order' if order == ' then ' else ''}: "
-                   + order.join(correlation.rules[i] for i in seen))
+        headline = f"{n} of {len(correlation.rules)} rules{' in order' if order == ' then ' else ''}"
+        counted = f"{headline}: " + order.join(correlation.rules[i] for i in seen)
     values = sorted(state.counted)[:VALUES_SHOWN] if correlation.type == "value_count" else None
     samples = [e.line() for e in found[:SAMPLES]]
     record: dict[str, Any] = {
@@ -121,7 +123,7 @@ def summary(correlation: Correlation, entry: Entry, state: WindowState) -> dict[
         "eventTime": iso(entry.start),
         "correlation": correlation.name,
         "correlation_type": correlation.type,
-        "title": f"{correlation.name}: {counted.split(' (')[0]} for {group_text} within {span}",
+        "title": f"{correlation.name}: {headline} for {group_text} within {span}",
         "counted": counted,
         "count": n,
         "condition": correlation.condition,

@@ -133,6 +133,7 @@ def alert_rule(name: str, *, description: str = "", destinations: tuple[str, ...
 
 
 def member_text(value: Any, limit: int = 256) -> str:
-    """A value as a set member: strings as they are, anything else as compact JSON, cut to ``limit``."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    """A value as a set member: strings as they are, anything else (and the empty string, which DynamoDB
+    sets refuse) as compact JSON, cut to ``limit``."""
+    text = value if isinstance(value, str) and value else json.dumps(value, separators=(",", ":"), sort_keys=True)
     return text[:limit]
