@@ -4,7 +4,10 @@ Every method runs in its own process over the same generated log file (50k recor
 50 rules of ../shared/bench, interleaved and repeated; the figures are medians and the ratios are
 taken within this one run (the machine is shared and noisy, so only side-by-side ratios mean much):
 
-  engine           tattletail: streaming parse, prefilter, rules compiled to Python (libjq for the rest)
+  run              the whole ``tattletail run --format jsonl`` process (start-up and config load included),
+                   to compare with jq-cli, which is also a whole process
+  engine           tattletail in-process: streaming parse, prefilter, rules compiled to Python (libjq for the rest)
+  parse-only       the floor: decompress and parse the records, no rule at all
   no-compile       the same with compilation off: every rule in one combined libjq call per record
   no-prefilter     compilation off and prefilter off (one libjq call for every record)
   jq-cli           gzip -dc FILE | jq -c '.Records[] | all rules in one program'
@@ -53,7 +56,19 @@ def one(method: str, rules_path: str, log_path: str, limit: int | None) -> dict:
     pairs = hashlib.sha256()
     records = matches = 0
     started = time.perf_counter()
-    if method in ("engine", "no-compile", "no-prefilter"):
+    if method == "parse-only":
+        for _ in iter_file(log_path):
+            records += 1
+    elif method == "run":
+        tattletail = str(Path(sys.executable).with_name("tattletail"))
+        out = subprocess.run([tattletail, "run", "--config", rules_path, "--format", "jsonl", log_path],
+                             check=True, capture_output=True)
+        for line in out.stdout.splitlines():
+            row = json.loads(line)
+            matches += 1
+            pairs.update(f"{row['index']},{index[row['rule']]};".encode())
+        records = int(out.stderr.decode().split(" files, ")[1].split(" records")[0])
+    elif method in ("engine", "no-compile", "no-prefilter"):
         engine = Engine(rules, prefilter=method != "no-prefilter", compiled=method == "engine")
         for i, record in enumerate(iter_file(log_path)):
             records += 1
@@ -126,7 +141,7 @@ def main() -> None:
     log = ensure_log(args.records)
     print(f"log file: {log.name}, {args.records} records, {log.stat().st_size / 1e6:.1f} MB gzipped; "
           f"median of {args.repeat} runs each; python {sys.version.split()[0]}")
-    methods = ["engine", "no-compile", "no-prefilter", "jq-cli", "naive"]
+    methods = ["run", "jq-cli", "engine", "parse-only", "no-compile", "no-prefilter", "naive"]
     for rules_name in ("rules10.toml", "rules50.toml"):
         rules = SHARED_BENCH / rules_name
         n_rules = len(tomllib.loads(rules.read_text())["rule"])
@@ -143,9 +158,16 @@ def main() -> None:
             note = f" (first {args.naive_records} records)" if m == "naive" else ""
             print(f"  {m:<14}{rate[m]:>11,.0f}{peak:>9.0f}{runs[m][0]['matches']:>9}  "
                   f"{rate['engine'] / rate[m]:>7.2f}x{note}")
-        same = len({runs[m][0]["digest"] for m in ("engine", "no-compile", "no-prefilter", "jq-cli")}) == 1
-        print(f"  identical (record, rule) matches, engine / no-compile / no-prefilter / jq-cli: "
+        print(f"  whole process: run is {rate['run'] / rate['jq-cli']:.2f}x the jq command-line tool; "
+              f"in-process: engine is {rate['engine'] / rate['parse-only']:.2f}x the parse-only floor")
+        same = len({runs[m][0]["digest"] for m in ("run", "engine", "no-compile", "no-prefilter", "jq-cli")}) == 1
+        print(f"  identical (record, rule) matches, run / engine / no-compile / no-prefilter / jq-cli: "
               f"{'yes' if same else 'NO'}")
+    empty = DATA / "empty.json"
+    empty.write_text('{"Records": []}')
+    starts = [measure("run", SHARED_BENCH / "rules10.toml", empty, None) for _ in range(5)]
+    print(f"\nstart-up (tattletail run on an empty log file, 10 rules): "
+          f"{statistics.median(r['seconds'] for r in starts):.3f} s, median of 5")
     big = ensure_log(args.records * 2)
     small_peak = measure("engine", SHARED_BENCH / "rules10.toml", log, None)["peak_mb"]
     big_peak = measure("engine", SHARED_BENCH / "rules10.toml", big, None)["peak_mb"]

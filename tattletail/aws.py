@@ -8,6 +8,12 @@ the cached ones (each test is a new container).
 
 boto3 is imported lazily so ``tattletail check`` works without it, and clients use botocore's
 ``standard`` retry mode. ``AWS_ENDPOINT_URL`` is honoured by boto3 itself; nothing here overrides it.
+
+Time: a client made without a time limit uses botocore's defaults (60 s to connect, 60 s per read,
+3 tries). Inside a Lambda invocation every call must end before the deadline, and botocore cannot change
+a client's timeouts per call, so ``Clients`` hands out one client per *tier* (60, 30, 15, 8, 4, 2, 1,
+0.5, 0.25 s): a call that may take ``within`` seconds uses the largest tier whose tries, each a connect
+and a read, fit in it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 
 from tattletail.errors import DeliveryError, RetryableDeliveryError
 
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, float | None, int], Any] = {}
+TIERS = (60.0, 30.0, 15.0, 8.0, 4.0, 2.0, 1.0, 0.5, 0.25)
 
 THROTTLING = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -29,17 +36,44 @@ MISSING = frozenset({"NoSuchKey", "404", "NoSuchBucket", "NotFound", "ParameterN
                      "QueueDoesNotExist"})
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """The process's client for ``service`` (in ``region``, or the environment's)."""
-    key = (service, region)
+def client(service: str, region: str | None = None, *, timeout: float | None = None, attempts: int = 3) -> Any:
+    """The process's client for ``service`` (in ``region``, or the environment's). With ``timeout``, its
+    connect and read timeouts are that many seconds and it tries ``attempts`` times in all."""
+    key = (service, region, timeout, attempts)
     found = _clients.get(key)
     if found is None:
         import boto3
         from botocore.config import Config
 
-        found = boto3.client(service, region_name=region, config=Config(retries={"mode": "standard"}))
-        _clients[key] = found
+        retries: dict[str, Any] = {"mode": "standard"}
+        if timeout is None:
+            config = Config(retries=retries)
+        else:
+            config = Config(retries={**retries, "total_max_attempts": attempts}, connect_timeout=timeout,
+                            read_timeout=timeout)
+        found = _clients[key] = boto3.client(service, region_name=region, config=config)
     return found
+
+
+def tier(within: float, attempts: int = 1) -> float:
+    """The connect and read timeout for a call that must end within ``within`` seconds: each of its
+    ``attempts`` tries may connect and read once (botocore's backoff between tries is at most a second
+    at first, counted as one more timeout)."""
+    share = within / (2 * attempts + (attempts - 1))
+    return next((t for t in TIERS if t <= share), TIERS[-1])
+
+
+class Clients:
+    """The clients of one service and region, one per timeout tier, made when first needed."""
+
+    def __init__(self, service: str, region: str | None = None, *, attempts: int = 1) -> None:
+        self.service, self.region, self.attempts = service, region, attempts
+
+    def get(self, within: float | None = None) -> Any:
+        """A client whose calls end within ``within`` seconds (``None``: botocore's defaults)."""
+        if within is None:
+            return client(self.service, self.region, attempts=self.attempts)
+        return client(self.service, self.region, timeout=tier(within, self.attempts), attempts=self.attempts)
 
 
 def reset() -> None:
@@ -85,8 +119,15 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line description of an AWS failure for errors and logs."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split()) if not error_code(exc) else " ".join(str(exc).split())
+    """A one-line description of an AWS failure for errors and logs: ``Code: message`` for an AWS error,
+    ``Type: text`` for anything else (connection trouble, missing credentials)."""
+    code = error_code(exc)
+    if code:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message") or ""
+        text = f"{code}: {message}" if message else f"{code}: {exc}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def delivery_error(exc: Exception, where: str) -> DeliveryError:

@@ -18,9 +18,16 @@ Catching ``TattletailError`` catches anything the package raises on purpose. Two
 outside the tree on purpose and never leave their package: ``tattletail.jq`` (which imports nothing
 else of tattletail) raises ``JqError`` and ``Unsupported``, which the rules and engine turn into
 ``RuleRuntimeError`` or a libjq fallback; the Sigma importer's ``Skipped`` becomes a skipped line.
+
+The messages of
+``ConfigError``, ``DeliveryError`` and ``InvocationFailed`` pass through ``redact.redact``: they are
+printed, logged, stored in dead letters and returned as the Lambda's error, so no registered secret (a
+webhook URL) may be in them, whatever a library put in the text they quote.
 """
 
 from __future__ import annotations
+
+from tattletail.redact import redact
 
 
 class TattletailError(Exception):
@@ -31,7 +38,7 @@ class ConfigError(TattletailError):
     """The configuration cannot be used. ``problems`` lists every problem, each naming its place."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+        self.problems = [redact(problem) for problem in problems]
         super().__init__("\n".join(self.problems))
 
 
@@ -53,6 +60,9 @@ class RuleRuntimeError(TattletailError):
 
 class DeliveryError(TattletailError):
     """One delivery to one destination failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class RetryableDeliveryError(DeliveryError):
@@ -79,5 +89,5 @@ class InvocationFailed(TattletailError):
     """Some objects or deliveries failed; everything was attempted before this was raised."""
 
     def __init__(self, failures: list[str]) -> None:
-        self.failures = list(failures)
+        self.failures = [redact(failure) for failure in failures]  # this message is the Lambda's error
         super().__init__(f"{len(self.failures)} failed: " + "; ".join(self.failures))

@@ -24,7 +24,7 @@ from tattletail.delivery import deadletter
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, Totals
 from tattletail.delivery.retry import Deadline, RetryPolicy
-from tattletail.delivery.state import LEASE_SECONDS, DynamoState, MemoryState
+from tattletail.delivery.state import DynamoState, MemoryState
 from tattletail.engine import Engine
 from tattletail.errors import InvocationFailed, NotCloudTrail, SourceError, TattletailError
 from tattletail.inputs.events import Item, S3Object, parse
@@ -36,15 +36,15 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
     """Delivery for this invocation: state and dead letters from the environment, time from the context."""
     table = os.environ.get(settings.STATE_TABLE)
     dlq = os.environ.get(settings.DLQ_URL) or os.environ.get(settings.DLQ_S3)
-    deadline = Deadline(context)
-    lease = int(min(deadline.remaining(), LEASE_SECONDS)) + 60  # a claim outlives this invocation by a minute
-    return Dispatcher(config, state=DynamoState(table, lease=lease) if table else MemoryState(),
+    deadline = Deadline(context)  # a claim lasts until this deadline (plus a margin): see delivery.state
+    return Dispatcher(config, state=DynamoState(table, time_left=deadline.remaining) if table else MemoryState(),
                       dead_letters=deadletter.open_store(dlq) if dlq else None,
                       policy=retry_policy, deadline=deadline)
 
 
 retry_policy = RetryPolicy()  # module level so tests can shorten the waits
 clock = time.time             # module level so tests can move the correlations' lateness clock
+MISSING = "no such object"  # a skipped object that a Batch task must report as a PermanentFailure
 
 
 def _correlator(config: Config) -> Correlator | None:
@@ -57,8 +57,8 @@ def _correlator(config: Config) -> Correlator | None:
 
 
 def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> Report:
-    """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail);
-    ``report.error``: it can never be read (missing, corrupt, truncated), retrying cannot help;
+    """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
+    gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
     ``report.failures``: something that may pass (access, throttling, network, delivery)."""
     report = Report(str(obj))
     if is_digest_key(obj.key):
@@ -67,8 +67,8 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, corre
     try:
         body = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
-        if aws.is_missing(exc):
-            report.error = f"{obj}: no such object (deleted since the notification?): {aws.describe(exc)}"
+        if aws.is_missing(exc):  # skipped; but a Batch task must not hide it (``_batch_result``)
+            report.skipped = f"{MISSING} (deleted since the event or manifest named it?): {aws.describe(exc)}"
         else:
             report.failures.append(f"{obj}: cannot read: {aws.describe(exc)}")
         return report
@@ -124,6 +124,9 @@ def _batch_result(item: Item, reports: list[Report]) -> dict[str, str]:
         return result("TemporaryFailure", "; ".join(failures))
     if errors:
         return result("PermanentFailure", "; ".join(errors))
+    missing = [r for r in reports if r.skipped and r.skipped.startswith(MISSING)]
+    if missing:  # a backfill's completion report must show what was never scanned
+        return result("PermanentFailure", "; ".join(f"{r.name}: {r.skipped}" for r in missing))
     return result("Succeeded", reports[0].summary() if reports else "nothing to do")
 
 

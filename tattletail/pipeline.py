@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from tattletail import aws, log
 from tattletail.correlation.correlator import Correlator
@@ -25,11 +25,13 @@ from tattletail.rules import Match, Rule
 OnMatch = Callable[[Match, int], None]
 
 
-def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, on_match: OnMatch) -> None:
+def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, on_match: OnMatch,
+             stop: Callable[[], bool] | None = None) -> bool:
     """Run every record through the engine, counting into ``report`` and showing each match (with its
     record's index) to ``on_match``. A rule's runtime error on a record counts as no match; the errors
     are summarised per rule (count, first message, first eventID) and logged once per rule at the end,
-    so a rule failing on every record cannot flood the logs."""
+    so a rule failing on every record cannot flood the logs. ``stop`` is asked before each record; when
+    it says so, the rest is not evaluated and ``False`` is returned."""
 
     def on_error(rule: Rule, record: dict[str, Any], message: str) -> None:
         event_id = record.get("eventID")
@@ -37,27 +39,57 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, 
 
     try:
         for index, record in enumerate(records):
+            if stop is not None and stop():
+                return False
             report.records += 1
             for match in engine.evaluate(record, on_error):
                 report.matches[match.rule.name] += 1
                 on_match(match, index)
+        return True
     finally:
         for rule, errors in report.rule_errors.items():
             log.emit("rule_errors", logging.WARNING, object=report.name, rule=rule, count=errors.count,
                      first_error=errors.first_message, first_event_id=errors.first_event_id)
 
 
+class _Counted:
+    """A stream that counts the bytes read from it (how far into an object reading got)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
+
+
 def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatcher: Dispatcher | None = None,
                    on_match: OnMatch | None = None, correlator: Correlator | None = None) -> Report:
     """Evaluate one log object; show each match to ``on_match`` and hand it to ``dispatcher`` for delivery.
-    What was read before damage in the object is still delivered; the ``SourceError`` is raised after."""
+    What was read before damage in the object is still delivered; the ``SourceError`` is raised after.
+    Reading watches the dispatcher's clock: when too little time is left to go on
+    (``Dispatcher.stop_reading``), what was found is delivered and the object is a failure that says how
+    far it got (so its item is retried; with a state table the retry sends only the rest)."""
+    name = report.name
 
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
-        log.emit("record_skipped", logging.WARNING, object=report.name, index=index, reason=reason)
+        log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
 
-    return process_records(iter_records(stream, report.name, bad_record), report, engine,
-                           dispatcher=dispatcher, on_match=on_match, correlator=correlator)
+    counted = _Counted(stream)
+    finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
+                        dispatcher, on_match, dispatcher.stop_reading if dispatcher is not None else None,
+                        correlator)
+    if not finished:
+        left = dispatcher.deadline.remaining() if dispatcher is not None else 0.0
+        report.failures.append(f"{name}: not finished in time: {report.records} records evaluated, "
+                               f"{counted.count} bytes of the object read, the rest not evaluated "
+                               f"({left:.1f} s were left); retry")
+        log.emit("object_incomplete", logging.ERROR, object=name, records=report.records,
+                 bytes_read=counted.count, seconds_left=round(left, 1))
+    return report
 
 
 def process_records(records: Iterable[dict[str, Any]], report: Report, engine: Engine, *,
@@ -66,6 +98,13 @@ def process_records(records: Iterable[dict[str, Any]], report: Report, engine: E
     """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches.
     With a ``correlator``, base-rule matches are counted into their correlations' windows too, and a
     correlation alert they complete is shown and delivered like a match (``tattletail.correlation``)."""
+    _process(records, report, engine, dispatcher, on_match, None, correlator)
+    return report
+
+
+def _process(records: Iterable[dict[str, Any]], report: Report, engine: Engine, dispatcher: Dispatcher | None,
+             on_match: OnMatch | None, stop: Callable[[], bool] | None, correlator: Correlator | None = None) -> bool:
+    """Evaluate, then deliver what was found (also when reading stopped early or failed)."""
     deliveries = dispatcher.for_object(report) if dispatcher is not None else None
 
     def handle(match: Match, index: int) -> None:
@@ -80,14 +119,14 @@ def process_records(records: Iterable[dict[str, Any]], report: Report, engine: E
 
     completed = False
     try:
-        evaluate(records, engine, report, handle)
-        completed = True
+        finished = evaluate(records, engine, report, handle, stop)
+        completed = finished
+        return finished
     finally:
         if deliveries is not None:
             deliveries.flush()
         if correlator is not None:  # fired windows close once their alerts are delivered (or kept)
             correlator.settle(completed and not report.failures)
-    return report
 
 
 def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,

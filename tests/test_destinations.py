@@ -17,10 +17,18 @@ RECORD = {
 }
 
 
-def test_mask_url_hides_everything_after_the_first_path_segment() -> None:
-    assert mask_url("https://hooks.slack.com/services/T1/B2/SECRET") == "https://hooks.slack.com/services/***"
-    assert mask_url("http://127.0.0.1:8080/x/y") == "http://127.0.0.1:8080/x/***"
+def test_mask_url_shows_only_scheme_host_and_port() -> None:
+    assert mask_url("https://hooks.slack.com/services/T1/B2/SECRET") == "https://hooks.slack.com/***"
+    assert mask_url("http://127.0.0.1:8080/x/y") == "http://127.0.0.1:8080/***"
+    assert mask_url("https://user:pw@hooks.slack.com?token=abc#frag") == "https://hooks.slack.com/***"
+    assert mask_url("https://hooks.slack.com:99999/services/T1/B2/SECRET") == "***"  # never raises
+    assert mask_url("___YOUR_SLACK_WEBHOOK___") == "***"
     assert "SECRET" not in scrub("failed for url: /services/T1/B2/SECRET", "https://hooks.slack.com/services/T1/B2/SECRET")
+    url = "https://u:Pass1234@hooks.slack.com/services/T1/B2/Tok3nTok3n?token=Qu3ryQu3ry#Fr4gFr4g"
+    said = ("Max retries exceeded with url: /services/T1/B2/Tok3nTok3n?token=Qu3ryQu3ry; "
+            "token Tok3nTok3n, query token=Qu3ryQu3ry, fragment Fr4gFr4g, auth u:Pass1234, quoted %2Fservices")
+    for part in ("Tok3nTok3n", "Qu3ryQu3ry", "Fr4gFr4g", "Pass1234"):
+        assert part not in scrub(said, url)
 
 
 def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
@@ -28,7 +36,7 @@ def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
     message = slack.render(Alert.of(match), View())
     text = json.dumps(message)
     assert message["blocks"][0] == {"type": "header",
-                                    "text": {"type": "plain_text", "text": ":bell: SSM <Start>", "emoji": True}}
+                                    "text": {"type": "plain_text", "text": ":bell: SSM ‹Start›", "emoji": True}}
     for expected in ("Someone opened a shell &amp; more", "user: alice", "2026-11-20T09:01:40Z", "ap-northeast-1",
                      "123456789012", "alice", "203.0.113.24", "i-0a1b2c3d4e5f67890", "*User*"):
         assert expected in text
@@ -80,10 +88,11 @@ def test_sns_text_format_has_a_readable_body_and_a_one_line_subject() -> None:
     rule = Rule.compiled("SSM", ".", severity="high", title='"\\(.userIdentity.userName) opened\\na session"')
     dest = sns.Sns("t", "arn:aws:sns:us-east-1:123456789012:t", format="text", view=View("Asia/Tokyo", "ja"))
     rendered = dest.render(Alert.of(Match(rule, RECORD, True, None)))
-    assert rendered["Subject"] == "[高] alice opened a session: StartSession"  # the title names who already
+    # SNS subjects are ASCII: English labels; the title names who already
+    assert rendered["Subject"] == "[High] alice opened a session: StartSession"
     assert "発生時刻" in rendered["Message"] and "2026-11-20 18:01:40 JST" in rendered["Message"]
     long = sns.subject("{title} " + "x" * 200, Alert.of(Match(rule, RECORD, True, None)), View())
-    assert len(long) == 100 and "\n" not in long
+    assert len(long) == 99 and long.isascii() and long.endswith("...") and "\n" not in long  # "less than 100"
 
 
 def test_sns_subject_template_is_checked() -> None:

@@ -248,7 +248,7 @@ def test_a_flood_becomes_one_digest_per_destination(world: World) -> None:
     (post,) = world.slack.posts
     assert post["blocks"][0]["text"]["text"] == ":bell: 40 × Create User"
     text = json.dumps(post, ensure_ascii=False)
-    assert "26 × alice" in text and "14 × bob" in text and "40 × CreateUser" in text
+    assert "26 × `alice`" in text and "14 × `bob`" in text and "40 × `CreateUser`" in text
     (message,) = world.sns_messages()
     assert message["digest"]["count"] == 40 and message["name"] == "Create User"
     assert len(message["digest"]["first"]) == 5
@@ -296,7 +296,7 @@ def test_access_denied_fails_the_invocation_after_the_rest(world: World, monkeyp
                                    "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject")
             return real.get_object(**kwargs)
 
-    monkeypatch.setitem(aws._clients, ("s3", None), Denying())
+    monkeypatch.setitem(aws._clients, ("s3", None, None, 3), Denying())  # the handler's reading client
     event["Records"].insert(0, s3_event(BUCKET, "secret.json.gz")["Records"][0])
     with pytest.raises(Exception, match="s3://trail/secret.json.gz: cannot read: .*AccessDenied"):
         handler.lambda_handler(event, Context(60))

@@ -65,3 +65,18 @@ def test_render_filters_by_rule_and_destination_and_says_when_nothing_matches(tm
     other.write_text(json.dumps({"eventName": "x"}))
     code, _, err = render(str(other))
     assert code == 1 and "nothing to render" in err
+
+
+def test_a_hostile_record_renders_with_no_live_markup_anywhere() -> None:
+    """``records/hostile.json`` (pinned above as ``golden/hostile.txt``): mentions, links, mrkdwn, fences,
+    forged lines, controls, bidi and HTML in the fields every destination shows."""
+    from tests.test_injection import INVISIBLE, check_slack
+
+    code, out, err = render(str(EVENTS / "records" / "hostile.json"))
+    assert code == 0, err
+    links = {"https://wiki.example.com/runbooks/watched-call", "https://us-east-1.console.aws.amazon.com/cloudtrailv2/"
+             "home?region=us-east-1#/events/5f2c7e4e-1b1a-4c55-8f10-000000000099"}
+    for payload in slack_payloads(out):
+        check_slack(payload, None, links)
+    assert INVISIBLE.search(out) is None
+    assert "<script>" not in out.split("--- HTML part ---")[1]

@@ -2,12 +2,13 @@
 
 ``Alert.of(match)`` evaluates the rule's ``title`` and ``fields`` jq programs once per match; each
 destination then renders the same alert with its own ``View`` (time zone and language), so Slack, email
-and SNS tell the same story.
+and SNS tell the same story. The view gives text already made safe for every format (one-line
+values on one line, invisible characters shown: ``escape.one_line``); each destination then applies
+its own format's escaping from ``tattletail.alerts.escape``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tattletail.alerts.escape import json_text, one_line, visible
 from tattletail.alerts.facts import Facts, derive
 from tattletail.alerts.labels import label
 from tattletail.rules import Match, Rule
@@ -25,11 +27,12 @@ ErrorHandler = Callable[[Rule, str, str], None]  # rule, what ("title" or a fiel
 
 def as_text(value: Any) -> str:
     """A jq output as a reader sees it: strings as they are, everything else as compact JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else json_text(value)
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    """The record as people read it: indented JSON, invisible characters as JSON escapes."""
+    return json_text(value, indent=2)
 
 
 def log_presentation_error(rule: Rule, what: str, message: str) -> None:
@@ -146,7 +149,15 @@ class View:
         if f.failed:
             error = " ".join(x for x in (f.error_code, f.error_message) if x)
             rows.append(("error", error))
-        return [(self.label(key), str(value)) for key, value in rows if value]
+        return [(self.label(key), one_line(str(value))) for key, value in rows if value]
+
+    def fields(self, alert: Alert) -> list[tuple[str, str]]:
+        """The rule's own fields, each on one line (a value cannot forge a row)."""
+        return [(one_line(name), one_line(value)) for name, value in alert.fields]
+
+    def rows(self, alert: Alert) -> list[tuple[str, str]]:
+        """The facts then the rule's own fields, each value on one line."""
+        return self.facts(alert) + self.fields(alert)
 
     def summary(self, alert: Alert) -> str:
         """One line for subjects and notifications: ``[High] title: event (by who)``, leaving out
@@ -159,19 +170,19 @@ class View:
         line = head + alert.title
         if event:
             line += f": {event}"
-        return f"{line} {by}" if by else line
+        return one_line(f"{line} {by}" if by else line)
 
     def plain_text(self, alert: Alert) -> str:
         """The whole alert as plain text (email bodies, SNS to email)."""
         lines = [self.summary(alert), ""]
-        lines.append(f"{self.label('rule')}: {alert.rule.name}")
+        lines.append(f"{self.label('rule')}: {one_line(alert.rule.name)}")
         if alert.severity:
             lines.append(f"{self.label('severity')}: {self.severity(alert)}")
         if alert.rule.description:
-            lines.append(f"{self.label('description')}: {alert.rule.description}")
+            lines.append(f"{self.label('description')}: {visible(alert.rule.description)}")
         if alert.annotation is not None:
-            lines.append(f"{self.label('match')}: {alert.annotation}")
-        rows = self.facts(alert) + list(alert.fields)
+            lines.append(f"{self.label('match')}: {one_line(alert.annotation)}")
+        rows = self.rows(alert)
         if rows:
             width = max(_display_width(name) for name, _ in rows)
             lines.append("")
@@ -185,7 +196,7 @@ class View:
 
     def digest_summary(self, digest: Digest) -> str:
         head = f"[{self.label(digest.rule.severity)}] " if digest.rule.severity else ""
-        return f"{head}{digest.title} {self.label('digest_in')}"
+        return one_line(f"{head}{digest.title} {self.label('digest_in')}")
 
     def digest_line(self, alert: Alert) -> str:
         f = alert.facts
@@ -194,17 +205,17 @@ class View:
             parts.append(f.target)
         if alert.annotation is not None:
             parts.append(alert.annotation)
-        return " | ".join(parts)
+        return one_line(" | ".join(parts))
 
     def digest_text(self, digest: Digest) -> str:
-        lines = [self.digest_summary(digest), "", f"{self.label('rule')}: {digest.rule.name}"]
+        lines = [self.digest_summary(digest), "", f"{self.label('rule')}: {one_line(digest.rule.name)}"]
         if digest.rule.description:
-            lines.append(f"{self.label('description')}: {digest.rule.description}")
-        lines += [f"{self.label('object')}: {digest.source}", f"{self.label('count')}: {digest.count}", "",
-                  f"{self.label('first_matches')}:"]
+            lines.append(f"{self.label('description')}: {visible(digest.rule.description)}")
+        lines += [f"{self.label('object')}: {one_line(digest.source)}", f"{self.label('count')}: {digest.count}",
+                  "", f"{self.label('first_matches')}:"]
         lines += [f"  {self.digest_line(alert)}" for alert in digest.first]
         for key, counts in (("by_who", digest.by_who), ("by_event", digest.by_event)):
-            lines += ["", f"{self.label(key)}:"] + [f"  {n:>6}  {value}" for value, n in counts]
+            lines += ["", f"{self.label(key)}:"] + [f"  {n:>6}  {one_line(value)}" for value, n in counts]
         return "\n".join(lines) + "\n"
 
     def links(self, alert: Alert) -> list[tuple[str, str]]:

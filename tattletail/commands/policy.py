@@ -96,7 +96,8 @@ def statements(config: Config) -> list[Statement]:
         found.append(Statement("ReadSecrets", ("secretsmanager:GetSecretValue",),
                                tuple(sorted(by_kind["secretsmanager"]))))
     found += [
-        Statement("DeliveryState", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+        Statement("DeliveryState", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                     "dynamodb:BatchGetItem"),
                   ("${StateTable.Arn}",), when="CreateStateTable"),
         Statement("DeadLetters", ("sqs:SendMessage",), ("${DeadLetterQueue.Arn}",), when="CreateDeadLetterQueue"),
         Statement("DeadLettersInS3", ("s3:PutObject",),

@@ -7,6 +7,7 @@ import json
 from typing import Any, TextIO
 
 from tattletail.alerts import facts
+from tattletail.alerts.escape import one_line
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.commands.replay import match_row
 from tattletail.correlation import history as correlation_history
@@ -29,7 +30,7 @@ def _match_line(match: Match) -> str:
     if match.annotation is not None:
         note = match.annotation if isinstance(match.annotation, str) else json.dumps(match.annotation)
         line += f": {note}"
-    return line
+    return one_line(line)  # a terminal line: no escape sequence or line break from the event
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

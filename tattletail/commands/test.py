@@ -20,7 +20,8 @@ from tattletail.correlation.model import Correlation
 from tattletail.delivery.report import Report
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError
-from tattletail.pipeline import process_records
+from tattletail.inputs.history import LogRef
+from tattletail.pipeline import process_records, process_ref
 from tattletail.rules import Match, Rule
 
 
@@ -70,16 +71,15 @@ def run_correlations(correlations: Iterable[Correlation], rules: list[Rule]) -> 
     return results
 
 
-def _record(rule: Rule, case: dict[str, Any]) -> dict[str, Any]:
-    if "record" in case:
-        value = json.loads(case["record"])
-    else:
-        value = json.loads((Path(rule.origin).parent / case["file"]).read_text("utf-8"))
-        if isinstance(value, dict) and isinstance(value.get("Records"), list) and len(value["Records"]) == 1:
-            value = value["Records"][0]
+def _records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]] | LogRef:
+    """The case's record (inline JSON text), or its file beside the pack: read like any other file."""
+    if "file" in case:
+        path = Path(rule.origin).parent / case["file"]
+        return LogRef(str(path), path=str(path))
+    value = json.loads(case["record"])
     if not isinstance(value, dict):
         raise ValueError(f"the test record is a JSON {type(value).__name__}, not an object")
-    return value
+    return [value]
 
 
 def _show(value: Any) -> str:
@@ -94,12 +94,19 @@ def run_case(rule: Rule, n: int, case: dict[str, Any], engine: Engine | None = N
     if case["match"] and "annotation" in case:
         expected += f" annotated {_show(case['annotation'])}"
     try:
-        record = _record(rule, case)
-    except (OSError, ValueError) as exc:
+        source = _records(rule, case)
+    except ValueError as exc:
         return CaseResult(rule, label, False, expected, f"unreadable test record: {exc}")
     matches: list[Match] = []
-    report = process_records([record], Report(f"{rule.origin} {label}"), engine or Engine([rule]),
-                             on_match=lambda match, index: matches.append(match))
+    engine = engine or Engine([rule])
+    if isinstance(source, LogRef):
+        report = process_ref(source, engine, on_match=lambda match, index: matches.append(match))
+        if report.error or report.skipped or report.records != 1:
+            problem = report.error or report.skipped or f"{report.records} records, not one"
+            return CaseResult(rule, label, False, expected, f"unreadable test record: {problem}")
+    else:
+        report = process_records(source, Report(f"{rule.origin} {label}"), engine,
+                                 on_match=lambda match, index: matches.append(match))
     match = matches[0] if matches else None
     if report.rule_errors:
         got = f"jq error (no match): {report.rule_errors[rule.name].first_message}"

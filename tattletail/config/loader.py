@@ -329,8 +329,9 @@ class _Checker:
                 continue
             options = {k: v for k, v in values.items() if k not in DESTINATION_COMMON_KEYS}
             problems: list[str] = []
-            unresolved = self._secrets(values["id"], options, problems)
-            problems += cls.validate(options, unresolved)
+            resolved: dict[str, str] = {}
+            unresolved = self._secrets(values["id"], options, problems, resolved)
+            problems += [secrets.hide(problem, resolved) for problem in cls.validate(options, unresolved)]
             view = self._view(values, problems)
             for message in problems:
                 self.problem(where, message)
@@ -341,9 +342,11 @@ class _Checker:
                 found[values["id"]] = cls(values["id"], **options, view=view, digest_threshold=threshold)
         return found
 
-    def _secrets(self, dest_id: str, options: dict[str, Any], problems: list[str]) -> set[str]:
-        """Replace secret references in ``options`` by their values when resolving; return the keys
-        still holding an unresolved reference (their values cannot be checked yet)."""
+    def _secrets(self, dest_id: str, options: dict[str, Any], problems: list[str],
+                 found: dict[str, str]) -> set[str]:
+        """Replace secret references in ``options`` by their values when resolving (noting each value's
+        reference in ``found``); return the keys still holding an unresolved reference (their values
+        cannot be checked yet)."""
         unresolved: set[str] = set()
         for key, value in options.items():
             items = value if isinstance(value, list) else [value]
@@ -364,7 +367,9 @@ class _Checker:
                     resolved.append(item)
                     continue
                 try:
-                    resolved.append(self.resolver.resolve(ref))
+                    secret = self.resolver.resolve(ref)
+                    resolved.append(secret)
+                    found[secret] = str(ref)
                 except SecretError as exc:
                     problems.append(f"{key}: {exc}")
                     unresolved.add(key)  # reported once: its value cannot be checked

@@ -6,7 +6,8 @@
 - ``${ENV_NAME}``: an environment variable.
 
 References are resolved when the config loads (so once per container, like the config) and the
-values are never logged: errors name the destination and the reference, not the value.
+values are never logged: errors name the destination and the reference, not the value, and a URL
+read is registered with ``tattletail.redact`` so that no log line, error or dead letter can show it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tattletail import aws
+from tattletail import aws, redact
 from tattletail.errors import SecretError
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -68,6 +69,15 @@ class Resolver:
         self._ssm, self._secretsmanager = ssm, secretsmanager
 
     def resolve(self, ref: Reference) -> str:
+        """The value ``ref`` names; ``SecretError`` naming ``ref`` only. A URL read is registered with
+        ``redact`` (a bearer secret, masked wherever printed); addresses and ARNs are not, as they
+        must stay intact in what is sent (an email's From) and in dead letters."""
+        value = self._read(ref)
+        if "://" in value:
+            redact.register(value)
+        return value
+
+    def _read(self, ref: Reference) -> str:
         if ref.kind == "env":
             if ref.name not in self.environ:
                 raise SecretError(f"{ref}: environment variable {ref.name} is not set")
@@ -93,9 +103,20 @@ class Resolver:
         return value
 
 
+def hide(message: str, resolved: Mapping[str, str]) -> str:
+    """A problem found in resolved values (value -> its reference), naming each secret by its
+    reference, never its value (nor its masked URL: even a secret URL's host is the secret's business)."""
+    for value, ref in sorted(resolved.items(), key=lambda item: -len(item[0])):
+        masked = redact.mask_url(value)
+        for form in (repr(value), value, *((masked,) if "://" in masked else ())):
+            if form:
+                message = message.replace(form, f"(the value of {ref})")
+    return message
+
+
 def _short(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        error = response["Error"]
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"
+    """What went wrong reading a secret, never what was read: AWS's own errors in full (code and
+    message), anything else by its type alone (a message of unknown shape might quote the value)."""
+    if aws.error_code(exc) or type(exc).__module__.startswith("botocore"):
+        return aws.describe(exc)
+    return type(exc).__name__

@@ -5,7 +5,8 @@ been sent, the last error and the delivery keys. It goes to an SQS queue (``TATT
 an S3 prefix (``TATTLETAIL_DLQ_S3=s3://bucket/prefix``). ``tattletail redrive`` sends letters again.
 SQS messages are limited to 256 KB; a letter over that drops its records (the rendered message
 suffices to resend it), and one still over is not accepted: the caller then fails the invocation so
-the alert is retried rather than lost. S3 has no such limit.
+the alert is retried rather than lost. S3 has no such limit. A letter is written through
+``redact.redact``: no registered secret (a webhook URL) is ever stored in one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tattletail import aws
+from tattletail.alerts.escape import json_text
 from tattletail.errors import DeadLetterError
+from tattletail.redact import redact
 
 SQS_LIMIT = 256 * 1024
 
@@ -30,7 +33,7 @@ class Letter:
 
 
 def _encode(letter: dict[str, Any]) -> str:
-    return json.dumps(letter, ensure_ascii=False, default=str)
+    return redact(json_text(letter))  # valid UTF-8 whatever the records hold (lone surrogates escaped)
 
 
 class SqsDeadLetters:

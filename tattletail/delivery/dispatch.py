@@ -3,13 +3,15 @@
 For each log object, matches are gathered per (rule, destination), then sent:
 
 - **once**: every (record, rule, destination) has a key (``state.delivery_key``); keys already
-  delivered, by this invocation or an earlier one (with a state table), are skipped. A key is claimed
-  right before its send and confirmed right after; the claim lasts no longer than this invocation
-  could, so a crashed invocation's claims are free again for its retry.
+  delivered or dead-lettered, by this invocation or another (with a state table), are skipped. A key
+  is claimed right before its send and confirmed right after. A key claimed by another invocation
+  that is still live is waited for (its confirmation polled) while this invocation has time, and
+  taken over if that claim lapses; one still held when time runs out is a failure (retryable), never
+  a duplicate: success is reported only for what was seen delivered or dead-lettered.
 - **without floods**: when one object yields more than ``digest_threshold`` matches for a rule and a
   destination, one digest (count, first matches, who and which events) is sent instead.
 - **with retries**: ``retry.call`` retries what may pass (5xx, 429 with Retry-After, timeouts,
-  throttling) while the invocation has time.
+  throttling) while the invocation has time; each try's network timeouts are capped by that time.
 - **or kept**: what still fails, or is never tried because time ran out, becomes a dead letter with
   everything needed to send it again (``tattletail redrive``). Only a failure that could not be
   dead-lettered either (or with no dead letter store configured) is left in ``report.failures``,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from tattletail.alerts.alert import Alert, Digest
 from tattletail.alerts.facts import derive
 from tattletail.config.loader import Config
 from tattletail.delivery import retry
+from tattletail.delivery import state as state_module
 from tattletail.delivery.deadletter import DeadLetters
 from tattletail.delivery.report import Report
 from tattletail.delivery.state import MemoryState, State, delivery_key, record_key
@@ -41,6 +45,7 @@ from tattletail.rules import Match, Rule
 DIGEST_FIRST = 5        # matches shown in a digest
 DIGEST_TOP = 10         # users and events listed in a digest
 KEEP_LIMIT = 5000       # matches kept per rule and destination in one object (as compact JSON text)
+OUT_OF_TIME = "not attempted: the invocation ran out of time"
 
 
 @dataclass
@@ -59,6 +64,10 @@ class _Bucket:
         return Match.from_output(self.rule, record, value) or Match(self.rule, record, value, value)
 
 
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch < 1e11 else "unknown"
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -74,11 +83,18 @@ class Dispatcher:
         self.dead_letters = dead_letters
         self.policy = policy or retry.RetryPolicy()
         self.deadline = deadline or retry.Deadline()
+        self._started_with = self.deadline.remaining()
         self.sleep = sleep
 
     def for_object(self, report: Report) -> ObjectDeliveries:
         """The deliveries of one log object, counted into its report."""
         return ObjectDeliveries(self, report)
+
+    def stop_reading(self) -> bool:
+        """Reading must stop when the time left is under twice the reserve (the matches found still need
+        time to be sent, and then the reserve to record what was not), or under half the time the
+        invocation had when that is shorter (so that a short invocation still reads)."""
+        return self.deadline.remaining() < min(2 * self.policy.reserve, self._started_with / 2)
 
 
 class ObjectDeliveries:
@@ -117,48 +133,83 @@ class ObjectDeliveries:
                 bucket.kept[key] = text
 
     def flush(self) -> None:
+        """Send every bucket; then wait for the keys other invocations hold (see ``_await``)."""
+        held: list[tuple[_Bucket, dict[str, float]]] = []
         for bucket in self.buckets.values():
-            self._flush(bucket)
+            others = self._flush(bucket, bucket.keys)
+            if others:
+                held.append((bucket, others))
+        if held:
+            self._await(held)
         self.buckets.clear()
         self._alerts.clear()
 
-    def _flush(self, bucket: _Bucket) -> None:
-        if self.d.deadline.remaining() < self.d.policy.reserve:
-            self._out_of_time(bucket)
-            return
+    def _flush(self, bucket: _Bucket, keys: list[str]) -> dict[str, float]:
+        """Claim ``keys`` and send (or, out of time, dead-letter) those claimed; return the keys held by
+        other invocations (key -> end of their lease)."""
         try:
-            claimed = self.d.state.claim(bucket.keys)
+            claims = self.d.state.claim(keys)
         except StateError as exc:  # without a claim nothing may be sent: fail, so Lambda retries it all
-            where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(bucket.keys)} alerts)'
+            where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(keys)} alerts)'
             self.report.failures.append(f"{where}: not sent: {exc}")
             log.emit("delivery_state_failed", logging.ERROR, rule=bucket.rule.name,
                      destination=bucket.destination.id, object=self.source, error=str(exc))
-            return
-        self.report.duplicates += len(bucket.keys) - len(claimed)
+            return {}
+        self.report.duplicates += len(claims.done)
+        claimed = claims.mine
         if not claimed:
-            return
+            return claims.held
+        if self.d.deadline.remaining() < self.d.policy.reserve:
+            self._dead_letter(bucket, claimed, None, OUT_OF_TIME)
+            return claims.held
         stored = [k for k in claimed if k in bucket.kept]
         if (bucket.threshold and len(claimed) > bucket.threshold) or len(stored) < len(claimed):
             self._send_digest(bucket, claimed)
-            return
+            return claims.held
         for key in claimed:
             if self.d.deadline.remaining() < self.d.policy.reserve:
-                self._dead_letter(bucket, [key], None, "not attempted: the invocation ran out of time")
+                self._dead_letter(bucket, [key], None, OUT_OF_TIME)
                 continue
             alert = self._alert(bucket, key)
             self._send(bucket, [key], bucket.destination.render(alert), "alert", [alert.record], alert.match.value)
+        return claims.held
 
-    def _out_of_time(self, bucket: _Bucket) -> None:
-        """Nothing of this bucket was tried: claim what is not delivered yet, and keep it as letters."""
-        try:
-            claimed = self.d.state.claim(bucket.keys)
-        except StateError as exc:
-            self.report.failures.append(f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}": '
-                                        f"out of time, and {exc}")
-            return
-        self.report.duplicates += len(bucket.keys) - len(claimed)
-        if claimed:
-            self._dead_letter(bucket, claimed, None, "not attempted: the invocation ran out of time")
+    def _await(self, held: list[tuple[_Bucket, dict[str, float]]]) -> None:
+        """Keys claimed by other invocations: look again and again (``state.POLL_FIRST`` doubling up to
+        ``state.POLL_MAX``) while the time left, less the reserve, allows. A key seen delivered or
+        dead-lettered is done (a duplicate); one whose claim lapsed or was given up is claimed and sent
+        here; one still held at the end is a failure, so the item is retried."""
+        started = time.monotonic()
+        found = {"confirmed_elsewhere": 0, "taken_over": 0}
+        delay = state_module.POLL_FIRST
+        while held and self.d.deadline.remaining() - self.d.policy.reserve > delay:
+            (self.d.sleep or retry._sleep)(delay)
+            delay = min(delay * 2, state_module.POLL_MAX)
+            still: list[tuple[_Bucket, dict[str, float]]] = []
+            for bucket, keys in held:
+                try:
+                    seen = self.d.state.look(keys)
+                except StateError as exc:
+                    log.emit("delivery_state_failed", logging.WARNING, object=self.source, error=str(exc))
+                    still.append((bucket, keys))
+                    continue
+                self.report.duplicates += len(seen.done)
+                found["confirmed_elsewhere"] += len(seen.done)
+                others = dict(seen.held)
+                if seen.free:
+                    before = self.report.duplicates
+                    found["taken_over"] += len(seen.free)
+                    others.update(self._flush(bucket, seen.free))
+                    found["confirmed_elsewhere"] += self.report.duplicates - before
+                if others:
+                    still.append((bucket, others))
+            held = still
+        for bucket, keys in held:
+            where = f'rule "{bucket.rule.name}" -> destination "{bucket.destination.id}" ({len(keys)} alerts)'
+            self.report.failures.append(f"{where}: claimed by another invocation and not confirmed within the "
+                                        f"time left (its claims end by {_utc(max(keys.values()))}); retry")
+        log.emit("claims_awaited", logging.WARNING if held else logging.INFO, object=self.source,
+                 waited_s=round(time.monotonic() - started, 2), still_held=sum(len(k) for _, k in held), **found)
 
     def _send_digest(self, bucket: _Bucket, claimed: list[str]) -> None:
         first = [self._alert(bucket, k) for k in claimed if k in bucket.kept][:DIGEST_FIRST]
@@ -182,7 +233,8 @@ class ObjectDeliveries:
               records: list[dict[str, Any]], value: Any) -> None:
         destination = bucket.destination
         try:
-            retry.call(lambda: destination.deliver(rendered), self.d.policy, self.d.deadline, self.d.sleep)
+            retry.call(lambda budget: destination.deliver(rendered, budget), self.d.policy, self.d.deadline,
+                       self.d.sleep)
         except DeliveryError as exc:
             log.emit("delivery_failed", logging.ERROR, rule=bucket.rule.name, destination=destination.id,
                      object=self.source, alerts=len(keys), error=str(exc))

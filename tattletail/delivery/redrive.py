@@ -65,9 +65,13 @@ def _redrive_one(store: DeadLetters, letter: Any, config: Config, state: State, 
         return f"{where}: no such destination in {config.source} (defined: {', '.join(config.destinations)})"
     keys = list(body.get("keys", []))
     try:
-        claimed = state.claim(keys, parked=True)
+        claims = state.claim(keys, parked=True)
     except StateError as exc:
         return f"{where}: {exc}"
+    claimed = claims.mine
+    if claims.held:  # being sent by an invocation right now: looked at again by the next redrive
+        state.release(claimed)
+        return f"{where}: {len(claims.held)} of its alerts are claimed by a running invocation"
     if keys and not claimed:
         store.delete(letter)
         result.already_delivered += 1

@@ -8,17 +8,26 @@ Sending is split in two so that what was rendered can be retried, dead-lettered 
 - ``render(alert)`` / ``render_digest(digest)``: the request's parameters, pure (no I/O);
 - ``deliver(rendered)``: one attempt to send them, raising ``RetryableDeliveryError`` when trying
   again may help and ``DeliveryError`` when it cannot (``delivery.dispatch`` retries and keeps);
-- ``preview(alert)``: what ``render`` gives, shown for a person (``tattletail render``).
+- ``preview(alert)``: what ``render`` gives, shown for a person (``tattletail render``);
+- ``unusable()``: why it cannot send (a placeholder left in a copied config), or ``None``.
+
+URLs are checked here at load (scheme, host, port), so nothing that passes ``check`` raises at send time
+outside the delivery error path.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from tattletail.alerts.alert import Alert, Digest, View
+from tattletail.redact import mask_url, scrub
+
+__all__ = ["Destination", "KeySpec", "is_placeholder", "mask_url", "scrub", "url_problem"]
 
 KeySpec = dict[str, tuple[type, bool]]
 """TOML key -> (Python type of its value, whether it is required)."""
@@ -51,10 +60,16 @@ class Destination:
         """What would be sent for many matches of one rule in one log file."""
         raise NotImplementedError
 
-    def deliver(self, rendered: dict[str, Any]) -> None:  # pragma: no cover - abstract
-        """Send a rendered message once; raise ``RetryableDeliveryError`` when trying again may help,
-        ``DeliveryError`` when it cannot."""
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:  # pragma: no cover
+        """Send a rendered message once, in at most about ``timeout`` seconds when given (the time the
+        invocation has left for this try: network timeouts are capped by it); raise
+        ``RetryableDeliveryError`` when trying again may help, ``DeliveryError`` when it cannot."""
         raise NotImplementedError
+
+    def unusable(self) -> str | None:
+        """Why this destination cannot send (a placeholder left in the config), or ``None``. The
+        config loads all the same; ``check`` and ``run`` may warn, and ``deliver`` fails."""
+        return None
 
     def preview(self, alert: Alert) -> str:
         """What ``render`` gives, shown for a person (``tattletail render``)."""
@@ -67,29 +82,50 @@ class Destination:
         return f"{type(self).__name__}(id={self.id!r})"
 
 
-def mask_url(url: str) -> str:
-    """Keep what identifies the endpoint (scheme, host, first path segment), hide the secret rest.
+_PLACEHOLDER = re.compile(r"___|\bYOUR[_ -]|<[^<>]*>|\.\.\.|\{\{|CHANGE[_ ]?ME|REPLACE[_ ]?ME|\bTODO\b")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
-    ``https://hooks.slack.com/services/T000/B000/XXXX`` -> ``https://hooks.slack.com/services/***``
-    """
+
+def is_placeholder(value: str) -> bool:
+    """A value left as the example had it (``___YOUR_SLACK_WEBHOOK___``, ``<webhook url>``,
+    ``https://hooks.slack.com/services/...``): not a URL anyone meant to send to. Such a value loads
+    (a copied example config can still be checked and dry-run); the destination is ``unusable`` and
+    sending to it is a delivery error."""
+    if not value.strip():
+        return True
+    if "://" not in value and re.fullmatch(r"[\w\s<>{}\[\]()$-]*", value):  # no dot, slash or colon
+        return True
+    return bool(_PLACEHOLDER.search(value))
+
+
+def url_problem(url: str, schemes: tuple[str, ...] = ("https", "http")) -> str | None:
+    """What makes ``url`` unusable for an HTTP request (scheme, host, port, characters), or ``None``.
+    The message never quotes the URL: it is a secret. Anything this accepts can be sent to, so a
+    destination that passes ``check`` cannot fail at send time before its request is made."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "contains spaces or control characters"
+    if not url.isascii():
+        return "contains non-ASCII characters (percent-encode them)"
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    first = parts.path.lstrip("/").split("/", 1)[0]
-    shown = f"{parts.scheme}://{parts.hostname or ''}"
-    if parts.port:
-        shown += f":{parts.port}"
-    return f"{shown}/{first}/***" if first else f"{shown}/***"
+        port = parts.port
+    except ValueError as exc:
+        reason = "invalid port" if "port" in str(exc).lower() else "cannot be parsed"
+        return f"has an {reason}" if reason.startswith("invalid") else reason
+    if parts.scheme.lower() not in schemes:
+        return f"must start with {' or '.join(s + '://' for s in schemes)}"
+    host = parts.hostname
+    if not host:
+        return "has no host"
+    if port == 0 or (parts.netloc.rpartition("@")[2].endswith(":") and port is None):
+        return "has an invalid port"
+    if ":" in host:  # an IPv6 literal
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return "has an invalid IPv6 host"
+    elif len(host) > 253 or not all(_LABEL.match(label) for label in host.rstrip(".").split(".")):
+        return "has an invalid host name"
+    return None
 
 
-def scrub(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` (and its path) replaced by its masked form."""
-    if not secret:
-        return text
-    masked = mask_url(secret)
-    text = text.replace(secret, masked)
-    path = urlsplit(secret).path
-    if len(path) > 1:
-        text = text.replace(path, urlsplit(masked).path)
-    return text

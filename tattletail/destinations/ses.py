@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from html import escape
 from typing import Any, ClassVar
 
 from tattletail import aws
+from tattletail.alerts import escape as esc
 from tattletail.alerts.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec
 
@@ -14,17 +14,18 @@ SUBJECT_LIMIT = 200
 
 
 def html_body(alert: Alert, view: View) -> str:
-    """The HTML part: every value escaped, no external resources."""
-    e = escape
-    parts = [f"<h2>{e(view.summary(alert))}</h2>", "<table>"]
-    rows = [(view.label("rule"), alert.rule.name)]
+    """The HTML part: every value escaped (invisible characters shown, one-line values on one line),
+    no external resources."""
+    e = esc.html_text
+    parts = [f"<h2>{e(view.summary(alert), line=True)}</h2>", "<table>"]
+    rows = [(view.label("rule"), esc.one_line(alert.rule.name))]
     if alert.severity:
         rows.append((view.label("severity"), view.severity(alert) or ""))
     if alert.rule.description:
         rows.append((view.label("description"), alert.rule.description))
     if alert.annotation is not None:
-        rows.append((view.label("match"), alert.annotation))
-    rows += view.facts(alert) + list(alert.fields)
+        rows.append((view.label("match"), esc.one_line(alert.annotation)))
+    rows += view.rows(alert)
     parts += [f'<tr><th align="left">{e(name)}</th><td>{e(value)}</td></tr>' for name, value in rows]
     parts.append("</table>")
     links = view.links(alert)
@@ -52,6 +53,8 @@ class Ses(Destination):
         self.from_email = from_email
         self.region = region
         self._client = client
+        self._clients: aws.Clients | None = None
+        self._within: float | None = None  # the time the current try may take
 
     @classmethod
     def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
@@ -68,7 +71,12 @@ class Ses(Destination):
 
     @property
     def client(self) -> Any:
-        return self._client or aws.client("ses", region=self.region)
+        """The client given, else one whose calls end within the current try's time (``deliver``)."""
+        if self._client is not None:
+            return self._client
+        if self._clients is None:
+            self._clients = aws.Clients("ses", self.region)
+        return self._clients.get(self._within)
 
     def render(self, alert: Alert) -> dict[str, Any]:
         """The ``SendEmail`` parameters."""
@@ -76,15 +84,15 @@ class Ses(Destination):
 
     def render_digest(self, digest: Digest) -> dict[str, Any]:
         text = self.view.digest_text(digest)
-        return self._email(self.view.digest_summary(digest), text, f"<pre>{escape(text)}</pre>")
+        return self._email(self.view.digest_summary(digest), text, f"<pre>{esc.html_text(text)}</pre>")
 
     def _email(self, subject: str, text: str, html: str) -> dict[str, Any]:
-        line = " ".join(subject.split())
+        line = " ".join(esc.one_line(subject).split())
         return {
             "Source": self.from_email,
             "Destination": {"ToAddresses": self.to_emails},
             "Message": {
-                "Subject": {"Data": line[:SUBJECT_LIMIT], "Charset": "UTF-8"},
+                "Subject": {"Data": esc.cut(line, SUBJECT_LIMIT), "Charset": "UTF-8"},
                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}},
             },
         }
@@ -95,7 +103,10 @@ class Ses(Destination):
                 f"Subject: {message['Subject']['Data']}\n\n{message['Body']['Text']['Data']}\n"
                 f"--- HTML part ---\n{message['Body']['Html']['Data']}")
 
-    def deliver(self, rendered: dict[str, Any]) -> None:
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:
+        """Once (botocore's own retries off when timed: ``retry.call`` retries throttling and 5xx), its
+        connect and read timeouts capped by ``timeout``."""
+        self._within = timeout
         try:
             self.client.send_email(**rendered)
         except Exception as exc:  # botocore raises many unrelated types; classified by aws.delivery_error

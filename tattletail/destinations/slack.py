@@ -2,20 +2,23 @@
 
 Header with a severity marker and the title; the rule and severity; the description and annotation;
 the facts as fields; the rule's extra fields; links to the runbook and the console; the raw event in a
-code block. Everything taken from the event is escaped for Slack (``&``, ``<``, ``>``), so a crafted
-userAgent cannot mention ``@channel`` or inject links, and every text is cut to Slack's limits.
+code block. Everything taken from the event or a rule's output goes through ``tattletail.alerts.escape``:
+values in inline code or code blocks that nothing can close, the header as plain text with no
+mention, so a crafted userAgent cannot format, link, mention ``@channel`` or forge a line; and every
+text is cut to Block Kit's limits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 
+from tattletail import redact
+from tattletail.alerts import escape as esc
 from tattletail.alerts.alert import Alert, Digest, View, pretty_json
-from tattletail.destinations.base import Destination, KeySpec, mask_url, scrub
+from tattletail.destinations.base import Destination, KeySpec, is_placeholder, mask_url, scrub, url_problem
 from tattletail.errors import DeliveryError, RetryableDeliveryError
 
 TEXT_LIMIT = 3000        # characters of text in a section block
@@ -28,49 +31,53 @@ MARKERS = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium"
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, so text from an event can't mention @channel or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cut(text: str, limit: int, marker: str = "\n… (shortened)") -> str:
-    return text if len(text) <= limit else text[: limit - len(marker)] + marker
+    """Slack's three control characters, so text cannot mention @channel or link (trusted text)."""
+    return esc.slack_text(text)
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, TEXT_LIMIT)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": esc.slack_cut(text, TEXT_LIMIT)}}
 
 
 def _code(label: str, body: str, view: View) -> dict[str, Any]:
-    head = f"*{escape(label)}*\n```"
-    room = TEXT_LIMIT - len(head) - 3
-    return _section(head + _cut(escape(body), room, f"\n… ({view.label('shortened')})") + "```")
+    return _section(esc.slack_block(label, body, TEXT_LIMIT, view.label("shortened")))
 
 
 def _fields(rows: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Sections of ``*label*`` over the value in inline code, ten fields each."""
     sections = []
     for start in range(0, len(rows), FIELDS_PER_SECTION):
-        fields = [{"type": "mrkdwn", "text": _cut(f"*{escape(name)}*\n{escape(value)}", FIELD_LIMIT)}
-                  for name, value in rows[start:start + FIELDS_PER_SECTION]]
+        fields = []
+        for name, value in rows[start:start + FIELDS_PER_SECTION]:
+            label = f"*{esc.slack_cut(escape(esc.one_line(name)), 200)}*\n"
+            fields.append({"type": "mrkdwn", "text": label + esc.slack_code(value, FIELD_LIMIT - len(label))})
         sections.append({"type": "section", "fields": fields})
     return sections
 
 
 def _link(url: str, text: str) -> str:
-    safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
-    return f"<{safe}|{escape(text)}>"
+    safe = esc.one_line(url).replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
+    return f"<{safe}|{escape(esc.one_line(text))}>"
+
+
+def _header(marker: str, title: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": esc.slack_plain(f"{marker} {title}", HEADER_LIMIT),
+                                       "emoji": True}}
+
+
+def _fallback(marker: str, summary: str) -> dict[str, Any]:
+    """The notification text: one line, escaped, and not read as mrkdwn (``mrkdwn: false``)."""
+    return {"text": esc.slack_cut(escape(esc.one_line(f"{marker} {summary}")), TEXT_LIMIT), "mrkdwn": False}
 
 
 def render(alert: Alert, view: View) -> dict[str, Any]:
     """The webhook payload for one alert."""
     marker = MARKERS.get(alert.severity or "", ":bell:")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header",
-         "text": {"type": "plain_text", "text": _cut(f"{marker} {alert.title}", HEADER_LIMIT, "…"), "emoji": True}},
-    ]
-    context = f"*{escape(view.label('rule'))}:* {escape(alert.rule.name)}"
+    blocks: list[dict[str, Any]] = [_header(marker, alert.title)]
+    context = f"*{escape(view.label('rule'))}:* {escape(esc.one_line(alert.rule.name))}"
     if alert.severity:
         context += f"  |  *{escape(view.label('severity'))}:* {escape(view.severity(alert) or '')}"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, TEXT_LIMIT)}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": esc.slack_cut(context, TEXT_LIMIT)}]})
     if alert.rule.description:
         blocks.append(_section(escape(alert.rule.description)))
     if alert.annotation is not None:
@@ -79,32 +86,45 @@ def render(alert: Alert, view: View) -> dict[str, Any]:
     links = view.links(alert)
     if links:
         tail.insert(0, _section("  |  ".join(_link(url, name) for name, url in links)))
-    rows = _fields(view.facts(alert)) + _fields(list(alert.fields))
+    rows = _fields(view.facts(alert)) + _fields(view.fields(alert))
     blocks += rows[: BLOCK_LIMIT - len(blocks) - len(tail)] + tail
-    return {"text": _cut(escape(f"{marker} {view.summary(alert)}"), TEXT_LIMIT), "blocks": blocks}
+    return {**_fallback(marker, view.summary(alert)), "blocks": blocks}
+
+
+def _lines(items: list[str]) -> str:
+    """Event values one per line, each in inline code, as many as fit in a section."""
+    shown: list[str] = []
+    room = TEXT_LIMIT - 200
+    for item in items:
+        room -= len(item) + 1
+        if room < 0:
+            shown.append("…")
+            break
+        shown.append(item)
+    return "\n".join(shown)
 
 
 def render_digest(digest: Digest, view: View) -> dict[str, Any]:
     """One message for many matches: count, the first matches with their facts, who and which events."""
     marker = MARKERS.get(digest.rule.severity or "", ":bell:")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "emoji": True,
-                                    "text": _cut(f"{marker} {digest.title}", HEADER_LIMIT, "…")}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
-            f"*{escape(view.label('object'))}:* {escape(digest.source)}", TEXT_LIMIT)}]},
+        _header(marker, digest.title),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": esc.slack_cut(
+            f"*{escape(view.label('object'))}:* {esc.slack_code(digest.source, 1000)}", TEXT_LIMIT)}]},
     ]
     if digest.rule.description:
         blocks.append(_section(escape(digest.rule.description)))
-    first = "\n".join(f"• {escape(view.digest_line(alert))}" for alert in digest.first)
+    first = _lines([f"• {esc.slack_code(view.digest_line(alert), 600)}" for alert in digest.first])
     blocks.append(_section(f"*{escape(view.label('first_matches'))}*\n{first}"))
     for key, counts in (("by_who", digest.by_who), ("by_event", digest.by_event)):
-        rows = "\n".join(f"{n} × {escape(value)}" for value, n in counts)
+        rows = _lines([f"{n} × {esc.slack_code(value, 300)}" for value, n in counts])
         blocks.append(_section(f"*{escape(view.label(key))}*\n{rows}"))
-    return {"text": _cut(escape(f"{marker} {view.digest_summary(digest)}"), TEXT_LIMIT), "blocks": blocks}
+    return {**_fallback(marker, view.digest_summary(digest)), "blocks": blocks}
 
 
 class SlackWebhook(Destination):
-    """Posts to a Slack incoming webhook. The URL is a secret: only its masked form is ever shown."""
+    """Posts to a Slack incoming webhook. The URL is a secret: only its masked form is ever shown,
+    and it is registered with ``tattletail.redact`` so no log line or dead letter can carry it."""
 
     type: ClassVar[str] = "slack_webhook"
     KEYS: ClassVar[KeySpec] = {"webhook_url": (str, True), "timeout": (float, False)}
@@ -113,18 +133,30 @@ class SlackWebhook(Destination):
                  digest_threshold: int = Destination.DIGEST_THRESHOLD, session: requests.Session | None = None) -> None:
         super().__init__(id, view=view, digest_threshold=digest_threshold)
         self._url = webhook_url
+        if "://" in webhook_url:  # not a secret reference left unresolved (check without --resolve)
+            redact.register(webhook_url)
         self._session = session or requests.Session()
         self._timeout = float(timeout)
 
     @classmethod
     def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
+        """The URL checked whole (scheme, host, port, characters), never quoted in the message. A
+        placeholder passes here: it is reported by ``unusable`` (a warning), not as a load error."""
         problems = []
-        parts = urlsplit(values["webhook_url"])
-        if "webhook_url" not in unresolved and (parts.scheme not in ("https", "http") or not parts.hostname):
-            problems.append(f"webhook_url is not an http(s) URL: {mask_url(values['webhook_url'])}")
+        url = values["webhook_url"]
+        if "webhook_url" not in unresolved and not is_placeholder(url):
+            problem = url_problem(url)
+            if problem:
+                problems.append(f"webhook_url {problem} ({mask_url(url)})")
         if not 0 < values.get("timeout", 10.0) <= 60:
             problems.append(f"timeout must be between 0 and 60 seconds, not {values['timeout']}")
         return problems
+
+    def unusable(self) -> str | None:
+        if is_placeholder(self._url):
+            return "webhook_url is a placeholder, not a webhook URL"
+        problem = url_problem(self._url)
+        return f"webhook_url {problem}" if problem else None
 
     def __repr__(self) -> str:
         return f"SlackWebhook(id={self.id!r}, webhook_url={mask_url(self._url)!r})"
@@ -135,18 +167,30 @@ class SlackWebhook(Destination):
     def render_digest(self, digest: Digest) -> dict[str, Any]:
         return render_digest(digest, self.view)
 
-    def deliver(self, rendered: dict[str, Any]) -> None:
+    def deliver(self, rendered: dict[str, Any], timeout: float | None = None) -> None:
         """POST once. 429 (with its Retry-After), 5xx, timeouts and connection errors are retryable;
-        any other status is not."""
+        any other status, and a URL that cannot be sent to, are not. Nothing else escapes: whatever
+        fails becomes a ``DeliveryError`` whose message never holds the URL. With ``timeout`` (the time
+        this try may take), connecting and reading each wait at most half of it, and never longer than
+        the configured ``timeout``."""
         where = f'destination "{self.id}" (slack_webhook {mask_url(self._url)})'
+        unusable = self.unusable()
+        if unusable:
+            raise DeliveryError(f"{where}: {unusable}")
+        wait = self._timeout if timeout is None else max(0.01, min(self._timeout, timeout / 2))
         try:
-            response = self._session.post(self._url, json=rendered, timeout=self._timeout)
+            response = self._session.post(self._url, json=rendered, timeout=(wait, wait))
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader) as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
         except requests.RequestException as exc:
             raise RetryableDeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
+        except Exception as exc:  # urllib3 or the codec on an input nobody foresaw: still a delivery error
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
         status = response.status_code
         if 200 <= status < 300:
             return
-        message = f"{where}: HTTP {status}: {scrub(response.text[:200], self._url)}"
+        message = f"{where}: HTTP {status}: {scrub(esc.one_line(response.text[:200]), self._url)}"
         if status == 429:
             raise RetryableDeliveryError(message, _retry_after(response.headers.get("Retry-After")))
         if status >= 500:

@@ -1,0 +1,175 @@
+"""One escaping policy per output format, for every value an event or a rule's output can control.
+
+A CloudTrail record is written by whoever made the call: user agents, request parameters, error
+messages and resource names are free text. Shown to a person, that text must never become live
+formatting, links, mentions, fake lines or hidden characters. Every destination renders through the
+functions here, so the policy can be read (and audited) in one place:
+
+- **every format**: characters a reader cannot see or that reorder what they see -- C0/C1 controls
+  (NUL, BEL, ESC, DEL...), bidirectional overrides (U+202E...), zero-width and other format characters
+  (U+200B, U+FEFF...), line/paragraph separators and lone surrogates -- are shown as ``\\u202e``
+  (``visible``). Nothing is silently dropped, so an analyst sees that a value was crafted.
+- **one-line contexts** (facts, titles, subjects, headers): line breaks and tabs become one space
+  first (``one_line``), so a value cannot forge a line that looks like the message's own label.
+- **JSON shown to people** (the record in Slack, email and SNS): ``json_text`` -- the same characters
+  as JSON escapes, so the text stays valid JSON that parses back to the very same value.
+- **Slack mrkdwn**: event values go inside inline code (``slack_code``) or code blocks
+  (``slack_block``), where Slack applies no ``*bold*``, ``_italic_``, ``~strike~``, links or emoji; a
+  backtick inside becomes ``ˋ`` (U+02CB) so no value can close them; ``&``, ``<`` and ``>`` are escaped
+  so nothing can mention or link. Trusted text (labels, the rule's own text) goes through
+  ``slack_text``. The ``plain_text`` header (``slack_plain``) gets no entities (Slack shows plain text
+  literally): ``<`` and ``>`` become ``‹`` ``›`` and ``@channel``-style words ``＠channel``.
+- **HTML email**: ``html_text`` escapes everything HTML gives meaning to, after ``visible``.
+- **SNS subjects**: ``sns_subject`` -- ASCII printable only (accents folded, anything else ``?``),
+  starting with a letter, digit or punctuation, under 100 characters, cut with an ASCII ``...``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from typing import Any
+
+# Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests check this against unicodedata),
+# and the blank letters that render as nothing (Hangul fillers, the combining grapheme joiner, Khmer
+# inherent vowels, the braille blank). The C0 controls are added below, with or without \t and \n.
+_BEYOND_C0 = (
+    "\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+    "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+)
+_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
+# ASCII text (the common case) can only hold C0 controls and DEL: a small pattern finds them many times
+# faster than the full one, which is slow on its astral ranges.
+_ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")
+_ASCII_INVISIBLE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_LINE_BREAKS = re.compile("\r\n|[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]")
+_MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
+SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _has_invisible(text: str, keep_lines: bool) -> bool:
+    if text.isascii():
+        return (_ASCII_INVISIBLE_BUT_LINES if keep_lines else _ASCII_INVISIBLE).search(text) is not None
+    return (_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+
+
+def visible(text: str, *, keep_lines: bool = True) -> str:
+    """``text`` with every invisible, control or reordering character written as ``\\uXXXX``. With
+    ``keep_lines``, ``\\n`` and ``\\t`` stay (a ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` is shown)."""
+    if not _has_invisible(text, keep_lines):
+        return text
+    if keep_lines:
+        return _INVISIBLE_BUT_LINES.sub(_escape_one, text.replace("\r\n", "\n"))
+    return _INVISIBLE.sub(_escape_one, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` for a one-line context: each line break or tab one space, the rest ``visible``."""
+    return visible(_LINE_BREAKS.sub(" ", text), keep_lines=False)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON readable by a person (non-ASCII letters kept) where every invisible character
+    is a JSON escape: the text is valid UTF-8 (no lone surrogate) and parses back to ``value``."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    # json.dumps escapes the C0 controls inside strings: a raw newline is the indentation's own
+    if not _has_invisible(text, keep_lines=True):
+        return text
+    return _INVISIBLE_BUT_LINES.sub(_json_escape, text)
+
+
+def cut(text: str, limit: int, marker: str = "…") -> str:
+    """``text`` within ``limit`` characters, ending in ``marker`` when shortened."""
+    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
+
+
+# --- Slack --------------------------------------------------------------------------------------
+
+def slack_text(text: str) -> str:
+    """Slack's three control characters escaped, so text cannot mention ``@channel`` or link. For
+    text we trust not to carry formatting of its own (labels, the rule's name and description)."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_cut(text: str, limit: int, marker: str = "…") -> str:
+    """Cut Slack-escaped text without splitting an ``&amp;``-style entity."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(0, limit - len(marker))]
+    amp = head.rfind("&")
+    if amp >= 0 and ";" not in head[amp:]:
+        head = head[:amp]
+    return head + marker
+
+
+def slack_code(value: str, limit: int) -> str:
+    """An event value as Slack inline code, on one line: no formatting, link or mention applies
+    inside, and no backtick in the value can end it. At most ``limit`` characters, backticks included."""
+    body = slack_text(one_line(value).replace("`", "ˋ"))
+    return f"`{slack_cut(body, limit - 2, '…')}`"
+
+
+def slack_block(label: str, body: str, limit: int, shortened: str) -> str:
+    """``*label*`` then ``body`` in a code block that no content can close (backticks become ``ˋ``),
+    within ``limit`` characters."""
+    head = f"*{slack_text(one_line(label))}*\n```"
+    text = slack_text(body.replace("`", "ˋ"))
+    return head + slack_cut(text, limit - len(head) - 3, f"\n… ({shortened})") + "```"
+
+
+def slack_plain(text: str, limit: int) -> str:
+    """Text for a ``plain_text`` object (the header): one line, no ``<...>`` that could be read as a
+    mention or link, no ``@channel``; Slack shows plain text literally, so no entities are used."""
+    line = one_line(text).replace("<", "‹").replace(">", "›")
+    return cut(_MENTION.sub("＠", line), limit)
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+def html_text(text: str, *, line: bool = False) -> str:
+    """Text for an HTML element or attribute: escaped, invisible characters shown, and on one line
+    when ``line``."""
+    return html.escape(one_line(text) if line else visible(text))
+
+
+# --- SNS ----------------------------------------------------------------------------------------
+
+def ascii_line(text: str) -> str:
+    """``text`` on one line of printable ASCII: accents dropped (``é`` -> ``e``), compatibility forms
+    folded (``Ａ`` -> ``A``), anything else ``?``; invisible characters as ``\\uXXXX``."""
+    folded = unicodedata.normalize("NFKD", one_line(text))
+    out = []
+    for ch in folded:
+        if " " <= ch <= "~":
+            out.append(ch)
+        elif not unicodedata.combining(ch):
+            out.append("?")
+    return "".join(out)
+
+
+def sns_subject(text: str, fallback: str = "tattletail alert") -> str:
+    """An SNS ``Subject``: printable ASCII, beginning with a letter, digit or punctuation mark, no
+    line breaks or control characters, under 100 characters (cut with ``...``)."""
+    line = " ".join(ascii_line(text).split())
+    if not line:
+        line = fallback
+    return cut(line, SUBJECT_LIMIT, "...")
