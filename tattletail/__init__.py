@@ -16,6 +16,9 @@ Code map, in the order data flows (the Lambda runs every part marked *):
     engine.py *         records x rules -> matches (prefilter, compiled Python, one libjq program)
     pipeline.py *       the ONE evaluation path: records -> engine -> report (+ delivery); the Lambda,
                         run, render, test and replay all evaluate here
+    correlation/ *      [[correlation]]: base-rule matches counted per group and event-time window (in
+                        memory, or in the DynamoDB state table across invocations) -> correlation alerts;
+                        history (run/replay/test, event-time order) and sigma (import) for the command line
     alerts/ *           facts (who, when, where, what), the alert model and its views, labels
     destinations/ *     slack, sns, ses: one module per sink, a registry, the render/deliver contract
     delivery/ *         report (what happened), dispatch (per-object deliveries, digests), state

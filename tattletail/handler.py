@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import replace
 from typing import Any
 
 from tattletail import aws, log, settings
 from tattletail.config import current
 from tattletail.config.loader import Config
+from tattletail.correlation.correlator import Correlator
+from tattletail.correlation.state import DynamoWindows, MemoryWindows
 from tattletail.delivery import deadletter
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, Totals
@@ -44,10 +47,20 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
 
 
 retry_policy = RetryPolicy()  # module level so tests can shorten the waits
+clock = time.time             # module level so tests can move the correlations' lateness clock
 MISSING = "no such object"  # a skipped object that a Batch task must report as a PermanentFailure
 
 
-def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Report:
+def _correlator(config: Config) -> Correlator | None:
+    """Correlation windows in the state table (across invocations), or within this invocation only."""
+    if not config.correlations:
+        return None
+    table = os.environ.get(settings.STATE_TABLE)
+    windows = DynamoWindows(table) if table else MemoryWindows()
+    return Correlator(config.correlations, windows, clock=lambda: clock())
+
+
+def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> Report:
     """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
     gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
     ``report.failures``: something that may pass (access, throttling, network, delivery)."""
@@ -64,7 +77,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Re
             report.failures.append(f"{obj}: cannot read: {aws.describe(exc)}")
         return report
     try:
-        process_stream(body, report, engine, dispatcher=dispatcher)
+        process_stream(body, report, engine, dispatcher=dispatcher, correlator=correlator)
     except NotCloudTrail as exc:
         report.skipped = str(exc)
     except SourceError as exc:
@@ -76,7 +89,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Re
     return report
 
 
-def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Report]:
+def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> list[Report]:
     """Every object and record of one item, a report each. An item that cannot be read at all is one
     report with its ``error``."""
     for note in item.notes:
@@ -86,7 +99,7 @@ def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Re
         return [Report(item.id or "event item", error=item.problem)]
     reports = []
     for obj in item.objects:
-        report = _process_object(obj, engine, dispatcher)
+        report = _process_object(obj, engine, dispatcher, correlator)
         reports.append(report)
         if report.skipped:
             log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason=report.skipped)
@@ -97,7 +110,7 @@ def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Re
     for origin, record in item.records:
         by_origin.setdefault(origin, []).append(record)
     for origin, records in by_origin.items():
-        report = process_records(records, Report(origin), engine, dispatcher=dispatcher)
+        report = process_records(records, Report(origin), engine, dispatcher=dispatcher, correlator=correlator)
         reports.append(report)
         level = logging.ERROR if report.failures else logging.INFO
         log.emit("records_processed", level, origin=origin, **report.fields())
@@ -143,7 +156,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log.emit("invocation_failed", logging.ERROR, error=str(exc))
         raise
     dispatcher = _dispatcher(loaded.config, context)
-    per_item = [_process_item(item, loaded.engine, dispatcher) for item in parsed.items]
+    correlator = _correlator(loaded.config)
+    per_item = [_process_item(item, loaded.engine, dispatcher, correlator) for item in parsed.items]
     totals = Totals()
     for report in (r for reports in per_item for r in reports):
         totals.add(report)

@@ -54,7 +54,7 @@ def test_unknown_and_missing_keys() -> None:
 
 def test_unknown_top_level_key() -> None:
     assert problems("[[rules]]\nname='x'\n") == [
-        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[destination]], [[include]])"]
+        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[correlation]], [[destination]], [[include]])"]
 
 
 def test_unknown_destination_type_lists_valid_ones() -> None:
@@ -190,11 +190,11 @@ path = "missing.toml"
         config.load(cfg)
     found = "\n".join(info.value.problems)
     pack = tmp_path / "p.toml"
-    assert (f"{pack}: unknown top-level key 'destination' (valid: [[rule]]) "
-            "(a rule pack holds [[rule]] tables only)") in found
+    assert (f"{pack}: unknown top-level key 'destination' (valid: [[rule]], [[correlation]]) "
+            "(a rule pack holds [[rule]] and [[correlation]] tables only)") in found
     assert f"{pack}: rule 'C': a rule pack names no destinations" in found
     assert f"{cfg}: include 'p.toml': unknown destination 'Nope' (defined: \"SNS\")" in found
-    assert f"{cfg}: include 'p.toml': disable names no rule of the pack: 'Z'" in found
+    assert f"{cfg}: include 'p.toml': disable names no rule or correlation of the pack: 'Z'" in found
     assert "unknown severity 'urgent' for 'A'" in found
     assert (f"{cfg}: [[include]] 2 path = 'missing.toml': no such pack ({tmp_path / 'missing.toml'}); "
             f"packs in {tmp_path}: p.toml, t.toml") in found

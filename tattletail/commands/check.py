@@ -29,6 +29,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             condition = necessary_condition(rule.jq_match)
             skip = " or ".join(f"{'.'.join(path)} in {sorted(values)}" for path, values in condition or ())
             print(f"  {rule.name}: {rule.engine_reason}" + (f"; evaluated only when {skip}" if skip else ""), file=out)
+        for correlation in config.correlations:
+            print(f"  correlation {correlation.explain()}", file=out)
     return 0
 
 
@@ -38,5 +40,6 @@ def register(sub: Any) -> None:
                        help=f"the config file, or a directory holding {DEFAULT_CONFIG} (default: {DEFAULT_CONFIG})")
     check.add_argument("--resolve", action="store_true", help="read the referenced secrets (SSM, Secrets Manager)")
     check.add_argument("--explain", action="store_true",
-                       help="say per rule which engine runs it (compiled Python or libjq) and its prefilter")
+                       help="say per rule which engine runs it (compiled Python or libjq) and its prefilter, "
+                            "and per correlation what it counts")
     check.set_defaults(func=cmd_check)

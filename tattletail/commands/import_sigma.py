@@ -315,16 +315,29 @@ def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     unused = set(overrides) - {str(rule.id) for rule in rules}
     for rule_id in sorted(unused):
         print(f"warning: override {overrides[rule_id]['title']!r} ({rule_id}) matches no imported rule", file=err)
-    imported, skipped = import_rules(rules)
+    from tattletail.correlation import sigma as sigma_correlations
+
+    correlations = [rule for rule in rules if sigma_correlations.is_correlation(rule)]
+    imported, skipped = import_rules(rule for rule in rules if not sigma_correlations.is_correlation(rule))
+    tables = []
+    translated = {sigma_correlations.rule_key(item.rule): item.rule.title for item in imported}
+    for rule in correlations:  # over the rules just translated (tattletail.correlation.sigma)
+        try:
+            if rule.title in translated.values():
+                raise sigma_correlations.Skipped("its title is also a rule's (alerts go out under it)")
+            tables.append(sigma_correlations.translate(rule, translated))
+        except sigma_correlations.Skipped as exc:
+            skipped.append((rule, str(exc)))
     for rule, reason in skipped:
         print(f"skipped: {rule.title} ({rule.custom_attributes.get('tattletail_source', '?')}): {reason}", file=err)
-    text = pack(imported, ", ".join(args.paths))
+    text = pack(imported, ", ".join(args.paths)) + sigma_correlations.toml(tables, LICENSE)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
     else:
         out.write(text)
-    print(f"{len(imported)} rules translated, {len(skipped) + len(unloaded)} skipped"
+    print(f"{len(imported)} rules translated" + (f", {len(tables)} correlations" if correlations else "")
+          + f", {len(skipped) + len(unloaded)} skipped"
           + (f", written to {args.output}" if args.output else ""), file=err)
     return 0
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from tattletail.alerts.alert import as_text
 from tattletail.commands.common import DEFAULT_CONFIG, WindowEngine, discover, history_args, load_config
 from tattletail.commands.parallel import run_files
+from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, Totals
 from tattletail.inputs.history import LogRef
@@ -33,14 +34,19 @@ def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: A
 class ReplayJob:
     """One file of a replay: evaluated (and delivered with ``--send``), annotations counted."""
 
-    def __init__(self, engine: WindowEngine, dispatcher: Dispatcher | None, keep_rows: bool) -> None:
+    def __init__(self, engine: WindowEngine, dispatcher: Dispatcher | None, keep_rows: bool,
+                 bases: frozenset[str] = frozenset()) -> None:
         self.engine, self.dispatcher, self.keep_rows = engine, dispatcher, keep_rows
+        self.bases = bases  # base rules of correlations: their matches go back to be correlated
 
     def __call__(self, ref: LogRef, s3: Any) -> Report:
         rows: list[dict[str, Any]] = []
         notes: list[tuple[str, str]] = []
+        bases: list[tuple[str, dict[str, Any]]] = []
 
         def on_match(match: Match, index: int) -> None:
+            if match.rule.name in self.bases:
+                bases.append((match.rule.name, match.record))
             if match.annotation is not None:
                 notes.append((match.rule.name, as_text(match.annotation)))
             if self.keep_rows:
@@ -50,6 +56,7 @@ class ReplayJob:
         for rule, note in notes:
             report.annotate(rule, note)
         report.rows = rows
+        report.base_matches = bases
         return report
 
 
@@ -136,18 +143,35 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     totals = Totals()
     progress = Progress(len(refs), err)
     engine = WindowEngine(config.rules, since, until)
-    job = ReplayJob(engine, Dispatcher(config) if args.send else None, args.format == "jsonl")
+    dispatcher = Dispatcher(config) if args.send else None
+    bases = frozenset(correlation_history.base_rules(config.correlations))
+    job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases)
+    base_matches: list[tuple[str, dict[str, Any]]] = []
     for report in run_files(job, refs, workers=args.workers):
+        base_matches += report.base_matches
+        report.base_matches = []
         totals.add(report)
         progress.update(report)
         if args.format == "jsonl":
             print_rows(report.rows, out)
     progress.close()
+    if config.correlations:  # over all files at once, in event-time order: the same whatever --workers
+        rows: list[dict[str, Any]] = []
+        correlated = correlation_history.correlate(
+            config.correlations, config.rules, base_matches, dispatcher=dispatcher,
+            on_alert=lambda alert: rows.append(match_row(alert.rule.name, "(correlation)", len(rows),
+                                                         alert.record, alert.value)))
+        totals.matches.update(correlated.matches)
+        totals.failures += correlated.failures
+        for name in ("deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered"):
+            totals.counts[name] += getattr(correlated, name)
+        if args.format == "jsonl":
+            print_rows(rows, out)
     for error in totals.errors:
         print(f"error: {error}", file=err)
     for failure in totals.failures:
         print(f"delivery failed: {failure}", file=err)
-    names = [r.name for r in config.rules]
+    names = [r.name for r in config.rules] + [c.name for c in config.correlations]
     if args.format == "json":
         print(summary_json(totals, names), file=out)
     else:

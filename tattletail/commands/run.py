@@ -10,6 +10,7 @@ from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.commands.replay import match_row
+from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Totals
 from tattletail.engine import Engine
@@ -44,10 +45,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
     dispatcher = Dispatcher(config) if args.send else None
     totals = Totals()
+    bases = correlation_history.base_rules(config.correlations)
+    base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
     for ref in refs:
         def show(match: Match, index: int, name: str = ref.name) -> None:
             nonlocal reader_gone
+            if match.rule.name in bases:
+                base_matches.append((match.rule.name, match.record))
             if reader_gone:
                 return
             if args.format == "jsonl":
@@ -68,6 +73,19 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"skipped: {report.skipped}", file=err)
         elif report.error:
             print(f"error: {report.error}", file=err)
+    if config.correlations:  # over every file at once, in event-time order
+        def alert(match: Match) -> None:
+            if args.format == "jsonl":
+                row = match_row(match.rule.name, "(correlation)", 0, match.record, match.value)
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                print(f"[{match.rule.name}] {match.record['title']}", file=out)
+
+        correlated = correlation_history.correlate(config.correlations, config.rules, base_matches,
+                                                   dispatcher=dispatcher, on_alert=alert)
+        totals.matches.update(correlated.matches)
+        totals.failures += correlated.failures
+        totals.counts["alerts_delivered"] += correlated.alerts_delivered
     out.flush()
     for name, errors in sorted(totals.rule_errors.items()):
         print(f"rule {name!r} failed on {errors.count:,} records (first: {errors.first_message}; "

@@ -66,6 +66,7 @@ def load_files(paths: Iterable[str | Path], overrides: dict[str, dict[str, Any]]
     overrides = overrides or {}
     rules: list[Any] = []
     skipped: list[tuple[str, str]] = []
+    loaded: list[Any] = []  # the documents of the files loaded so far, for correlations that name them
     for file in _files(paths):
         try:
             docs = [d for d in yaml.safe_load_all(file.read_text("utf-8")) if d is not None]
@@ -77,14 +78,24 @@ def load_files(paths: Iterable[str | Path], overrides: dict[str, dict[str, Any]]
                                          f"the rule's is {doc.get('title')!r}")
                     if "detection" in override:
                         doc["detection"] = yaml.safe_load(override["detection"])
-            found = list(SigmaCollection.from_dicts(docs).rules)
+            try:
+                found = list(SigmaCollection.from_dicts(docs).rules)
+            except Exception:
+                if not any(isinstance(d, dict) and "correlation" in d for d in docs):
+                    raise
+                # a correlation naming rules of other files: resolved with every file loaded so far
+                titles = {d.get("title") for d in docs if isinstance(d, dict)}
+                together = list(SigmaCollection.from_dicts(loaded + docs).rules)
+                found = [rule for rule in together if rule.title in titles]
+            loaded += docs
         except Exception as exc:  # unreadable file, invalid YAML, pySigma's own errors
             skipped.append((str(file), f"cannot be loaded: {type(exc).__name__}: {exc}"))
             continue
         for rule in found:
             logsource = getattr(rule, "logsource", None)
-            if logsource is None:  # a correlation rule: aggregations over other rules' matches
-                skipped.append((f"{file}: {rule.title}", "correlation rules (aggregations) cannot be translated"))
+            if logsource is None:  # a correlation rule: translated over its rules (tattletail.correlation.sigma)
+                rule.custom_attributes["tattletail_source"] = str(file)
+                rules.append(rule)
                 continue
             if (logsource.product, logsource.service) != ("aws", "cloudtrail"):
                 skipped.append((f"{file}: {rule.title}", f"logsource is product {logsource.product!r}, service "

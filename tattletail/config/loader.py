@@ -31,6 +31,8 @@ from tattletail import guard
 from tattletail.alerts.alert import SEVERITIES, View
 from tattletail.alerts.labels import LANGUAGES
 from tattletail.config import secrets
+from tattletail.correlation import config as correlation_config
+from tattletail.correlation.model import Correlation
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError, SecretError
 from tattletail.jq.parse import Unsupported, tokenize
@@ -78,7 +80,7 @@ DESTINATION_COMMON_KEYS: dict[str, tuple[type, bool]] = {
     "language": (str, False),
     "digest_threshold": (int, False),
 }
-TOP_LEVEL_KEYS = ("rule", "destination", "include")
+TOP_LEVEL_KEYS = ("rule", "correlation", "destination", "include")
 _TYPE_NAMES = {str: "a string", list: "an array", bool: "a boolean", int: "an integer", dict: "a table",
                float: "a float"}
 REGEX_FUNCTIONS = {"test", "match", "capture", "scan", "split", "splits", "sub", "gsub"}
@@ -104,11 +106,13 @@ class Config:
     references: tuple[tuple[str, str, secrets.Reference], ...] = ()  # (destination id, key, reference)
     warnings: tuple[str, ...] = ()
     placeholders: dict[str, str] = field(default_factory=dict)  # destination id -> why it cannot send
+    correlations: tuple[Correlation, ...] = ()   # [[correlation]]: see tattletail.correlation
 
     def summary(self) -> str:
         kinds = Counter(d.type for d in self.destinations.values())
         detail = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
-        return (f"{self.source}: OK, {len(self.rules)} rules, {len(self.destinations)} destinations"
+        correlations = f", {len(self.correlations)} correlations" if self.correlations else ""
+        return (f"{self.source}: OK, {len(self.rules)} rules{correlations}, {len(self.destinations)} destinations"
                 + (f" ({detail})" if detail else ""))
 
     def destinations_of(self, rule: Rule) -> list[Destination]:
@@ -166,6 +170,11 @@ def load_pack(path: str | Path) -> tuple[Rule, ...]:
 def load_rules(path: str | Path) -> tuple[Rule, ...]:
     """The rules of a file that is either a pack or a configuration (with its included packs), read once:
     what ``tattletail test`` runs."""
+    return load_definitions(path)[0]
+
+
+def load_definitions(path: str | Path) -> tuple[tuple[Rule, ...], tuple[Correlation, ...]]:
+    """The rules and correlations of a pack or a configuration (with its included packs)."""
     problems: list[str] = []
     data = _read_toml(path, problems)
     if data is None:
@@ -173,15 +182,24 @@ def load_rules(path: str | Path) -> tuple[Rule, ...]:
     checker = _Checker(str(path), Path(path).parent)
     if is_pack(data):
         rules = checker.pack(data, str(path))
+        correlations = checker.pack_correlations.get(str(path), [])
         if checker.problems:
             raise ConfigError(checker.problems)
-        return tuple(rules)
-    return checker.check(data).rules
+        return tuple(rules), tuple(correlations)
+    config = checker.check(data)
+    return config.rules, config.correlations
 
 
 def is_pack(data: dict[str, Any]) -> bool:
     """A pack holds rules only; a configuration also has destinations or includes."""
     return "rule" in data and not ({"destination", "include"} & set(data))
+
+
+def _table_or_none(table: Any, spec: dict[str, tuple[type, bool]], where: str, problems: list[str],
+                   extra_note: str = "") -> dict[str, Any] | None:
+    """``_check_keys`` for a checker that goes on only with a whole table (the correlation checker)."""
+    values, ok = _check_keys(table, spec, where, problems, extra_note)
+    return values if ok else None
 
 
 def _check_keys(table: Any, spec: dict[str, tuple[type, bool]], where: str, problems: list[str],
@@ -231,7 +249,9 @@ class _Checker:
         self.warnings: list[str] = []
         self.placeholders: dict[str, str] = {}
         self.defined: list[str] = []  # every destination id, valid or not, in file order
-        self.names: set[str] = set()  # rule names across the config and its packs
+        self.names: set[str] = set()  # rule (and correlation) names across the config and its packs
+        self.pack_correlations: dict[str, list[Correlation]] = {}  # pack file -> its correlations
+        self.correlations: list[Correlation] = []
 
     def problem(self, where: str, message: str, source: str | None = None) -> None:
         self.problems.append(f"{source or self.source}: {where}: {message}")
@@ -245,6 +265,10 @@ class _Checker:
         rules = [rule for rule in self._rules(self._array(data, "rule", self.source), self.source) if rule.enabled]
         for n, table in enumerate(self._array(data, "include", self.source), 1):
             rules += self._include(n, table)
+        known = {rule.name: rule.origin for rule in rules}
+        self.correlations += correlation_config.check(
+            self._array(data, "correlation", self.source), self.source, known, self.problems,
+            lambda targets, where: self._targets(targets, where, self.source), _table_or_none, names=self.names)
         if not rules and not self.problems:
             self.warnings.append(f"{self.source}: no rules: nothing will ever match "
                                  "(add [[rule]] tables or [[include]] a pack from rules/)")
@@ -261,11 +285,19 @@ class _Checker:
         if self.problems:
             raise ConfigError(self.problems)
         return Config(self.source, tuple(rules), destinations, tuple(self.references), tuple(self.warnings),
-                      dict(self.placeholders))
+                      dict(self.placeholders), tuple(self.correlations))
 
     def pack(self, data: dict[str, Any], source: str) -> list[Rule]:
-        self._top_level(data, source, ("rule",), " (a rule pack holds [[rule]] tables only)")
-        return self._rules(self._array(data, "rule", source), source, in_pack=True)
+        """A pack's rules; its correlations (over its own rules) go to ``pack_correlations[source]``."""
+        self._top_level(data, source, ("rule", "correlation"),
+                        " (a rule pack holds [[rule]] and [[correlation]] tables only)")
+        rules = self._rules(self._array(data, "rule", source), source, in_pack=True)
+        known = {rule.name: source for rule in rules}
+        self.pack_correlations[source] = correlation_config.check(
+            self._array(data, "correlation", source), source, known, self.problems,
+            lambda targets, where: self._targets(targets, where, source), _table_or_none, in_pack=True,
+            names=self.names)
+        return rules
 
     def _top_level(self, data: dict[str, Any], source: str, valid: tuple[str, ...], note: str = "") -> None:
         for key in data:
@@ -296,7 +328,9 @@ class _Checker:
         if data is None:
             return []
         rules = self.pack(data, str(path))
-        by_name = {rule.name: rule for rule in rules}
+        correlations = self.pack_correlations.get(str(path), [])
+        by_name: dict[str, Any] = {rule.name: rule for rule in rules}
+        by_name.update({c.name: c for c in correlations})
         targets = self._targets(values.get("destinations", []), where, self.source)
         disabled = {rule.name for rule in rules if not rule.enabled}
         for name in values.get("enable", []):
@@ -305,17 +339,29 @@ class _Checker:
             disabled.discard(name)
         for name in values.get("disable", []):
             if name not in by_name:
-                self.problem(where, f"disable names no rule of the pack: {name!r}")
+                self.problem(where, f"disable names no rule or correlation of the pack: {name!r}")
             disabled.add(name)
         severities = values.get("severity", {})
         for name, severity in severities.items():
             if name not in by_name:
-                self.problem(where, f"severity names no rule of the pack: {name!r}")
+                self.problem(where, f"severity names no rule or correlation of the pack: {name!r}")
             elif severity not in SEVERITIES:
                 self.problem(where, f"unknown severity {severity!r} for {name!r} (valid: {', '.join(SEVERITIES)})")
         if targets is None or not ok:
             return []
-        return [replace(rule, destinations=targets, severity=severities.get(rule.name, rule.severity))
+        for c in correlations:
+            for rule in c.rules:
+                if rule in disabled and c.name not in disabled:
+                    self.problem(where, f"disable names {rule!r}, a base rule of correlation {c.name!r} "
+                                        f"(disable the correlation too)")
+        # a base rule of the pack's correlations is a building block: it alerts only through them
+        bases = {r for c in correlations if c.name not in disabled for r in c.rules}
+        self.correlations += [
+            replace(c, alert_rule=replace(c.alert_rule, destinations=targets,
+                                          severity=severities.get(c.name, c.alert_rule.severity)))
+            for c in correlations if c.name not in disabled]
+        return [replace(rule, destinations=() if rule.name in bases else targets,
+                        severity=severities.get(rule.name, rule.severity))
                 for rule in rules if rule.name not in disabled]
 
     def _packs_near(self, path: Path) -> str:
