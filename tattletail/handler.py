@@ -11,6 +11,7 @@ EventBridge), the SQS message is listed in ``batchItemFailures``, or the Batch t
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import replace
@@ -42,7 +43,7 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
     # a fixed 10 s would leave a function with a 10 s timeout no time to send anything at all.
     policy = replace(retry_policy, reserve=min(retry_policy.reserve, deadline.remaining() / 4))
     return Dispatcher(config, state=DynamoState(table, time_left=deadline.remaining) if table else MemoryState(),
-                      dead_letters=deadletter.open_store(dlq) if dlq else None,
+                      dead_letters=deadletter.open_store(dlq, deadline.remaining) if dlq else None,
                       policy=policy, deadline=deadline)
 
 
@@ -60,6 +61,15 @@ def _correlator(config: Config) -> Correlator | None:
     return Correlator(config.correlations, windows, clock=lambda: clock())
 
 
+def _reader(dispatcher: Dispatcher) -> Any:
+    """The S3 client that reads log objects: its connect and read timeouts fit in the time left, so a
+    stalled read cannot carry the invocation past its end (botocore's defaults are 60 s each)."""
+    left = dispatcher.deadline.remaining()
+    if math.isinf(left):
+        return aws.client("s3")
+    return aws.Clients("s3", attempts=2).get(max(left - dispatcher.policy.reserve, 1.0))
+
+
 def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> Report:
     """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
     gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
@@ -69,7 +79,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, corre
         report.skipped = "CloudTrail digest file"
         return report
     try:
-        body = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+        body = _reader(dispatcher).get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
         if aws.is_missing(exc):  # skipped; but a Batch task must not hide it (``_batch_result``)
             report.skipped = f"{MISSING} (deleted since the event or manifest named it?): {aws.describe(exc)}"

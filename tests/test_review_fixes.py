@@ -85,3 +85,15 @@ def test_a_damaged_single_record_file_is_reported_not_a_traceback(tmp_path: Path
     assert "1 records, 1 matches" in err.getvalue()  # the good file after the damaged one was read
 
 
+
+
+def test_dead_letter_and_log_reading_clients_fit_in_the_time_left(aws: None) -> None:
+    from tattletail.delivery import deadletter
+
+    for url in ("s3://dlq/p", "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"):
+        timed = deadletter.open_store(url, time_left=lambda: 12.0).client.meta.config
+        assert (timed.connect_timeout, timed.read_timeout) == (4.0, 4.0)  # a try fits in the 12 s left
+        assert deadletter.open_store(url).client.meta.config.read_timeout == 60  # the CLI: botocore's default
+    dispatcher = Dispatcher(loader.loads(CONFIG.format(url="http://127.0.0.1:9/x")),
+                            policy=retry.RetryPolicy(reserve=2.0), deadline=retry.Deadline.after(14.0, Clock()))
+    assert handler._reader(dispatcher).meta.config.read_timeout == 2.0  # (14 - 2) s for two tries
