@@ -97,3 +97,29 @@ def test_dead_letter_and_log_reading_clients_fit_in_the_time_left(aws: None) -> 
     dispatcher = Dispatcher(loader.loads(CONFIG.format(url="http://127.0.0.1:9/x")),
                             policy=retry.RetryPolicy(reserve=2.0), deadline=retry.Deadline.after(14.0, Clock()))
     assert handler._reader(dispatcher).meta.config.read_timeout == 2.0  # (14 - 2) s for two tries
+
+
+def test_a_lone_surrogate_in_an_event_id_does_not_stop_the_file(tmp_path: Path) -> None:
+    from tattletail.alerts.alert import Alert
+    from tattletail.rules import Match, Rule
+
+    odd = {**record(2), "eventID": "e\udfff"}
+    rule = Rule(name="Create User", jq_match=".")
+    Alert.of(Match(rule, odd, odd, None))  # the console link quotes the eventID: it must not raise
+    log = tmp_path / "log.json"
+    log.write_text(json.dumps({"Records": [record(1), odd, record(3)]}))
+    out, err = io.StringIO(), io.StringIO()
+    config = Path(__file__).parent.parent / "tattletail.toml"
+    assert commands.main(["run", "--config", str(config), str(log)], out, err) == 0
+    assert "3 records, 3 matches" in err.getvalue()
+
+
+def test_a_resolved_value_is_never_shown_in_a_placeholder_warning(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_URL", "xoxb-123456789012-SecretBotTok")  # a bot token pasted for a webhook
+    config = tmp_path / "tattletail.toml"
+    config.write_text(CONFIG.format(url="${SLACK_URL}"))
+    out, err = io.StringIO(), io.StringIO()
+    commands.main(["check", "--resolve", str(config)], out, err)
+    assert "SecretBotTok" not in out.getvalue() + err.getvalue()
+    assert "${SLACK_URL}" in out.getvalue() + err.getvalue()

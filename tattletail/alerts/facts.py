@@ -148,7 +148,7 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     domain = ("console.amazonaws-us-gov.com" if region.startswith("us-gov-") else
               "console.amazonaws.cn" if region.startswith("cn-") else "console.aws.amazon.com")
     return (f"https://{region}.{domain}/cloudtrailv2/home?region={region}"
-            f"#/events/{quote(event_id, safe='')}")
+            f"#/events/{quote(event_id, safe='', errors='replace')}")
 
 
 @dataclass(frozen=True)

@@ -412,7 +412,7 @@ class _Checker:
             unresolved = self._secrets(values["id"], options, problems, resolved)
             placeholder = cls.placeholder(options, unresolved)
             if placeholder:
-                self.placeholders[values["id"]] = "; ".join(placeholder.values())
+                self.placeholders[values["id"]] = secrets.hide("; ".join(placeholder.values()), resolved)
             problems += [secrets.hide(problem, resolved)
                          for problem in cls.validate(options, set(unresolved) | set(placeholder))]
             view = self._view(values, problems)
