@@ -19,7 +19,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tattletail.jq.parse import Node, Unsupported, parse
-from tattletail.jq.values import JqError, compare, equal, error_value, tojson, tostring, truthy, type_name
+from tattletail.jq.values import (
+    Fallback,
+    JqError,
+    compare,
+    dump_trunc,
+    equal,
+    error_value,
+    tojson,
+    tostring,
+    truthy,
+    type_name,
+)
 
 ONE, OPT, MANY = "one", "opt", "many"
 NOTHING: Any = object()
@@ -54,30 +65,55 @@ def first(c: Compiled, v: Any) -> Any:
 
 # ---------------------------------------------------------------- paths
 
+_INT_MAX = 2**31 - 1
+
 
 def _get_field(v: Any, name: str) -> Any:
     if isinstance(v, dict):
         return v.get(name)
     if v is None:
         return None
-    raise JqError(f"Cannot index {type_name(v)} with \"{name}\"")
+    raise JqError(f"Cannot index {type_name(v)} with string ({dump_trunc(name)})")
 
 
 def _get_index(v: Any, key: Any) -> Any:
+    """``jv_get``: objects by string, arrays by number (truncated toward zero) or by array (the indexes
+    where it occurs), ``null`` by string or number; anything else is an error."""
     if isinstance(key, str):
         return _get_field(v, key)
     if isinstance(key, int | float) and not isinstance(key, bool):
         if isinstance(v, list):
-            i = int(key) if key == int(key) else int(key // 1)
+            if key != key:
+                return None
+            i = int(max(min(key, _INT_MAX), -_INT_MAX - 1))  # C's (int) cast truncates toward zero
             if i < 0:
                 i += len(v)
             return v[i] if 0 <= i < len(v) else None
         if v is None:
             return None
-        raise JqError(f"Cannot index {type_name(v)} with number")
-    if v is None and key is None:
-        return None
-    raise JqError(f"Cannot index {type_name(v)} with {type_name(key)}")
+    elif isinstance(v, list) and isinstance(key, list):
+        return _indexes(v, key)
+    elif isinstance(key, dict) and (v is None or isinstance(v, list | str)):
+        if v is None:
+            return None
+        raise Fallback("slice by object")
+    raise JqError(f"Cannot index {type_name(v)} with {type_name(key)} ({dump_trunc(key)})")
+
+
+def _indexes(a: list[Any], b: list[Any]) -> list[Any]:
+    """``jv_array_indexes``, quirks included: where ``b`` occurs in ``a`` as a run of elements."""
+    res: list[Any] = []
+    for ai in range(len(a)):
+        idx = -1
+        for bi, belem in enumerate(b):
+            same = ai + bi < len(a) and equal(a[ai + bi], belem)
+            if not same:
+                idx = -1
+            elif bi == 0 and idx == -1:
+                idx = ai
+        if idx > -1:
+            res.append(idx)
+    return res
 
 
 def _iterate(v: Any) -> Iterable[Any]:
@@ -85,7 +121,7 @@ def _iterate(v: Any) -> Iterable[Any]:
         return v
     if isinstance(v, dict):
         return v.values()
-    raise JqError(f"Cannot iterate over {error_value(v) if v is not None else 'null'}")
+    raise JqError(f"Cannot iterate over {error_value(v)}")
 
 
 # ---------------------------------------------------------------- operators
@@ -98,7 +134,7 @@ def _add(a: Any, b: Any) -> Any:
         return a
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a + b
+        return float(a) + float(b)
     if ta == tb and ta in ("string", "array"):
         return a + b
     if ta == tb == "object":
@@ -109,7 +145,7 @@ def _add(a: Any, b: Any) -> Any:
 def _sub(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a - b
+        return float(a) - float(b)
     if ta == tb == "array":
         return [x for x in a if not any(equal(x, y) for y in b)]
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be subtracted")
@@ -118,10 +154,18 @@ def _sub(a: Any, b: Any) -> Any:
 def _mul(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a * b
-    if {ta, tb} == {"string", "number"}:  # as libjq 1.7 (the fallback engine): floor(n) copies, null below 0
-        text, n = (a, b) if ta == "string" else (b, a)
-        return None if n < 0 or n != n else text * int(n)
+        return float(a) * float(b)
+    if {ta, tb} == {"string", "number"}:
+        text, d = (a, float(b)) if ta == "string" else (b, float(a))
+        n = -1 if d < 0 or d != d else _INT_MAX if d > _INT_MAX else int(d)
+        if n < 0:
+            return None
+        size = len(text.encode("utf-8")) * n
+        if size >= _INT_MAX - 16:
+            raise JqError("Repeat string result too long") if size >= _INT_MAX else Fallback("repeat near the limit")
+        if size > 10_000_000:
+            raise Fallback("a very long repeated string")
+        return text * n
     if ta == tb == "object":
         return _deep_merge(a, b)
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be multiplied")
@@ -147,7 +191,7 @@ def _div(a: Any, b: Any) -> Any:
     if ta == tb == "number":
         if b == 0:
             raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided because the divisor is zero")
-        return a / b
+        return float(a) / float(b)
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided")
 
 
@@ -162,15 +206,27 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": _add, "-": _sub, "*": _mul, "/": _div}
 
 
+def _kind(v: Any) -> Any:
+    """``jv_get_kind``: like ``type_name`` but ``true`` and ``false`` are different kinds."""
+    return v if v is True or v is False else type_name(v)
+
+
 def _contains(a: Any, b: Any) -> bool:
-    ta, tb = type_name(a), type_name(b)
-    if ta != tb:
+    """``contains``: the outer kinds must agree (an error otherwise); inside, other kinds do not contain."""
+    if _kind(a) != _kind(b):
         raise JqError(f"{error_value(a)} and {error_value(b)} cannot have their containment checked")
-    if ta == "object":
-        return all(k in a and _contains(a[k], v) for k, v in b.items())
-    if ta == "array":
-        return all(any(_contains(x, y) for x in a) for y in b)
-    if ta == "string":
+    return _contained(a, b)
+
+
+def _contained(a: Any, b: Any) -> bool:
+    ka = _kind(a)
+    if ka != _kind(b):
+        return False
+    if ka == "object":
+        return all(k in a and _contained(a[k], v) for k, v in b.items())
+    if ka == "array":
+        return all(any(_contained(x, y) for x in a) for y in b)
+    if ka == "string":
         return b in a
     return equal(a, b)
 
@@ -185,11 +241,19 @@ def _length(v: Any) -> Any:
     return len(v)
 
 
+def _negate(v: Any) -> Any:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise JqError(f"{error_value(v)} cannot be negated")
+    if v == 0:  # a literal 0 negates to 0, a computed one to -0: the compiled path cannot tell them apart
+        raise Fallback("negated zero")
+    return -float(v)
+
+
 # ---------------------------------------------------------------- regular expressions
 
 _REGEX_TOKEN = re.compile(r"""
     \\[.\\/^$|?*+()\[\]{}\-n]     # an escaped metacharacter, or \n
-  | \[\^?\]?(?:[^\]\\\[]|\\[\\\]\-^])*\]   # a simple bracket class: no nested [, no classes like \w
+  | \[\^?(?:[^\]\\\[]|\\[\\\]\-^])+\]   # a simple bracket class: no nested [, no classes like \w
   | \{\d+(?:,\d*)?\}\??           # a counted repeat
   | [*+?]\??                      # a repeat, maybe lazy
   | \(\?:                         # a non-capturing group
@@ -197,32 +261,71 @@ _REGEX_TOKEN = re.compile(r"""
   | [^\\\[\](){}*+?|^$.]          # a literal character
 """, re.VERBOSE)
 
+REGEX_BUDGET = 2_000_000
+"""Backtracking paths the compiled path may explore for one ``test``; beyond, libjq decides. Oniguruma
+stops a match after 10 million retries with an error, so a subject whose worst case stays under this
+budget cannot reach that limit, and Python's ``re`` finishes it quickly too."""
 
-def regex_agrees(pattern: str) -> bool:
-    """Whether ``pattern`` means the same in Python's ``re`` as in Oniguruma's Perl syntax (as jq uses
-    it). Only plain constructs are accepted: literals, ``.``, ``^``, ``$``, bracket classes without
-    escapes like ``\\d`` or POSIX classes, groups, alternation, repeats, and ``(?i)`` at the very start.
-    Shorthands (``\\d \\w \\s \\b``), look-arounds, backreferences and named groups are refused: their
-    meaning differs (Unicode ranges, syntax) or is not worth the risk."""
+
+def regex_shape(pattern: str) -> tuple[int, int] | None:
+    """``(unbounded repeats, bounded choices x alternatives)`` of a pattern that means the same in
+    Python's ``re`` as in Oniguruma's Perl syntax (as jq uses it), or ``None``. Only plain constructs are
+    accepted: literals, ``.``, ``^``, ``$``, bracket classes without escapes like ``\\d`` or POSIX
+    classes, groups, alternation, repeats, and ``(?i)`` at the very start. Shorthands (``\\d \\w \\s
+    \\b``), look-arounds, backreferences and named groups are refused (their meaning differs), and so is
+    a repeated group that holds a repeat or an alternation (``(a+)+``, ``(a|a)*``): its backtracking is
+    exponential."""
     body = pattern[4:] if pattern.startswith("(?i)") else pattern
-    pos = 0
+    pos, repeats, alternatives = 0, 0, 1
+    groups: list[bool] = []   # per open group: does it hold a repeat or an alternation?
+    closed: bool | None = None  # the group that just closed, if the last token closed one
     while pos < len(body):
         m = _REGEX_TOKEN.match(body, pos)
         if not m:
-            return False
+            return None
         token = m.group()
         if token.startswith("[") and ("[:" in token or "&&" in token):
-            return False
+            return None
         if token == "(" and body.startswith("?", m.end()):
-            return False  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
-        if token[0] in "*+?{" and pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
-            return False  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
+            return None  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
+        if token[0] in "*+?{":
+            if pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
+                return None  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
+            if closed:
+                return None
+            bounded = re.fullmatch(r"\{(\d+),(\d+)\}\??|\{(\d+)\}\??|\?\??", token)
+            if bounded is None:
+                repeats += 1
+            elif bounded.group(1) is not None:
+                alternatives *= max(1, int(bounded.group(2)) - int(bounded.group(1)) + 1)
+            elif bounded.group(3) is None:
+                alternatives *= 2
+            if groups:
+                groups[-1] = True
+        elif token == "|":
+            alternatives *= 2
+            if groups:
+                groups[-1] = True
+        closed = None
+        if token in ("(", "(?:"):
+            groups.append(False)
+        elif token == ")":
+            if not groups:
+                return None
+            closed = groups.pop()
+            if closed and groups:
+                groups[-1] = True
         pos = m.end()
     try:
         re.compile(pattern)
     except re.error:
-        return False
-    return True
+        return None
+    return repeats, alternatives
+
+
+def regex_agrees(pattern: str) -> bool:
+    """Whether the compiled path can run ``pattern`` (see ``regex_shape``)."""
+    return regex_shape(pattern) is not None
 
 
 # ---------------------------------------------------------------- the compiler
@@ -268,7 +371,11 @@ class _Compiler:
         base_c, key = self.compile(term), self.compile(index)
         if key[0] == ONE and base_c[0] == ONE:
             bf, kf = base_c[1], key[1]
-            return ONE, lambda v: _get_index(bf(v), kf(v))  # the index is evaluated on the input, as in jq
+
+            def index_one(v: Any) -> Any:
+                k = kf(v)  # jq evaluates the index first, on the input (not on the base)
+                return _get_index(bf(v), k)
+            return ONE, index_one
         base, keys = as_many(base_c), as_many(key)
         return MANY, lambda v: (_get_index(b, k) for k in keys(v) for b in base(v))
 
@@ -323,14 +430,17 @@ class _Compiler:
                 yield from many(v)
             except JqError as exc:
                 if h is not None:
-                    yield from as_many(h)(str(exc))
+                    yield from as_many(h)(exc.value)
         return MANY, try_many
 
     def c_format(self, parts: list[Any]) -> Compiled:
         compiled = [p if isinstance(p, str) else self.compile(p) for p in parts]
         if all(isinstance(p, str) or p[0] == ONE for p in compiled):
             fns = [p if isinstance(p, str) else p[1] for p in compiled]
-            return ONE, lambda v: "".join(p if isinstance(p, str) else tostring(p(v)) for p in fns)
+
+            def fmt_one(v: Any) -> str:  # jq evaluates the last interpolation first
+                return "".join(reversed([p if isinstance(p, str) else tostring(p(v)) for p in reversed(fns)]))
+            return ONE, fmt_one
         manies = [p if isinstance(p, str) else as_many(p) for p in compiled]
 
         def fmt(v: Any) -> Iterable[str]:
@@ -354,6 +464,8 @@ class _Compiler:
         return ONE, lambda v: list(f(v))
 
     def c_object(self, entries: list[tuple[Node, Node]]) -> Compiled:
+        """jq evaluates each entry's key, then its value, then checks the key (so a value's error comes
+        first); the first entry's outputs vary slowest; a repeated key keeps its first place."""
         compiled = [(self.compile(k), self.compile(val)) for k, val in entries]
         if all(k[0] == ONE and val[0] == ONE for k, val in compiled):
             pairs = [(k[1], val[1]) for k, val in compiled]
@@ -362,9 +474,10 @@ class _Compiler:
                 out = {}
                 for kf, vf in pairs:
                     key = kf(v)
+                    value = vf(v)
                     if not isinstance(key, str):
-                        raise JqError("Object keys must be strings")
-                    out[key] = vf(v)
+                        raise JqError(f"Cannot use {error_value(key)} as object key")
+                    out[key] = value
                 return out
             return ONE, obj
         manies = [(as_many(k), as_many(val)) for k, val in compiled]
@@ -372,18 +485,23 @@ class _Compiler:
         def objs(v: Any) -> Iterable[Any]:
             def build(i: int, acc: dict[str, Any]) -> Iterable[Any]:
                 if i == len(manies):
-                    yield dict(acc)
+                    yield acc
                     return
                 kf, vf = manies[i]
                 for key in kf(v):
-                    if not isinstance(key, str):
-                        raise JqError("Object keys must be strings")
                     for value in vf(v):
-                        acc[key] = value
-                        yield from build(i + 1, acc)
-                        del acc[key]
+                        if not isinstance(key, str):
+                            raise JqError(f"Cannot use {error_value(key)} as object key")
+                        yield from build(i + 1, {**acc, key: value})
             return build(0, {})
         return MANY, objs
+
+    def c_neg(self, term: Node) -> Compiled:
+        mode, f = self.compile(term)
+        if mode == ONE:
+            return ONE, lambda v: _negate(f(v))
+        many = as_many((mode, f))
+        return MANY, lambda v: (_negate(x) for x in many(v))
 
     def c_pipe(self, a: Node, b: Node) -> Compiled:
         if a[0] == "call" and a[1] == "select" and len(a[2]) == 1:  # select(c) | rest: the common rule shape
@@ -463,7 +581,11 @@ class _Compiler:
             if b[0] == "literal":  # the usual ``.path == "constant"``
                 const = b[1]
                 return ONE, lambda v: fn(af(v), const)
-            return ONE, lambda v: fn(af(v), bf(v))
+
+            def binop(v: Any) -> Any:
+                right = bf(v)  # jq evaluates the right operand first (its error comes first)
+                return fn(af(v), right)
+            return ONE, binop
         left, right = as_many((am, af)), as_many((bm, bf))
         return MANY, lambda v: (fn(x, y) for y in right(v) for x in left(v))  # jq: right operand outer
 
@@ -551,12 +673,17 @@ class _Compiler:
         many = as_many((mode, f))
         return MANY, lambda v: (v for c in many(v) if truthy(c))
 
+    def b_error_0(self) -> Compiled:
+        def err(v: Any) -> Any:
+            raise JqError(v)
+        return ONE, err
+
     def b_error_1(self, message: Node) -> Compiled:
         f = as_many(self.compile(message))
 
         def err(v: Any) -> Iterable[Any]:
             for m in f(v):
-                raise JqError(m if isinstance(m, str) else tojson(m))
+                raise JqError(m)
             return ()
         return MANY, err
 
@@ -565,12 +692,14 @@ class _Compiler:
         if kmode != ONE:
             raise Unsupported("has with a generator")
 
-        def has(v: Any) -> bool:
+        def has(v: Any) -> bool:  # jv_has
             k = kf(v)
+            if v is None:
+                return False
             if isinstance(v, dict) and isinstance(k, str):
                 return k in v
             if isinstance(v, list) and isinstance(k, int | float) and not isinstance(k, bool):
-                return 0 <= k < len(v)  # fractional indexes count, as in libjq
+                return k == k and 0 <= int(k) < len(v)  # the index truncated toward zero, as C casts
             raise JqError(f"Cannot check whether {type_name(v)} has a {type_name(k)} key")
         return ONE, has
 
@@ -633,17 +762,26 @@ class _Compiler:
             raise Unsupported("test with a computed pattern")
         text = pattern[1]
         if flags is not None:
-            if flags[0] != "literal" or flags[1] not in ("", "i"):
+            if flags[0] != "literal" or flags[1] not in ("", "i", None):
                 raise Unsupported("test flags other than i")
             if flags[1] == "i":
                 text = "(?i)" + text if not text.startswith("(?i)") else text
-        if not regex_agrees(text):
+        shape = regex_shape(text)
+        if shape is None:
             raise Unsupported(f"regular expression {pattern[1]!r}")
+        fold = text.startswith("(?i)")
+        if fold and not text.isascii():
+            raise Unsupported("case-insensitive regular expression with non-ASCII characters")
+        repeats, choices = shape
         compiled = re.compile(text)
 
         def test(v: Any) -> bool:
             if not isinstance(v, str):
                 raise JqError(f"{error_value(v)} cannot be matched, as it is not a string")
+            if fold and not v.isascii():
+                raise Fallback("Unicode case folding differs between Python and Oniguruma")
+            if (len(v) + 1) ** (repeats + 1) * choices > REGEX_BUDGET:
+                raise Fallback("a subject long enough to reach Oniguruma's retry limit")
             return compiled.search(v) is not None
         return ONE, test
 

@@ -1,0 +1,102 @@
+"""Every difference ever found between the compiled path and libjq (by hand, by jq's own suite, by the
+fuzzer), as a named case. ``how`` says what the compiled path must do with it:
+
+- ``compiled``: the compiler accepts the program and gives libjq's exact stream on the value;
+- ``fallback``: the compiler accepts the program but hands this value to libjq (the rule's answer is
+  libjq's, checked through ``Rule``);
+- ``refused``: the compiler refuses the program (jq rejects it, or it cannot be compiled exactly).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LONG_A = "a" * 3000
+
+REGRESSIONS: list[tuple[str, str, Any, str]] = [
+    # name, program, input, how
+    ("null_has_is_false", '.requestParameters | has("x") | not', {"requestParameters": None}, "compiled"),
+    ("null_has_number", "has(0)", None, "compiled"),
+    ("contains_nested_other_type", '["a",1] | contains([1])', None, "compiled"),
+    ("contains_true_false_are_kinds", "true | contains(false)", None, "compiled"),
+    ("contains_nested_kinds_differ", "[true] | contains([false])", None, "compiled"),
+    ("contains_object", '{"a":[1,"bc"]} | contains({"a":["b"]})', None, "compiled"),
+    ("paren_optional_is_try", "(.a.b)?", 5, "compiled"),
+    ("paren_optional_is_try_piped", "5 | (.a.b)?", None, "compiled"),
+    ("optional_last_step_only", ".a.b?", 5, "compiled"),
+    ("negative_fractional_index", ".[-0.5], .[-1.5], .[1.7]", [1, 2, 3], "compiled"),
+    ("fractional_has", "has(1.5), has(-1), has(-0.5)", [1, 2], "compiled"),
+    ("index_by_array", ".[[1]], .[[1,2]], .[[]]", [1, 2, 1, 2], "compiled"),
+    ("index_by_null_on_array", ".[null]", [1], "compiled"),
+    ("index_by_null_on_null", ".[null]", None, "compiled"),
+    ("object_with_empty_value", "{a: empty}, {a: 1, b: empty}, [{a: (1, empty)}]", None, "compiled"),
+    ("object_repeated_keys", "{a: 1, a: 2}, {a: (1,2), a: (3,4)}", None, "compiled"),
+    ("object_value_error_before_key_error", "{(.a): .b.c}", {"a": 1, "b": "x"}, "compiled"),
+    ("object_key_not_string_at_runtime", "{(.a): 1}", {"a": [1]}, "compiled"),
+    ("object_value_is_a_pipe_of_expressions", "{a: 1 | . + 1}", None, "compiled"),
+    ("object_keyword_shorthand", "{and, if: 1}", {"and": 2}, "compiled"),
+    ("error_object_caught", 'try error({"a":1}) catch .', None, "compiled"),
+    ("error_null_caught", "try error(null) catch .", None, "compiled"),
+    ("error_value_uncaught", "error([1, 2])", None, "compiled"),
+    ("error_after_outputs_caught", 'try (1, error("x"), 2) catch .', None, "compiled"),
+    ("comment_continues_after_backslash", "1 # c \\\n, 2", None, "compiled"),
+    ("comment_continues_after_backslash_crlf", "1 # c \\\r\n, 2", None, "compiled"),
+    ("comment_ends_after_double_backslash", "1 # c \\\\\n, 2", None, "compiled"),
+    ("regex_sharp_s_folds_to_ss", '.a | test("ss"; "i")', {"a": "\u00df"}, "fallback"),
+    ("regex_kelvin_sign_folds_to_k", '.a | test("k"; "i")', {"a": "\u212a"}, "fallback"),
+    ("regex_dotless_i", '.a | test("I"; "i")', {"a": "\u0131"}, "fallback"),
+    ("regex_ascii_case_folding", '.a | test("abc"; "i")', {"a": "xABCx"}, "compiled"),
+    ("regex_nested_repeat_refused", '.a | test("(a+)+$")', {"a": "a" * 40 + "b"}, "refused"),
+    ("regex_repeated_alternation_refused", '.a | test("(a|a)*$")', {"a": "a" * 40 + "!"}, "refused"),
+    ("regex_long_subject_goes_to_libjq", '.a | test(".*a.*b")', {"a": LONG_A}, "fallback"),
+    ("regex_short_subject_compiled", '.a | test(".*a.*b")', {"a": "xaxb"}, "compiled"),
+    ("regex_dollar_before_final_newline", '.a | test("b$")', {"a": "ab\n"}, "compiled"),
+    ("number_text_small", ". / 100000 | tojson", 1, "compiled"),
+    ("number_text_1e16", ". * 100000000 * 100000000 | tostring", 1, "compiled"),
+    ("number_text_1e17_digits", '"\\(. * 100000)"', 1234567890123.4568, "compiled"),
+    ("number_text_third", '"\\(. / 3)"', 1, "compiled"),
+    ("number_text_0_0001", ". / 10000 | tojson", 1, "compiled"),
+    ("number_literal_preserved_by_libjq", ".a | tojson", {"a": 1e-05}, "fallback"),
+    ("float_one_point_zero_in_record", ".a | tojson, .a == 1", {"a": 1.0}, "fallback"),
+    ("int_beyond_2_53_in_record", ".a + 1, .a == 9007199254740992, (.a | tojson)", {"a": 2**53 + 1}, "fallback"),
+    ("int_far_beyond_double", ".a | tojson", {"a": 10**400}, "fallback"),
+    ("int_beyond_2_53_literal_refused", ". == 9007199254740993", 9007199254740992, "refused"),
+    ("float_literal_with_zero_fraction_refused", ". == 1.0 | tojson", 1, "refused"),
+    ("exponent_literal_refused", "1e3 | tojson", None, "refused"),
+    ("infinity_in_record", ".a | tojson", {"a": float("inf")}, "fallback"),
+    ("nan_in_record", ".a < 1, (.a | tojson)", {"a": float("nan")}, "fallback"),
+    ("computed_infinity", ". * . | . * . | . * . | . * . | . * . | . * . | tojson, (. > 0)", 123456.5, "compiled"),
+    ("computed_nan_order", "(. * . | . * . | . * . | . * . | . * . | . * .) as $x | 0", 123456.5, "refused"),
+    ("negative_zero_computed", "0 * -1 | tojson", None, "compiled"),
+    ("negated_zero_goes_to_libjq", "-. | tojson", 0, "fallback"),
+    ("negation_of_term", "-.a, -(1), [-.[]?]", {"a": 2}, "compiled"),
+    ("negation_error", "-.a", {"a": "x"}, "compiled"),
+    ("error_message_index_number", ".a", 5, "compiled"),
+    ("error_message_index_object_number", ".[0]", {}, "compiled"),
+    ("error_message_iterate_null", ".a[]", {"a": None}, "compiled"),
+    ("error_message_keys", "keys", 5, "compiled"),
+    ("error_message_truncated_ascii", '. + 1', "long string here abcdefghijklmnop", "compiled"),
+    ("error_message_truncated_utf8", ". + 1", "\u00e9" * 40, "compiled"),
+    ("error_message_truncated_array", ". + 1", list(range(30)), "compiled"),
+    ("error_message_test_pattern_not_string", '. | test("a")', 5, "compiled"),
+    ("string_repeat_too_long", '"abc" * .', 1000000000, "compiled"),
+    ("string_repeat_large_goes_to_libjq", '"abc" * . | length', 5000000, "fallback"),
+    ("string_repeat_zero_and_fraction", '"abc" * 0, "abc" * 0.5, "abc" * -1', None, "compiled"),
+    ("lone_surrogate_in_record", ".a | tojson", {"a": "x\ud800"}, "fallback"),
+    ("lone_surrogate_key_in_record", "keys", {"\udc00": 1}, "fallback"),
+    ("lone_surrogate_literal_refused", '"\\ud800"', None, "refused"),
+    ("constant_number_key_refused", "{(0): 1}", None, "refused"),
+    ("constant_folded_key_refused", "{(1 + 1): 1}", None, "refused"),
+    ("constant_null_key_refused", "{(null): 1}", None, "refused"),
+    ("only_a_comment_refused", "# just a comment \\\n.", None, "refused"),
+    ("join_mixed", 'join(",")', [1, None, "x", True], "compiled"),
+    ("join_array_element_error", 'join(",")', [1, [2]], "compiled"),
+    ("ltrimstr_non_string_error", 'ltrimstr("a")', 5, "compiled"),
+    ("ascii_downcase_non_string", "ascii_downcase", 5, "compiled"),
+    ("alternative_left_error_propagates", '(1, error("x")) // 2', None, "compiled"),
+    # found by the fuzzer
+    ("fuzz_binop_right_operand_first", "(.a[0] == .[1.5])", {"a": {"c": True}, "b": -4}, "compiled"),
+    ("fuzz_interpolation_last_first", '"v=\\(.a) w=\\(.[-0.5])"', False, "compiled"),
+    ("fuzz_index_key_before_base", ".a[0][.[-0.5]]", {"a": 1.5, "b": {"a": 1}}, "compiled"),
+    ("fuzz_comparison_right_first_in_in", "(false | IN(((.c != .[null]) | contains([]))))", {"c": 1}, "compiled"),
+]
