@@ -9,6 +9,7 @@ tests/jq_regressions.py.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -21,7 +22,8 @@ STRINGS = ["", "a", "A", "abc", "ABC", "a,b", "é", "ß", "ss", "İ", "x y", "Ge
            "1.5", "null", "\u212a", "\x7f", "\n", "a\\b", "\"q\""]
 NUMBERS: list[Any] = [0, 1, -1, 2, 3, 1.5, -2.5, 0.1, 100, 2**53, 2**53 + 1, 10**20, 1e-5, 1.0, 0.0, 1e300, -7]
 NUMBER_LITERALS = ["0", "1", "2", "-1", "1.5", "0.5", "100", "1.0", "1e3", "0.1", "-0", "3", "9007199254740993"]
-REGEXES = ["^a", "b$", "a|b", "^(Get|List)", "[a-z]+", "A.c", "s+", "^$", "x*y", "(ab)+", "é", "\\.", ".*a.*"]
+REGEXES = ["^a", "b$", "a|b", "^(Get|List)", "[a-z]+", "A.c", "s+", "^$", "x*y", "(ab)+", "é", "\\.", ".*a.*",
+           "(?:.|\n)*a", r"(?:.|\n)*a", "(a|b)+", "^[A-Z][a-z]*$", "a{2,3}", "b?c", "(?i)get"]
 
 
 class ProgramGen:
@@ -66,7 +68,7 @@ class ProgramGen:
             call = self.pick([
                 f"select({arg})", f"has({arg})", f"contains({arg})", f"startswith({self.string()})",
                 f"endswith({self.string()})", f"ltrimstr({self.string()})", f"rtrimstr({self.string()})",
-                f'test("{self.pick(REGEXES)}")', f'test("{self.pick(REGEXES)}"; "i")', f"split({self.string()})",
+                f"test({json.dumps(self.pick(REGEXES))})", f'test({json.dumps(self.pick(REGEXES))}; "i")', f"split({self.string()})",
                 f"join({self.string()})", f"map({arg})", f"any({arg})", f"all({arg})", f"any({arg}; {e(d)})",
                 f"all({arg}; {e(d)})", f"IN({arg})", f"IN({arg}; {e(d)})", f"first({arg})", f"error({arg})",
                 f"has({self.literal()})", f"contains({self.literal()})",

@@ -20,6 +20,7 @@ from typing import Any
 
 from tattletail.jq.parse import Node, Unsupported, parse
 from tattletail.jq.values import (
+    Double,
     Fallback,
     JqError,
     compare,
@@ -134,7 +135,7 @@ def _add(a: Any, b: Any) -> Any:
         return a
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return float(a) + float(b)
+        return Double(float(a) + float(b))
     if ta == tb and ta in ("string", "array"):
         return a + b
     if ta == tb == "object":
@@ -145,7 +146,7 @@ def _add(a: Any, b: Any) -> Any:
 def _sub(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return float(a) - float(b)
+        return Double(float(a) - float(b))
     if ta == tb == "array":
         return [x for x in a if not any(equal(x, y) for y in b)]
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be subtracted")
@@ -154,7 +155,7 @@ def _sub(a: Any, b: Any) -> Any:
 def _mul(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return float(a) * float(b)
+        return Double(float(a) * float(b))
     if {ta, tb} == {"string", "number"}:
         text, d = (a, float(b)) if ta == "string" else (b, float(a))
         n = -1 if d < 0 or d != d else _INT_MAX if d > _INT_MAX else int(d)
@@ -191,7 +192,7 @@ def _div(a: Any, b: Any) -> Any:
     if ta == tb == "number":
         if b == 0:
             raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided because the divisor is zero")
-        return float(a) / float(b)
+        return Double(float(a) / float(b))
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided")
 
 
@@ -237,16 +238,16 @@ def _length(v: Any) -> Any:
     if v is True or v is False:
         raise JqError(f"{error_value(v)} has no length")
     if isinstance(v, int | float):
-        return abs(v)
+        return Double(abs(v)) if type(v) is Double else abs(v)  # abs keeps a literal a literal
     return len(v)
 
 
 def _negate(v: Any) -> Any:
     if not isinstance(v, int | float) or isinstance(v, bool):
         raise JqError(f"{error_value(v)} cannot be negated")
-    if v == 0:  # a literal 0 negates to 0, a computed one to -0: the compiled path cannot tell them apart
-        raise Fallback("negated zero")
-    return -float(v)
+    if type(v) is Double:
+        return Double(-v)
+    return abs(v) if v == 0 else -v  # a literal negates as a decimal: zero has no sign
 
 
 # ---------------------------------------------------------------- regular expressions
@@ -277,8 +278,9 @@ def regex_shape(pattern: str) -> tuple[int, int] | None:
     exponential."""
     body = pattern[4:] if pattern.startswith("(?i)") else pattern
     pos, repeats, alternatives = 0, 0, 1
-    groups: list[bool] = []   # per open group: does it hold a repeat or an alternation?
-    closed: bool | None = None  # the group that just closed, if the last token closed one
+    groups_body = (0, 0)
+    groups: list[list[Any]] = []  # per open group: [holds a repeat or an alternation?, where its body starts]
+    closed: bool | None = None  # the group that just closed held one, if the last token closed a group
     while pos < len(body):
         m = _REGEX_TOKEN.match(body, pos)
         if not m:
@@ -291,7 +293,7 @@ def regex_shape(pattern: str) -> tuple[int, int] | None:
         if token[0] in "*+?{":
             if pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
                 return None  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
-            if closed:
+            if closed and not _disjoint_characters(body[groups_body[0]:groups_body[1]], pattern != body):
                 return None
             bounded = re.fullmatch(r"\{(\d+),(\d+)\}\??|\{(\d+)\}\??|\?\??", token)
             if bounded is None:
@@ -301,26 +303,40 @@ def regex_shape(pattern: str) -> tuple[int, int] | None:
             elif bounded.group(3) is None:
                 alternatives *= 2
             if groups:
-                groups[-1] = True
+                groups[-1][0] = True
         elif token == "|":
             alternatives *= 2
             if groups:
-                groups[-1] = True
+                groups[-1][0] = True
         closed = None
         if token in ("(", "(?:"):
-            groups.append(False)
+            groups.append([False, m.end()])
         elif token == ")":
             if not groups:
                 return None
-            closed = groups.pop()
+            closed, start = groups.pop()
+            groups_body = (start, pos)
             if closed and groups:
-                groups[-1] = True
+                groups[-1][0] = True
         pos = m.end()
     try:
         re.compile(pattern)
     except re.error:
         return None
     return repeats, alternatives
+
+
+def _disjoint_characters(alternation: str, fold: bool) -> bool:
+    """Whether a group body is an alternation of single characters no two of which match the same
+    character (``.|\\n`` as Sigma's imports write "anything"): repeating it cannot backtrack more
+    than a single-character repeat does."""
+    atoms = alternation.split("|")
+    if any(len(a) != 1 and not (len(a) == 2 and a[0] == "\\") for a in atoms):
+        return False
+    chars = ["\n" if a == "\\n" else a[-1].lower() if fold else a[-1] for a in atoms if a != "."]
+    if len(set(chars)) != len(chars):
+        return False
+    return "." not in atoms or (atoms.count(".") == 1 and all(c == "\n" for c in chars))
 
 
 def regex_agrees(pattern: str) -> bool:

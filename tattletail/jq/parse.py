@@ -458,8 +458,8 @@ def _constant(node: Node) -> bool:
 
 
 def _number(text: str) -> int | float:
-    """A number literal, when libjq prints and compares it as the compiled path does (see ``values``):
-    ints up to 2^53, and floats whose literal text prints as their double (``1.5``, not ``1.0``)."""
+    """A number literal, when libjq prints it as the compiled path prints the Python number (see
+    ``values``): ints up to 2^53, and floats whose text prints as their ``repr`` (``1.0``, not ``1.00``)."""
     literal = literal_text(text)
     if "." not in text and "e" not in text.lower():
         value: int | float = int(text)
@@ -467,7 +467,7 @@ def _number(text: str) -> int | float:
             return value
     else:
         value = float(text)
-        if value != 0 and exact_number(value) and literal == number_text(value):
+        if exact_number(value) and literal == number_text(value):
             return value
     raise Unsupported(f"number literal {text} (libjq keeps its decimal text)")
 

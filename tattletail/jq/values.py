@@ -3,8 +3,9 @@
 - ``false`` and ``0`` are different values (Python: ``False == 0``), in equality and inside containers.
 - Every value has a place in jq's total order: null < false < true < numbers < strings < arrays < objects;
   objects compare their sorted key lists first, then their values key by key; NaN sorts below numbers.
-- Numbers print as libjq prints a double (``jvp_dtoa_fmt``: shortest digits, ``1e-05``, ``1e+16``,
-  ``123456789012345680``); NaN prints ``null``, infinities the largest double.
+- A computed number (``Double``) prints as libjq prints a double (``jvp_dtoa_fmt``: ``1e-05``, ``1e+16``,
+  ``123456789012345680``; NaN ``null``, infinities the largest double); a number read from the record or
+  the program prints as libjq prints its literal (``1.0``, ``0.00001``, ``1E+16``).
 - Only ``null`` and ``false`` are false.
 
 The number policy, in one place. The log reader turns integer literals into exact Python ints of any
@@ -12,11 +13,12 @@ size, other numbers into floats, and numbers beyond the double range into float 
 a record from the text ``record_text`` writes: ints as their digits, finite floats as Python's shortest
 round-trip text, infinities as ``1e1000``/``-1e1000``, NaN as ``nan``. libjq 1.8 keeps a number read
 from text as a decimal *literal* (printed as written, compared exactly with other literals) until
-arithmetic turns it into a double. The compiled path has only doubles, so it agrees with libjq exactly
-when a literal prints and compares as its double does: ints up to 2^53, and floats whose literal text
-prints as the double prints (``1.5`` yes; ``1.0``, ``1e-05``, ``0.0`` no). ``exact`` says whether a value
-holds only such numbers (and only strings libjq reads unchanged, i.e. no lone surrogates); a record that
-does not is evaluated by libjq, never guessed. Program literals obey the same test (``parse``).
+arithmetic turns it into a double. The compiled path mirrors that: a plain ``int`` or ``float`` is a
+literal (printed from its text, ``repr`` for a float), arithmetic makes a ``Double``. Comparisons agree
+as long as literals compare as their doubles do: for ints up to 2^53 and finite floats (whose ``repr``
+texts order as the doubles do). ``exact`` says whether a value holds only such numbers (and only strings
+libjq reads unchanged, i.e. no lone surrogates); a record that does not (a bigger int, an infinity, NaN)
+is evaluated by libjq, never guessed. Program literals must print as their ``repr`` would (``parse``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ from typing import Any
 
 MAX_EXACT_INT = 2**53
 _KIND_ORDER = {type(None): 0, bool: 1, int: 3, float: 3, str: 4, list: 5, dict: 6}
+
+
+class Double(float):
+    """A number computed by jq arithmetic (a native double in libjq, printed by ``jvp_dtoa_fmt``)."""
+
+    __slots__ = ()
 
 
 class JqError(Exception):
@@ -137,6 +145,13 @@ def _digits(x: float) -> tuple[str, int]:
 
 
 def number_text(x: float | int) -> str:
+    """A number as libjq prints it: a literal from its text, a ``Double`` as ``jvp_dtoa_fmt`` does."""
+    if type(x) is float and x - x == 0:  # a finite literal float: libjq read it from its repr
+        return literal_text(repr(x)) or double_text(x)
+    return double_text(x)
+
+
+def double_text(x: float | int) -> str:
     """A number as libjq prints a double (``jvp_dtoa_fmt``); ints beyond 2^53 are rounded as jq does."""
     if isinstance(x, int):
         if -MAX_EXACT_INT <= x <= MAX_EXACT_INT:
@@ -188,9 +203,7 @@ def exact_number(x: Any) -> bool:
     """Whether libjq treats ``x`` (read from ``record_text``'s text for it) exactly as the double ``x``."""
     if isinstance(x, int):
         return -MAX_EXACT_INT <= x <= MAX_EXACT_INT
-    if x != x or x in (math.inf, -math.inf):
-        return False
-    return literal_text(repr(x)) == number_text(x)
+    return x - x == 0  # finite
 
 
 def exact(v: Any) -> bool:
