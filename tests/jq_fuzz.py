@@ -68,7 +68,8 @@ class ProgramGen:
             call = self.pick([
                 f"select({arg})", f"has({arg})", f"contains({arg})", f"startswith({self.string()})",
                 f"endswith({self.string()})", f"ltrimstr({self.string()})", f"rtrimstr({self.string()})",
-                f"test({json.dumps(self.pick(REGEXES))})", f'test({json.dumps(self.pick(REGEXES))}; "i")', f"split({self.string()})",
+                f"test({json.dumps(self.pick(REGEXES))})", f'test({json.dumps(self.pick(REGEXES))}; "i")',
+                f"split({self.string()})",
                 f"join({self.string()})", f"map({arg})", f"any({arg})", f"all({arg})", f"any({arg}; {e(d)})",
                 f"all({arg}; {e(d)})", f"IN({arg})", f"IN({arg}; {e(d)})", f"first({arg})", f"error({arg})",
                 f"has({self.literal()})", f"contains({self.literal()})",
