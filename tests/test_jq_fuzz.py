@@ -17,10 +17,10 @@ from tests.jq_regressions import REGRESSIONS
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_fuzzer_finds_no_divergence_on_fixed_seeds(seed: int) -> None:
-    accepted, pairs, divergences = run(seed, programs=150, inputs=6)
+    accepted, pairs, divergences = run(seed, programs=100, inputs=4)
     print(f"seed {seed}: {accepted} programs accepted, {pairs} pairs, {len(divergences)} divergences")
     assert divergences == []
-    assert accepted > 50 and pairs > 500  # the generator stays inside the compiled grammar enough
+    assert accepted > 30 and pairs > 200  # the generator stays inside the compiled grammar enough
 
 
 def _rule_answer(rule: Rule, value: Any) -> Any:

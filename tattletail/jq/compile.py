@@ -8,9 +8,13 @@ A rule only needs its first output, so ``MANY`` nodes are iterated lazily and st
 Where jq and Python differ, jq wins: ``jqvalues`` gives equality, order and printing; paths on ``null``
 give ``null``, on other non-objects raise as jq does; ``.[]?`` and ``?`` swallow errors; ``//`` treats
 ``false`` (not errors) on its left as absent; ``test`` accepts only regular expressions that mean the same
-in Python's ``re`` and jq's Oniguruma (others fall back to libjq, see ``regex_agrees``). Builtins outside
-the list below are ``Unsupported`` and the rule runs in libjq.
+in Python's ``re`` and jq's Oniguruma (others fall back to libjq, see ``jq.regex``). Builtins outside
+the list below are ``Unsupported`` and the rule runs in libjq. jq's evaluation order is kept where an
+error can tell (the right operand, an index and the last interpolation are evaluated first), and so are
+libjq's error messages. Where a value is beyond what can be computed exactly (see ``values``), the code
+raises ``Fallback`` and the caller asks libjq.
 """
+
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tattletail.jq.parse import Node, Unsupported, parse
+from tattletail.jq.regex import REGEX_BUDGET, regex_agrees, regex_shape
 from tattletail.jq.values import (
     Double,
     Fallback,
@@ -32,6 +37,9 @@ from tattletail.jq.values import (
     truthy,
     type_name,
 )
+
+__all__ = ["MANY", "NOTHING", "ONE", "OPT", "REGEX_BUDGET", "Compiled", "as_many", "compile_program", "first",
+           "regex_agrees", "regex_shape"]
 
 ONE, OPT, MANY = "one", "opt", "many"
 NOTHING: Any = object()
@@ -248,100 +256,6 @@ def _negate(v: Any) -> Any:
     if type(v) is Double:
         return Double(-v)
     return abs(v) if v == 0 else -v  # a literal negates as a decimal: zero has no sign
-
-
-# ---------------------------------------------------------------- regular expressions
-
-_REGEX_TOKEN = re.compile(r"""
-    \\[.\\/^$|?*+()\[\]{}\-n]     # an escaped metacharacter, or \n
-  | \[\^?(?:[^\]\\\[]|\\[\\\]\-^])+\]   # a simple bracket class: no nested [, no classes like \w
-  | \{\d+(?:,\d*)?\}\??           # a counted repeat
-  | [*+?]\??                      # a repeat, maybe lazy
-  | \(\?:                         # a non-capturing group
-  | [()|^$.]                      # group, alternation, anchors, any
-  | [^\\\[\](){}*+?|^$.]          # a literal character
-""", re.VERBOSE)
-
-REGEX_BUDGET = 2_000_000
-"""Backtracking paths the compiled path may explore for one ``test``; beyond, libjq decides. Oniguruma
-stops a match after 10 million retries with an error, so a subject whose worst case stays under this
-budget cannot reach that limit, and Python's ``re`` finishes it quickly too."""
-
-
-def regex_shape(pattern: str) -> tuple[int, int] | None:
-    """``(unbounded repeats, bounded choices x alternatives)`` of a pattern that means the same in
-    Python's ``re`` as in Oniguruma's Perl syntax (as jq uses it), or ``None``. Only plain constructs are
-    accepted: literals, ``.``, ``^``, ``$``, bracket classes without escapes like ``\\d`` or POSIX
-    classes, groups, alternation, repeats, and ``(?i)`` at the very start. Shorthands (``\\d \\w \\s
-    \\b``), look-arounds, backreferences and named groups are refused (their meaning differs), and so is
-    a repeated group that holds a repeat or an alternation (``(a+)+``, ``(a|a)*``): its backtracking is
-    exponential."""
-    body = pattern[4:] if pattern.startswith("(?i)") else pattern
-    pos, repeats, alternatives = 0, 0, 1
-    groups_body = (0, 0)
-    groups: list[list[Any]] = []  # per open group: [holds a repeat or an alternation?, where its body starts]
-    closed: bool | None = None  # the group that just closed held one, if the last token closed a group
-    while pos < len(body):
-        m = _REGEX_TOKEN.match(body, pos)
-        if not m:
-            return None
-        token = m.group()
-        if token.startswith("[") and ("[:" in token or "&&" in token):
-            return None
-        if token == "(" and body.startswith("?", m.end()):
-            return None  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
-        if token[0] in "*+?{":
-            if pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
-                return None  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
-            if closed and not _disjoint_characters(body[groups_body[0]:groups_body[1]], pattern != body):
-                return None
-            bounded = re.fullmatch(r"\{(\d+),(\d+)\}\??|\{(\d+)\}\??|\?\??", token)
-            if bounded is None:
-                repeats += 1
-            elif bounded.group(1) is not None:
-                alternatives *= max(1, int(bounded.group(2)) - int(bounded.group(1)) + 1)
-            elif bounded.group(3) is None:
-                alternatives *= 2
-            if groups:
-                groups[-1][0] = True
-        elif token == "|":
-            alternatives *= 2
-            if groups:
-                groups[-1][0] = True
-        closed = None
-        if token in ("(", "(?:"):
-            groups.append([False, m.end()])
-        elif token == ")":
-            if not groups:
-                return None
-            closed, start = groups.pop()
-            groups_body = (start, pos)
-            if closed and groups:
-                groups[-1][0] = True
-        pos = m.end()
-    try:
-        re.compile(pattern)
-    except re.error:
-        return None
-    return repeats, alternatives
-
-
-def _disjoint_characters(alternation: str, fold: bool) -> bool:
-    """Whether a group body is an alternation of single characters no two of which match the same
-    character (``.|\\n`` as Sigma's imports write "anything"): repeating it cannot backtrack more
-    than a single-character repeat does."""
-    atoms = alternation.split("|")
-    if any(len(a) != 1 and not (len(a) == 2 and a[0] == "\\") for a in atoms):
-        return False
-    chars = ["\n" if a == "\\n" else a[-1].lower() if fold else a[-1] for a in atoms if a != "."]
-    if len(set(chars)) != len(chars):
-        return False
-    return "." not in atoms or (atoms.count(".") == 1 and all(c == "\n" for c in chars))
-
-
-def regex_agrees(pattern: str) -> bool:
-    """Whether the compiled path can run ``pattern`` (see ``regex_shape``)."""
-    return regex_shape(pattern) is not None
 
 
 # ---------------------------------------------------------------- the compiler
