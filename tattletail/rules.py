@@ -33,17 +33,31 @@ def compile_jq(program: str) -> Any:
         raise ValueError("\n".join(lines) or message) from None
 
 
-_last_record: list[Any] = [None, True]
+_last_record: list[Any] = [None, {}]
 
 
-def exact_record(record: Any) -> bool:
-    """``values.exact`` for the record every compiled rule is about to read, computed once per record
-    (the engine evaluates all rules on one record before the next)."""
+def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
+    """``values.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
+    when ``None``), computed once per record and part (the engine evaluates all rules on one record
+    before the next)."""
+    from tattletail.jq.values import exact
+
     if _last_record[0] is not record:
-        from tattletail.jq.values import exact
-
-        _last_record[0], _last_record[1] = record, exact(record)
-    return bool(_last_record[1])
+        _last_record[0], _last_record[1] = record, {}
+    known: dict[Any, bool] = _last_record[1]
+    if fields is None:
+        if None not in known:
+            known[None] = exact(record)
+        return known[None]
+    if not isinstance(record, dict):
+        return exact_record(record, None)
+    for name in fields:
+        ok = known.get(name)
+        if ok is None:
+            ok = known[name] = exact(record.get(name))
+        if not ok:
+            return False
+    return True
 
 
 def _binding_error(exc: ValueError) -> str:
@@ -90,11 +104,12 @@ class Rule:
 
     def _compiled_python(self) -> tuple[Any, str]:
         if self._python is None:
-            from tattletail.jq.compile import compile_program
+            from tattletail.jq.compile import compile_program, root_fields
             from tattletail.jq.parse import Unsupported
 
             try:
-                result: tuple[Any, str] = (self._guarded(compile_program(self.jq_match)), "")
+                compiled = compile_program(self.jq_match)
+                result: tuple[Any, str] = (self._guarded(compiled, root_fields(self.jq_match)), "")
             except Unsupported as exc:
                 result = (None, str(exc))
             except RecursionError:
@@ -102,7 +117,7 @@ class Rule:
             object.__setattr__(self, "_python", result)
         return self._python  # type: ignore[no-any-return]
 
-    def _guarded(self, compiled: Any) -> Any:
+    def _guarded(self, compiled: Any, fields: frozenset[str] | None) -> Any:
         """The compiled program where it is exact, libjq where it is not: a record holding a value the
         compiled path cannot treat as libjq does (``values.exact``), or a value it asks libjq about
         (``Fallback``: a regex that could reach Oniguruma's retry limit, Unicode case folding...), or
@@ -111,7 +126,7 @@ class Rule:
         from tattletail.jq.values import JqError
 
         def run(record: Any) -> Any:
-            if exact_record(record):
+            if exact_record(record, fields):
                 try:
                     return first(compiled, record)
                 except JqError:

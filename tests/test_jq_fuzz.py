@@ -65,3 +65,15 @@ def test_regression(name: str, program: str, value: Any, how: str) -> None:
         assert difference(program, value, compiled) is None
     # through the rule, as the engine runs it: libjq's first answer exactly, never a Python exception
     assert _rule_answer(Rule(name, program), value) == _libjq_answer(program, value)
+
+
+def test_only_the_fields_a_rule_reads_decide_between_compiled_and_libjq() -> None:
+    from tattletail.jq.compile import root_fields
+
+    program = 'select(.eventName == "X") | .a'
+    assert root_fields(program) == frozenset({"eventName", "a"})
+    assert root_fields("tojson") is None and root_fields('select(.a) | .') is None
+    rule = Rule("r", program)
+    for record in ({"eventName": "X", "a": 1.0, "big": 2**60}, {"eventName": "X", "a": 2**60},
+                   {"eventName": "X", "a": float("inf")}, {"eventName": "X", "a": "x\ud800"}):
+        assert _rule_answer(rule, record) == _libjq_answer(program, record), record

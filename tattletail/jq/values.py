@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_EXACT_INT = 2**53
@@ -254,14 +255,25 @@ def record_text(v: Any) -> str:
     if v is False:
         return "false"
     if isinstance(v, str):
-        return json.dumps(v)
+        return _string_text(v)
     if isinstance(v, int | float):
         return _number_json(v)
     if isinstance(v, list):
         return "[" + ",".join(record_text(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(json.dumps(k) + ":" + record_text(x) for k, x in v.items()) + "}"
+        return "{" + ",".join(_string_text(k) + ":" + record_text(x) for k, x in v.items()) + "}"
     raise TypeError(f"not a JSON value: {type(v).__name__}")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _string_text(s: str) -> str:
+    """A string for libjq: a lone surrogate (which libjq cannot read as an escape) becomes U+FFFD, as
+    libjq reads invalid UTF-8."""
+    if not s.isascii() and not _no_surrogate(s):
+        s = _SURROGATE.sub("\ufffd", s)
+    return json.dumps(s)
 
 
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\f": "\\f", '"': '\\"', "\\": "\\\\"}
