@@ -212,8 +212,10 @@ def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
     detection itself; ``None`` when none could be built. Callers check both against an engine."""
     from tattletail.jq.compile import NOTHING, compile_program, first
     from tattletail.jq.values import JqError
+    from tattletail.rules import Rule
 
-    program = compile_program(translate(rule))
+    compile_program(translate(rule))  # Unsupported when outside the compiled subset, as before
+    program = Rule("example", translate(rule)).python  # values the compiled path cannot judge go to libjq
 
     def matches(record: dict[str, Any]) -> bool:
         try:
