@@ -38,7 +38,7 @@ DEPLOY_TEMPLATE := template.deploy.yaml
 
 SIGMA_RULES ?= ../shared/sigma/aws-cloudtrail
 
-.PHONY: all setup demo test lint bench zip upload upload_config deploy sigma clean
+.PHONY: all setup demo test lint bench fuzz zip upload upload_config deploy sigma clean
 
 all: zip
 
@@ -77,6 +77,13 @@ sigma: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Random exploration (the suite runs the same fuzzer and property tests with fixed seeds):
+# differential fuzzing of the compiled jq path against libjq, then the property tests unseeded.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(PY) -m tests.jq_fuzz --seconds $(FUZZ_SECONDS)
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q tests/test_jqcompile.py -k property_based
 
 zip: $(ZIP)
 

@@ -39,7 +39,7 @@ from tattletail.errors import RuleRuntimeError
 from tattletail.guard import Verdict, analyse
 from tattletail.jq.compile import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
-from tattletail.jq.values import JqError, normalize
+from tattletail.jq.values import JqError, normalize, record_text
 from tattletail.rules import Match, Rule, compile_jq
 from tattletail.sandbox import Sandbox, SandboxBroken
 
@@ -239,7 +239,7 @@ class Engine:
         """The libjq rules among ``candidates``, in one call of the combined program. The record is given
         with integral floats as integers: jq 1.7 would otherwise keep ``1.0`` as written, where jq 1.6, the
         Go tool (gojq) and the compiled path print ``1``."""
-        text = _dumps(normalize(record))
+        text = record_text(record)
         if self._program is None:
             return self._one_by_one(record, text, candidates, on_error)
         mask = [0] * len(self._jq_rules)

@@ -8,7 +8,6 @@ annotated with that value. A jq runtime error is the rule's problem on that reco
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import jq
 
 from tattletail.errors import RuleRuntimeError
 from tattletail.jq.values import equal, normalize
+from tattletail.jq.values import record_text as values_record_text
 
 
 def compile_jq(program: str) -> Any:
@@ -27,6 +27,37 @@ def compile_jq(program: str) -> Any:
         # libjq appends a count line ("jq: 1 compile error") that says nothing new.
         lines = [ln for ln in message.splitlines() if not ln.startswith("jq: ") or "error:" in ln]
         raise ValueError("\n".join(lines) or message) from None
+
+
+_last_record: list[Any] = [None, {}]
+
+
+def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
+    """``values.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
+    when ``None``), computed once per record and part (the engine evaluates all rules on one record
+    before the next)."""
+    from tattletail.jq.values import exact
+
+    if _last_record[0] is not record:
+        _last_record[0], _last_record[1] = record, {}
+    known: dict[Any, bool] = _last_record[1]
+    if fields is None:
+        if None not in known:
+            known[None] = exact(record)
+        return known[None]
+    if not isinstance(record, dict):
+        return exact_record(record, None)
+    for name in fields:
+        ok = known.get(name)
+        if ok is None:
+            ok = known[name] = exact(record.get(name))
+        if not ok:
+            return False
+    return True
+
+
+def _binding_error(exc: ValueError) -> str:
+    return str(exc)
 
 
 @dataclass(frozen=True)
@@ -55,6 +86,7 @@ class Rule:
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     _python: Any = field(default=None, compare=False, repr=False)  # (compiled, reason it is None)
+    _libjq_wrapped: Any = field(default=None, compare=False, repr=False)  # for values the compiled path hands over
 
     @property
     def python(self) -> Any:
@@ -69,17 +101,57 @@ class Rule:
 
     def _compiled_python(self) -> tuple[Any, str]:
         if self._python is None:
-            from tattletail.jq.compile import compile_program
+            from tattletail.jq.compile import compile_program, root_fields
             from tattletail.jq.parse import Unsupported
 
             try:
-                result: tuple[Any, str] = (compile_program(self.jq_match), "")
+                compiled = compile_program(self.jq_match)
+                result: tuple[Any, str] = (self._guarded(compiled, root_fields(self.jq_match)), "")
             except Unsupported as exc:
                 result = (None, str(exc))
             except RecursionError:
                 result = (None, "nested too deep")
             object.__setattr__(self, "_python", result)
         return self._python  # type: ignore[no-any-return]
+
+    def _guarded(self, compiled: Any, fields: frozenset[str] | None) -> Any:
+        """The compiled program where it is exact, libjq where it is not: a record holding a value the
+        compiled path cannot treat as libjq does (``values.exact``), or a value it asks libjq about
+        (``Fallback``: a regex that could reach Oniguruma's retry limit, Unicode case folding...), or
+        any Python exception (a bug must cost speed, never a different answer) is evaluated by libjq."""
+        from tattletail.jq.compile import NOTHING, OPT, first
+        from tattletail.jq.values import JqError
+
+        def run(record: Any) -> Any:
+            if exact_record(record, fields):
+                try:
+                    return first(compiled, record)
+                except JqError:
+                    raise
+                except Exception:  # noqa: BLE001 - Fallback, or anything unforeseen: ask libjq
+                    pass
+            has_output, value = self._libjq_first(record)
+            return value if has_output else NOTHING
+        return (OPT, run)
+
+    def _libjq_first(self, record: Any) -> tuple[bool, Any]:
+        """libjq's first output on ``record`` as the compiled path reports it (the record itself when
+        jq says it is equal to it, as the engine's combined program does); ``JqError`` on error."""
+        from tattletail.jq.values import JqError, record_text
+
+        program = self._libjq_wrapped
+        if program is None:
+            program = compile_jq(f". as $__tattletail_record | [first((\n{self.jq_match}\n))]"
+                                 " | if length == 0 then [] elif .[0] == $__tattletail_record then [0]"
+                                 " else [1, .[0]] end")
+            object.__setattr__(self, "_libjq_wrapped", program)
+        try:
+            code = program.input_text(record_text(record)).first()
+        except ValueError as exc:
+            raise JqError(_binding_error(exc)) from None
+        if not code:
+            return False, None
+        return True, record if code[0] == 0 else code[1]
 
     @classmethod
     def compiled(cls, name: str, jq_match: str, **options: Any) -> Rule:
@@ -99,7 +171,7 @@ class Rule:
 
     def first_output(self, record: dict[str, Any], record_text: str | None = None) -> tuple[bool, Any]:
         """``(True, value)`` for the first output, ``(False, None)`` when there is none."""
-        text = record_text if record_text is not None else json.dumps(record)
+        text = record_text if record_text is not None else values_record_text(record)
         try:
             for value in self.program.input_text(text):
                 return True, value

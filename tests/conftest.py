@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import FakeSlack, corpus_files
+
+# Property tests in the suite are deterministic; ``make fuzz`` explores with HYPOTHESIS_PROFILE=explore.
+settings.register_profile("derandomized", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "derandomized"))
 
 ACCOUNT = "123456789012"
 

@@ -70,11 +70,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-PENDING = {"null request parameters": "compiled has() on null raises where libjq gives false (issue 13)"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=PENDING[n]))
-                                  if n in PENDING else n for n in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_test_run_render_and_lambda_agree(name: str, world: World, tmp_path: Path) -> None:
     program, expected = CASES[name]
     assert engine_value(program) == expected

@@ -16,8 +16,10 @@ def examples(rule: Any, program_text: str) -> tuple[dict[str, Any], dict[str, An
     importer so this module need not import it back); ``None`` when none could be built."""
     from tattletail.jq.compile import NOTHING, compile_program, first
     from tattletail.jq.values import JqError
+    from tattletail.rules import Rule
 
-    program = compile_program(program_text)
+    compile_program(program_text)  # Unsupported when outside the compiled subset
+    program = Rule("example", program_text).python  # values the compiled path cannot judge go to libjq
 
     def matches(record: dict[str, Any]) -> bool:
         try:

@@ -8,9 +8,13 @@ A rule only needs its first output, so ``MANY`` nodes are iterated lazily and st
 Where jq and Python differ, jq wins: ``jqvalues`` gives equality, order and printing; paths on ``null``
 give ``null``, on other non-objects raise as jq does; ``.[]?`` and ``?`` swallow errors; ``//`` treats
 ``false`` (not errors) on its left as absent; ``test`` accepts only regular expressions that mean the same
-in Python's ``re`` and jq's Oniguruma (others fall back to libjq, see ``regex_agrees``). Builtins outside
-the list below are ``Unsupported`` and the rule runs in libjq.
+in Python's ``re`` and jq's Oniguruma (others fall back to libjq, see ``jq.regex``). Builtins outside
+the list below are ``Unsupported`` and the rule runs in libjq. jq's evaluation order is kept where an
+error can tell (the right operand, an index and the last interpolation are evaluated first), and so are
+libjq's error messages. Where a value is beyond what can be computed exactly (see ``values``), the code
+raises ``Fallback`` and the caller asks libjq.
 """
+
 
 from __future__ import annotations
 
@@ -19,7 +23,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tattletail.jq.parse import Node, Unsupported, parse
-from tattletail.jq.values import JqError, compare, equal, error_value, tojson, tostring, truthy, type_name
+from tattletail.jq.regex import REGEX_BUDGET, regex_agrees, regex_shape
+from tattletail.jq.values import (
+    Double,
+    Fallback,
+    JqError,
+    compare,
+    dump_trunc,
+    equal,
+    error_value,
+    tojson,
+    tostring,
+    truthy,
+    type_name,
+)
+
+__all__ = ["MANY", "NOTHING", "ONE", "OPT", "REGEX_BUDGET", "Compiled", "as_many", "compile_program", "first",
+           "regex_agrees", "regex_shape", "root_fields"]
 
 ONE, OPT, MANY = "one", "opt", "many"
 NOTHING: Any = object()
@@ -54,30 +74,55 @@ def first(c: Compiled, v: Any) -> Any:
 
 # ---------------------------------------------------------------- paths
 
+_INT_MAX = 2**31 - 1
+
 
 def _get_field(v: Any, name: str) -> Any:
     if isinstance(v, dict):
         return v.get(name)
     if v is None:
         return None
-    raise JqError(f"Cannot index {type_name(v)} with \"{name}\"")
+    raise JqError(f"Cannot index {type_name(v)} with string ({dump_trunc(name)})")
 
 
 def _get_index(v: Any, key: Any) -> Any:
+    """``jv_get``: objects by string, arrays by number (truncated toward zero) or by array (the indexes
+    where it occurs), ``null`` by string or number; anything else is an error."""
     if isinstance(key, str):
         return _get_field(v, key)
     if isinstance(key, int | float) and not isinstance(key, bool):
         if isinstance(v, list):
-            i = int(key) if key == int(key) else int(key // 1)
+            if key != key:
+                return None
+            i = int(max(min(key, _INT_MAX), -_INT_MAX - 1))  # C's (int) cast truncates toward zero
             if i < 0:
                 i += len(v)
             return v[i] if 0 <= i < len(v) else None
         if v is None:
             return None
-        raise JqError(f"Cannot index {type_name(v)} with number")
-    if v is None and key is None:
-        return None
-    raise JqError(f"Cannot index {type_name(v)} with {type_name(key)}")
+    elif isinstance(v, list) and isinstance(key, list):
+        return _indexes(v, key)
+    elif isinstance(key, dict) and (v is None or isinstance(v, list | str)):
+        if v is None:
+            return None
+        raise Fallback("slice by object")
+    raise JqError(f"Cannot index {type_name(v)} with {type_name(key)} ({dump_trunc(key)})")
+
+
+def _indexes(a: list[Any], b: list[Any]) -> list[Any]:
+    """``jv_array_indexes``, quirks included: where ``b`` occurs in ``a`` as a run of elements."""
+    res: list[Any] = []
+    for ai in range(len(a)):
+        idx = -1
+        for bi, belem in enumerate(b):
+            same = ai + bi < len(a) and equal(a[ai + bi], belem)
+            if not same:
+                idx = -1
+            elif bi == 0 and idx == -1:
+                idx = ai
+        if idx > -1:
+            res.append(idx)
+    return res
 
 
 def _iterate(v: Any) -> Iterable[Any]:
@@ -85,7 +130,7 @@ def _iterate(v: Any) -> Iterable[Any]:
         return v
     if isinstance(v, dict):
         return v.values()
-    raise JqError(f"Cannot iterate over {error_value(v) if v is not None else 'null'}")
+    raise JqError(f"Cannot iterate over {error_value(v)}")
 
 
 # ---------------------------------------------------------------- operators
@@ -98,7 +143,7 @@ def _add(a: Any, b: Any) -> Any:
         return a
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a + b
+        return Double(float(a) + float(b))
     if ta == tb and ta in ("string", "array"):
         return a + b
     if ta == tb == "object":
@@ -109,7 +154,7 @@ def _add(a: Any, b: Any) -> Any:
 def _sub(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a - b
+        return Double(float(a) - float(b))
     if ta == tb == "array":
         return [x for x in a if not any(equal(x, y) for y in b)]
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be subtracted")
@@ -118,10 +163,18 @@ def _sub(a: Any, b: Any) -> Any:
 def _mul(a: Any, b: Any) -> Any:
     ta, tb = type_name(a), type_name(b)
     if ta == tb == "number":
-        return a * b
-    if {ta, tb} == {"string", "number"}:  # as libjq 1.7 (the fallback engine): floor(n) copies, null below 0
-        text, n = (a, b) if ta == "string" else (b, a)
-        return None if n < 0 or n != n else text * int(n)
+        return Double(float(a) * float(b))
+    if {ta, tb} == {"string", "number"}:
+        text, d = (a, float(b)) if ta == "string" else (b, float(a))
+        n = -1 if d < 0 or d != d else _INT_MAX if d > _INT_MAX else int(d)
+        if n < 0:
+            return None
+        size = len(text.encode("utf-8")) * n
+        if size >= _INT_MAX - 16:
+            raise JqError("Repeat string result too long") if size >= _INT_MAX else Fallback("repeat near the limit")
+        if size > 10_000_000:
+            raise Fallback("a very long repeated string")
+        return text * n
     if ta == tb == "object":
         return _deep_merge(a, b)
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be multiplied")
@@ -147,7 +200,7 @@ def _div(a: Any, b: Any) -> Any:
     if ta == tb == "number":
         if b == 0:
             raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided because the divisor is zero")
-        return a / b
+        return Double(float(a) / float(b))
     raise JqError(f"{error_value(a)} and {error_value(b)} cannot be divided")
 
 
@@ -162,15 +215,27 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": _add, "-": _sub, "*": _mul, "/": _div}
 
 
+def _kind(v: Any) -> Any:
+    """``jv_get_kind``: like ``type_name`` but ``true`` and ``false`` are different kinds."""
+    return v if v is True or v is False else type_name(v)
+
+
 def _contains(a: Any, b: Any) -> bool:
-    ta, tb = type_name(a), type_name(b)
-    if ta != tb:
+    """``contains``: the outer kinds must agree (an error otherwise); inside, other kinds do not contain."""
+    if _kind(a) != _kind(b):
         raise JqError(f"{error_value(a)} and {error_value(b)} cannot have their containment checked")
-    if ta == "object":
-        return all(k in a and _contains(a[k], v) for k, v in b.items())
-    if ta == "array":
-        return all(any(_contains(x, y) for x in a) for y in b)
-    if ta == "string":
+    return _contained(a, b)
+
+
+def _contained(a: Any, b: Any) -> bool:
+    ka = _kind(a)
+    if ka != _kind(b):
+        return False
+    if ka == "object":
+        return all(k in a and _contained(a[k], v) for k, v in b.items())
+    if ka == "array":
+        return all(any(_contained(x, y) for x in a) for y in b)
+    if ka == "string":
         return b in a
     return equal(a, b)
 
@@ -181,48 +246,16 @@ def _length(v: Any) -> Any:
     if v is True or v is False:
         raise JqError(f"{error_value(v)} has no length")
     if isinstance(v, int | float):
-        return abs(v)
+        return Double(abs(v)) if type(v) is Double else abs(v)  # abs keeps a literal a literal
     return len(v)
 
 
-# ---------------------------------------------------------------- regular expressions
-
-_REGEX_TOKEN = re.compile(r"""
-    \\[.\\/^$|?*+()\[\]{}\-n]     # an escaped metacharacter, or \n
-  | \[\^?\]?(?:[^\]\\\[]|\\[\\\]\-^])*\]   # a simple bracket class: no nested [, no classes like \w
-  | \{\d+(?:,\d*)?\}\??           # a counted repeat
-  | [*+?]\??                      # a repeat, maybe lazy
-  | \(\?:                         # a non-capturing group
-  | [()|^$.]                      # group, alternation, anchors, any
-  | [^\\\[\](){}*+?|^$.]          # a literal character
-""", re.VERBOSE)
-
-
-def regex_agrees(pattern: str) -> bool:
-    """Whether ``pattern`` means the same in Python's ``re`` as in Oniguruma's Perl syntax (as jq uses
-    it). Only plain constructs are accepted: literals, ``.``, ``^``, ``$``, bracket classes without
-    escapes like ``\\d`` or POSIX classes, groups, alternation, repeats, and ``(?i)`` at the very start.
-    Shorthands (``\\d \\w \\s \\b``), look-arounds, backreferences and named groups are refused: their
-    meaning differs (Unicode ranges, syntax) or is not worth the risk."""
-    body = pattern[4:] if pattern.startswith("(?i)") else pattern
-    pos = 0
-    while pos < len(body):
-        m = _REGEX_TOKEN.match(body, pos)
-        if not m:
-            return False
-        token = m.group()
-        if token.startswith("[") and ("[:" in token or "&&" in token):
-            return False
-        if token == "(" and body.startswith("?", m.end()):
-            return False  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
-        if token[0] in "*+?{" and pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
-            return False  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
-        pos = m.end()
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
+def _negate(v: Any) -> Any:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise JqError(f"{error_value(v)} cannot be negated")
+    if type(v) is Double:
+        return Double(-v)
+    return abs(v) if v == 0 else -v  # a literal negates as a decimal: zero has no sign
 
 
 # ---------------------------------------------------------------- the compiler
@@ -268,7 +301,11 @@ class _Compiler:
         base_c, key = self.compile(term), self.compile(index)
         if key[0] == ONE and base_c[0] == ONE:
             bf, kf = base_c[1], key[1]
-            return ONE, lambda v: _get_index(bf(v), kf(v))  # the index is evaluated on the input, as in jq
+
+            def index_one(v: Any) -> Any:
+                k = kf(v)  # jq evaluates the index first, on the input (not on the base)
+                return _get_index(bf(v), k)
+            return ONE, index_one
         base, keys = as_many(base_c), as_many(key)
         return MANY, lambda v: (_get_index(b, k) for k in keys(v) for b in base(v))
 
@@ -323,14 +360,17 @@ class _Compiler:
                 yield from many(v)
             except JqError as exc:
                 if h is not None:
-                    yield from as_many(h)(str(exc))
+                    yield from as_many(h)(exc.value)
         return MANY, try_many
 
     def c_format(self, parts: list[Any]) -> Compiled:
         compiled = [p if isinstance(p, str) else self.compile(p) for p in parts]
         if all(isinstance(p, str) or p[0] == ONE for p in compiled):
             fns = [p if isinstance(p, str) else p[1] for p in compiled]
-            return ONE, lambda v: "".join(p if isinstance(p, str) else tostring(p(v)) for p in fns)
+
+            def fmt_one(v: Any) -> str:  # jq evaluates the last interpolation first
+                return "".join(reversed([p if isinstance(p, str) else tostring(p(v)) for p in reversed(fns)]))
+            return ONE, fmt_one
         manies = [p if isinstance(p, str) else as_many(p) for p in compiled]
 
         def fmt(v: Any) -> Iterable[str]:
@@ -354,6 +394,8 @@ class _Compiler:
         return ONE, lambda v: list(f(v))
 
     def c_object(self, entries: list[tuple[Node, Node]]) -> Compiled:
+        """jq evaluates each entry's key, then its value, then checks the key (so a value's error comes
+        first); the first entry's outputs vary slowest; a repeated key keeps its first place."""
         compiled = [(self.compile(k), self.compile(val)) for k, val in entries]
         if all(k[0] == ONE and val[0] == ONE for k, val in compiled):
             pairs = [(k[1], val[1]) for k, val in compiled]
@@ -362,9 +404,10 @@ class _Compiler:
                 out = {}
                 for kf, vf in pairs:
                     key = kf(v)
+                    value = vf(v)
                     if not isinstance(key, str):
-                        raise JqError("Object keys must be strings")
-                    out[key] = vf(v)
+                        raise JqError(f"Cannot use {error_value(key)} as object key")
+                    out[key] = value
                 return out
             return ONE, obj
         manies = [(as_many(k), as_many(val)) for k, val in compiled]
@@ -372,18 +415,23 @@ class _Compiler:
         def objs(v: Any) -> Iterable[Any]:
             def build(i: int, acc: dict[str, Any]) -> Iterable[Any]:
                 if i == len(manies):
-                    yield dict(acc)
+                    yield acc
                     return
                 kf, vf = manies[i]
                 for key in kf(v):
-                    if not isinstance(key, str):
-                        raise JqError("Object keys must be strings")
                     for value in vf(v):
-                        acc[key] = value
-                        yield from build(i + 1, acc)
-                        del acc[key]
+                        if not isinstance(key, str):
+                            raise JqError(f"Cannot use {error_value(key)} as object key")
+                        yield from build(i + 1, {**acc, key: value})
             return build(0, {})
         return MANY, objs
+
+    def c_neg(self, term: Node) -> Compiled:
+        mode, f = self.compile(term)
+        if mode == ONE:
+            return ONE, lambda v: _negate(f(v))
+        many = as_many((mode, f))
+        return MANY, lambda v: (_negate(x) for x in many(v))
 
     def c_pipe(self, a: Node, b: Node) -> Compiled:
         if a[0] == "call" and a[1] == "select" and len(a[2]) == 1:  # select(c) | rest: the common rule shape
@@ -463,7 +511,11 @@ class _Compiler:
             if b[0] == "literal":  # the usual ``.path == "constant"``
                 const = b[1]
                 return ONE, lambda v: fn(af(v), const)
-            return ONE, lambda v: fn(af(v), bf(v))
+
+            def binop(v: Any) -> Any:
+                right = bf(v)  # jq evaluates the right operand first (its error comes first)
+                return fn(af(v), right)
+            return ONE, binop
         left, right = as_many((am, af)), as_many((bm, bf))
         return MANY, lambda v: (fn(x, y) for y in right(v) for x in left(v))  # jq: right operand outer
 
@@ -551,12 +603,17 @@ class _Compiler:
         many = as_many((mode, f))
         return MANY, lambda v: (v for c in many(v) if truthy(c))
 
+    def b_error_0(self) -> Compiled:
+        def err(v: Any) -> Any:
+            raise JqError(v)
+        return ONE, err
+
     def b_error_1(self, message: Node) -> Compiled:
         f = as_many(self.compile(message))
 
         def err(v: Any) -> Iterable[Any]:
             for m in f(v):
-                raise JqError(m if isinstance(m, str) else tojson(m))
+                raise JqError(m)
             return ()
         return MANY, err
 
@@ -565,12 +622,14 @@ class _Compiler:
         if kmode != ONE:
             raise Unsupported("has with a generator")
 
-        def has(v: Any) -> bool:
+        def has(v: Any) -> bool:  # jv_has
             k = kf(v)
+            if v is None:
+                return False
             if isinstance(v, dict) and isinstance(k, str):
                 return k in v
             if isinstance(v, list) and isinstance(k, int | float) and not isinstance(k, bool):
-                return 0 <= k < len(v)  # fractional indexes count, as in libjq
+                return k == k and 0 <= int(k) < len(v)  # the index truncated toward zero, as C casts
             raise JqError(f"Cannot check whether {type_name(v)} has a {type_name(k)} key")
         return ONE, has
 
@@ -633,17 +692,26 @@ class _Compiler:
             raise Unsupported("test with a computed pattern")
         text = pattern[1]
         if flags is not None:
-            if flags[0] != "literal" or flags[1] not in ("", "i"):
+            if flags[0] != "literal" or flags[1] not in ("", "i", None):
                 raise Unsupported("test flags other than i")
             if flags[1] == "i":
                 text = "(?i)" + text if not text.startswith("(?i)") else text
-        if not regex_agrees(text):
+        shape = regex_shape(text)
+        if shape is None:
             raise Unsupported(f"regular expression {pattern[1]!r}")
+        fold = text.startswith("(?i)")
+        if fold and not text.isascii():
+            raise Unsupported("case-insensitive regular expression with non-ASCII characters")
+        repeats, choices = shape
         compiled = re.compile(text)
 
         def test(v: Any) -> bool:
             if not isinstance(v, str):
                 raise JqError(f"{error_value(v)} cannot be matched, as it is not a string")
+            if fold and not v.isascii():
+                raise Fallback("Unicode case folding differs between Python and Oniguruma")
+            if (len(v) + 1) ** (repeats + 1) * choices > REGEX_BUDGET:
+                raise Fallback("a subject long enough to reach Oniguruma's retry limit")
             return compiled.search(v) is not None
         return ONE, test
 
@@ -729,6 +797,71 @@ class _Compiler:
 
     def b_all_2(self, gen: Node, cond: Node) -> Compiled:
         return self._quantifier(gen, cond, False)
+
+
+def root_fields(program: str) -> frozenset[str] | None:
+    """The record's top-level fields whose values the program can read, or ``None`` when it may read
+    anything (the record itself consumed). Only values inside these fields can make the compiled path
+    differ from libjq, so only they need the exactness check (``values.exact``)."""
+    try:
+        found: set[str] = set()
+        return frozenset(found) if _roots(parse(program), found) else None
+    except (Unsupported, RecursionError):
+        return None
+
+
+def _chain_root(node: Node) -> str | None:
+    """``a`` for a path from the record such as ``.a.b``, ``.a[]?``, ``.a[0]``; ``None`` otherwise."""
+    kind = node[0]
+    if kind == "field" and node[1] == ("identity",):
+        return str(node[2])
+    if kind in ("field", "iterate", "optional") or (kind == "index" and node[2][0] == "literal"):
+        return _chain_root(node[1])
+    return None
+
+
+def _roots(node: Node, found: set[str]) -> bool:
+    """Add to ``found`` the top-level fields ``node`` reads when its input is the record; ``False`` when
+    it may read the record as a whole."""
+    kind = node[0]
+    if kind == "literal":
+        return True
+    if kind == "field" and node[1] == ("identity",):
+        found.add(node[2])
+        return True
+    if kind in ("field", "iterate", "optional"):
+        return node[1] != ("identity",) and _roots(node[1], found)
+    if kind == "index":
+        return node[1] != ("identity",) and _roots(node[1], found) and _roots(node[2], found)
+    if kind == "pipe":
+        left = node[1]
+        key = _chain_root(left)
+        if key is not None:
+            found.add(key)  # the right side only sees values inside this field
+            return True
+        if left[0] == "call" and left[1] == "select" and len(left[2]) == 1:
+            return _roots(left[2][0], found) and _roots(node[2], found)  # select passes the record on
+        return False
+    if kind == "call":
+        if node[1] == "select" and len(node[2]) == 1:
+            return _roots(node[2][0], found)
+        return bool(node[1] == "empty")
+    if kind == "format":
+        return all(isinstance(p, str) or _roots(p, found) for p in node[1])
+    if kind in ("and", "or", "alt", "comma"):
+        return _roots(node[1], found) and _roots(node[2], found)
+    if kind == "binop":
+        return _roots(node[2], found) and _roots(node[3], found)
+    if kind in ("array", "neg"):
+        return _roots(node[1], found)
+    if kind == "try":
+        return _roots(node[1], found) and (node[2] is None or _roots(node[2], found))
+    if kind == "object":
+        return all(_roots(k, found) and _roots(v, found) for k, v in node[1])
+    if kind == "if":
+        return all(_roots(c, found) and _roots(t, found) for c, t in node[1]) and (
+            node[2] is None or _roots(node[2], found))
+    return False
 
 
 def compile_program(program: str) -> Compiled:

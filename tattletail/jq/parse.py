@@ -20,11 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tattletail.jq.values import exact_number, literal_text, number_text
+
 Node = tuple[Any, ...]
 
 _TOKEN = re.compile(
     r"""
-      (?P<ws>\s+|\#[^\n]*)
+      (?P<ws>\s+)
     | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
     | (?P<var>\$[A-Za-z_][A-Za-z0-9_:]*)
     | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
@@ -52,6 +54,9 @@ def tokenize(program: str) -> list[Token]:
     tokens: list[Token] = []
     pos = 0
     while pos < len(program):
+        if program[pos] == "#":
+            pos = _comment_end(program, pos)
+            continue
         if program[pos] == '"':
             end, interpolated = _string_end(program, pos)
             raw = program[pos:end]
@@ -72,12 +77,37 @@ def tokenize(program: str) -> list[Token]:
     return tokens
 
 
+def _comment_end(program: str, pos: int) -> int:
+    """Index after the ``#`` comment at ``pos``. As jq 1.8's lexer: a backslash before a newline (or
+    before another backslash) is part of the comment, so ``# a \\`` continues on the next line."""
+    pos += 1
+    while pos < len(program):
+        if program[pos] == "\\":
+            nxt = program[pos + 1:pos + 2]
+            if nxt in ("\\", "\n"):
+                pos += 2
+                continue
+            if program.startswith("\r\n", pos + 1):
+                pos += 3
+                continue
+        elif program[pos] == "\n" or program.startswith("\r\n", pos):
+            return pos
+        pos += 1
+    return pos
+
+
 def _decode(raw: str) -> str:
-    """A jq string literal's value (jq's escapes are JSON's)."""
+    """A jq string literal's value (jq's escapes are JSON's; raw control characters are allowed; a lone
+    surrogate escape is a compile error in jq)."""
     try:
-        return str(json.loads(raw))
+        value = str(json.loads(raw, strict=False))
     except ValueError:
         raise Unsupported(f"string literal {raw[:20]!r}") from None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unsupported("lone surrogate in a string literal") from None
+    return value
 
 
 def _string_end(program: str, start: int) -> tuple[int, bool]:
@@ -242,15 +272,17 @@ class _Parser:
                 self.take()
                 handler = self.postfix()
             return ("try", body, handler)
-        if self.at("op", "-"):
+        if self.at("op", "-"):  # jq: '-' Term, a negation of the whole postfix term
             self.take()
-            tok = self.take()
-            if tok.kind != "num":
-                raise Unsupported("unary minus")
-            return ("literal", -_number(tok.text))
+            if self.at("num") and not self._postfix_follows(1):
+                return ("literal", _number("-" + self.take().text))
+            return ("neg", self.postfix())
+        parenthesised = self.at("op", "(")
         node = self.term()
+        stepped = not parenthesised and node[0] in ("field", "index", "iterate")
         while True:
             if self.at("field"):
+                stepped = True
                 node = ("field", node, self.take().text)
             elif self.at("op", ".") and self.peek(1) is not None and self.peek(1).kind in ("str", "op"):  # type: ignore[union-attr]
                 nxt = self.peek(1)
@@ -258,21 +290,30 @@ class _Parser:
                 if nxt.kind == "str":
                     self.take()
                     node = ("field", node, self.take().text)
+                    stepped = True
                 elif nxt.text == "[":
                     self.take()
                     node = self.bracket(node)
+                    stepped = True
                 else:
                     break
             elif self.at("op", "["):
                 node = self.bracket(node)
+                stepped = True
             elif self.at("op", "?"):
                 self.take()
-                # jq: after .foo, [i] or [] the ? makes only that step optional (errors before it still
-                # propagate); after any other term it is a try of the whole term
-                node = ("optional", node) if node[0] in ("field", "index", "iterate") else ("try", node, None)
+                # jq: right after .foo, [i] or [] the ? makes only that step optional (errors before it
+                # still propagate); after any other term, ``(.a.b)`` included, it is a try of the term
+                node = ("optional", node) if stepped else ("try", node, None)
+                stepped = False
             else:
                 break
         return node
+
+    def _postfix_follows(self, offset: int) -> bool:
+        """Whether the token at ``offset`` continues a postfix term (so ``-1[0]`` negates ``1[0]``)."""
+        tok = self.peek(offset)
+        return tok is not None and (tok.kind == "field" or (tok.kind == "op" and tok.text in ("[", "?", ".")))
 
     def bracket(self, node: Node) -> Node:
         self.expect("op", "[")
@@ -373,6 +414,8 @@ class _Parser:
             elif tok.kind == "op" and tok.text == "(":
                 key = self.pipe()
                 self.expect("op", ")")
+                if _constant(key) and not (key[0] == "literal" and isinstance(key[1], str)):
+                    raise Unsupported("constant object key that is not a string")  # a compile error in jq
             else:
                 raise Unsupported(f"object key {tok.text!r}")
             if self.at("op", ":"):
@@ -391,17 +434,42 @@ class _Parser:
         return ("object", entries)
 
     def object_value(self) -> Node:
-        """jq's ExpD: postfix terms joined by ``|``, no commas or binary operators without parentheses."""
-        left = self.postfix()
+        """jq's DictExpr: expressions (no ``,``) joined by ``|``."""
+        left = self.alternative()
         if self.at("op", "|"):
             self.take()
             return ("pipe", left, self.object_value())
         return left
 
 
+def _constant(node: Node) -> bool:
+    """Whether jq sees ``node`` as a constant (literals, and what it folds from them): such an object key
+    must be a string at compile time."""
+    kind = node[0]
+    if kind == "literal":
+        return True
+    if kind == "binop":
+        return _constant(node[2]) and _constant(node[3])
+    if kind == "array":
+        return _constant(node[1]) if node[1][0] != "comma" else _constant(node[1][1]) and _constant(node[1][2])
+    if kind == "object":
+        return all(_constant(k) and _constant(v) for k, v in node[1])
+    return False
+
+
 def _number(text: str) -> int | float:
-    value = float(text)
-    return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
+    """A number literal, when libjq prints it as the compiled path prints the Python number (see
+    ``values``): ints up to 2^53, and floats whose text prints as their ``repr`` (``1.0``, not ``1.00``)."""
+    literal = literal_text(text)
+    if "." not in text and "e" not in text.lower():
+        value: int | float = int(text)
+        if exact_number(value) and literal == str(value):
+            return value
+    else:
+        value = float(text)
+        if exact_number(value) and literal == number_text(value):
+            return value
+    raise Unsupported(f"number literal {text} (libjq keeps its decimal text)")
 
 
 def parse(program: str) -> Node:

@@ -1,21 +1,57 @@
-"""jq's value semantics in Python, where Python's defaults differ.
+"""jq's value semantics in Python, ported from libjq 1.8.2 (``jv.c``, ``jv_aux.c``, ``jv_print.c``).
 
 - ``false`` and ``0`` are different values (Python: ``False == 0``), in equality and inside containers.
 - Every value has a place in jq's total order: null < false < true < numbers < strings < arrays < objects;
-  objects compare their sorted key lists first, then their values key by key.
-- Numbers print as jq prints them: ``1.0`` is ``1``, in string interpolation and ``tojson`` alike.
+  objects compare their sorted key lists first, then their values key by key; NaN sorts below numbers.
+- A computed number (``Double``) prints as libjq prints a double (``jvp_dtoa_fmt``: ``1e-05``, ``1e+16``,
+  ``123456789012345680``; NaN ``null``, infinities the largest double); a number read from the record or
+  the program prints as libjq prints its literal (``1.0``, ``0.00001``, ``1E+16``).
 - Only ``null`` and ``false`` are false.
+
+The number policy, in one place. The log reader turns integer literals into exact Python ints of any
+size, other numbers into floats, and numbers beyond the double range into float infinities. libjq reads
+a record from the text ``record_text`` writes: ints as their digits, finite floats as Python's shortest
+round-trip text, infinities as ``1e1000``/``-1e1000``, NaN as ``nan``. libjq 1.8 keeps a number read
+from text as a decimal *literal* (printed as written, compared exactly with other literals) until
+arithmetic turns it into a double. The compiled path mirrors that: a plain ``int`` or ``float`` is a
+literal (printed from its text, ``repr`` for a float), arithmetic makes a ``Double``. Comparisons agree
+as long as literals compare as their doubles do: for ints up to 2^53 and finite floats (whose ``repr``
+texts order as the doubles do). ``exact`` says whether a value holds only such numbers (and only strings
+libjq reads unchanged, i.e. no lone surrogates); a record that does not (a bigger int, an infinity, NaN)
+is evaluated by libjq, never guessed. Program literals must print as their ``repr`` would (``parse``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+MAX_EXACT_INT = 2**53
+_KIND_ORDER = {type(None): 0, bool: 1, int: 3, float: 3, str: 4, list: 5, dict: 6}
+
+
+class Double(float):
+    """A number computed by jq arithmetic (a native double in libjq, printed by ``jvp_dtoa_fmt``)."""
+
+    __slots__ = ()
 
 
 class JqError(Exception):
-    """A jq runtime error (the rule does not match the record; the message says why)."""
+    """A jq runtime error (the rule does not match the record). ``value`` is jq's error value; the text
+    is what the ``jq`` binding reports for it (a string as it is, anything else as JSON)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.value if isinstance(self.value, str) else json.dumps(self.value)
+
+
+class Fallback(Exception):  # noqa: N818 - not an error: a request
+    """The compiled path cannot give libjq's exact answer for this value: evaluate it with libjq."""
 
 
 def type_name(v: Any) -> str:
@@ -31,7 +67,7 @@ def type_name(v: Any) -> str:
         return "array"
     if isinstance(v, dict):
         return "object"
-    raise JqError(f"not a JSON value: {type(v).__name__}")
+    raise Fallback(f"not a JSON value: {type(v).__name__}")
 
 
 def truthy(v: Any) -> bool:
@@ -55,6 +91,7 @@ def _rank(v: Any) -> int:
 
 
 def equal(a: Any, b: Any) -> bool:
+    """``jv_equal``: kinds first, numbers as doubles (NaN equals nothing), containers element-wise."""
     ra = _rank(a)
     if ra != _rank(b):
         return False
@@ -66,12 +103,18 @@ def equal(a: Any, b: Any) -> bool:
 
 
 def compare(a: Any, b: Any) -> int:
-    """-1, 0 or 1, in jq's total order."""
+    """``jv_cmp``: negative, 0 or positive, in jq's total order (NaN below every number, itself too)."""
     ra, rb = _rank(a), _rank(b)
     if ra != rb:
         return -1 if ra < rb else 1
-    if ra in (3, 4):
-        return -1 if a < b else (1 if a > b else 0)
+    if ra == 3:
+        if a != a:
+            return -1
+        if b != b:
+            return 1
+        return -1 if a < b else (0 if a == b else 1)
+    if ra == 4:
+        return -1 if a < b else (1 if a > b else 0)  # code points order as UTF-8 bytes do
     if ra == 5:
         for x, y in zip(a, b, strict=False):
             c = compare(x, y)
@@ -90,35 +133,169 @@ def compare(a: Any, b: Any) -> int:
     return 0
 
 
+def _digits(x: float) -> tuple[str, int]:
+    """The shortest round-trip digits of ``abs(x)`` (no leading/trailing zeros) and the decimal point's
+    position, as ``dtoa`` mode 0 gives them (``"15", 1`` for 1.5; ``"", 1`` for 0)."""
+    text = repr(abs(x))
+    mantissa, _, exp = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits, point = whole + frac, len(whole) + (int(exp) if exp else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    return stripped.rstrip("0"), point
+
+
 def number_text(x: float | int) -> str:
-    """A number as jq 1.6/1.7 prints it (17 significant digits, integral values without a fraction)."""
-    if isinstance(x, bool):
-        raise JqError("not a number")
+    """A number as libjq prints it: a literal from its text, a ``Double`` as ``jvp_dtoa_fmt`` does."""
+    if type(x) is float and x - x == 0:  # a finite literal float: libjq read it from its repr
+        return literal_text(repr(x)) or double_text(x)
+    return double_text(x)
+
+
+def double_text(x: float | int) -> str:
+    """A number as libjq prints a double (``jvp_dtoa_fmt``); ints beyond 2^53 are rounded as jq does."""
     if isinstance(x, int):
-        x = float(x) if abs(x) >= 2**53 else x
-        if isinstance(x, int):
+        if -MAX_EXACT_INT <= x <= MAX_EXACT_INT:
             return str(x)
-    if math.isnan(x):
+        x = float(x)
+    if x != x:
         return "null"
-    if math.isinf(x):
-        return "1.7976931348623157e+308" if x > 0 else "-1.7976931348623157e+308"
-    if x == int(x) and abs(x) < 1e17:
-        return str(int(x))
-    text = repr(x)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        text = f"{mantissa}e{sign}{int(exp.lstrip('+-')):02d}"
-    return text
+    if x in (math.inf, -math.inf):
+        x = math.copysign(1.7976931348623157e308, x)
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    digits, point = _digits(x)
+    if not digits:
+        return sign + "0"
+    if point <= -4 or point > len(digits) + 15:
+        exp = point - 1
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def literal_text(text: str) -> str | None:
+    """How libjq 1.8 prints the number literal ``text`` (decNumber's to-scientific-string), or ``None``
+    when it is not a plain decimal literal."""
+    sign = ""
+    if text.startswith("-"):
+        sign, text = "-", text[1:]
+    mantissa, _, exp_text = text.lower().partition("e")
+    whole, _, frac = mantissa.partition(".")
+    if not (whole + frac).isdigit() or (exp_text and not exp_text.lstrip("+-").isdigit()):
+        return None
+    coefficient = (whole + frac).lstrip("0") or "0"
+    exponent = (int(exp_text) if exp_text else 0) - len(frac)
+    adjusted = exponent + len(coefficient) - 1
+    if exponent <= 0 and adjusted >= -6:
+        if exponent == 0:
+            return sign + coefficient
+        if len(coefficient) > -exponent:
+            return f"{sign}{coefficient[:exponent]}.{coefficient[exponent:]}"
+        return f"{sign}0.{'0' * (-exponent - len(coefficient))}{coefficient}"
+    rest = "." + coefficient[1:] if len(coefficient) > 1 else ""
+    return f"{sign}{coefficient[0]}{rest}E{'+' if adjusted >= 0 else '-'}{abs(adjusted)}"
+
+
+def exact_number(x: Any) -> bool:
+    """Whether libjq treats ``x`` (read from ``record_text``'s text for it) exactly as the double ``x``."""
+    if isinstance(x, int):
+        return -MAX_EXACT_INT <= x <= MAX_EXACT_INT
+    return bool(x - x == 0)  # finite
+
+
+def exact(v: Any) -> bool:
+    """Whether the compiled path can evaluate ``v`` exactly as libjq evaluates ``record_text(v)``: every
+    number is ``exact_number`` and no string (key or value) holds a lone surrogate (libjq reads those
+    as U+FFFD)."""
+    if isinstance(v, str):
+        return v.isascii() or _no_surrogate(v)
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not (k.isascii() or _no_surrogate(k)):
+                return False
+            if x is not None and not isinstance(x, bool) and not exact(x):
+                return False
+        return True
+    if isinstance(v, list):
+        return all(exact(x) for x in v)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return exact_number(v)
+    return True
+
+
+def _no_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _number_json(x: int | float) -> str:
+    if isinstance(x, int):
+        return str(x)
+    if x != x:
+        return "nan"
+    if x in (math.inf, -math.inf):
+        return "1e1000" if x > 0 else "-1e1000"
+    return repr(x)
+
+
+def record_text(v: Any) -> str:
+    """The JSON text libjq must read for ``v`` (see the number policy above): compact, big ints as their
+    digits, infinities as ``1e1000``, NaN as ``nan`` (both of which libjq reads)."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return _string_text(v)
+    if isinstance(v, int | float):
+        return _number_json(v)
+    if isinstance(v, list):
+        return "[" + ",".join(record_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(_string_text(k) + ":" + record_text(x) for k, x in v.items()) + "}"
+    raise TypeError(f"not a JSON value: {type(v).__name__}")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _string_text(s: str) -> str:
+    """A string for libjq: a lone surrogate (which libjq cannot read as an escape) becomes U+FFFD, as
+    libjq reads invalid UTF-8."""
+    if not s.isascii() and not _no_surrogate(s):
+        s = _SURROGATE.sub("\ufffd", s)
+    return json.dumps(s)
+
+
+_ESCAPES = {"\b": "\\b", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\f": "\\f", '"': '\\"', "\\": "\\\\"}
 
 
 def _string_json(s: str) -> str:
-    text = json.dumps(s, ensure_ascii=False)
-    return text.replace("\x7f", "\\u007f")
+    """``jvp_dump_string``: ASCII controls and DEL escaped, everything else (non-ASCII too) as it is."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    out = []
+    for c in s:
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif c < " " or c == "\x7f":
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def tojson(v: Any) -> str:
-    """Compact JSON text as jq writes it."""
+    """Compact JSON text as libjq writes it (``tojson``, ``tostring``, interpolation)."""
     if v is None:
         return "null"
     if v is True:
@@ -133,27 +310,51 @@ def tojson(v: Any) -> str:
         return "[" + ",".join(tojson(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ",".join(_string_json(k) + ":" + tojson(x) for k, x in v.items()) + "}"
-    raise JqError(f"not a JSON value: {type(v).__name__}")
+    raise Fallback(f"not a JSON value: {type(v).__name__}")
 
 
 def tostring(v: Any) -> str:
     return v if isinstance(v, str) else tojson(v)
 
 
+def dump_trunc(v: Any, bufsize: int = 30) -> str:
+    """``jv_dump_string_trunc``: a value's JSON text cut to ``bufsize - 1`` bytes with ``...``."""
+    if isinstance(v, str) and len(v.encode("utf-8")) > bufsize:
+        v = v[:bufsize]  # jv_string_slice counts code points
+    text = tojson(v).encode("utf-8")
+    if len(text) <= bufsize - 1:
+        return text.decode("utf-8")
+    delim = {ord('"'): b'"', ord("["): b"]", ord("{"): b"}"}.get(text[0], b"")
+    keep = bufsize - (5 if delim else 4)
+    while keep > 0 and (text[keep] & 0xC0) == 0x80:  # back to the start of a UTF-8 character
+        keep -= 1
+    return (text[:keep] + b"..." + delim).decode("utf-8")
+
+
 def error_value(v: Any) -> str:
-    """How jq quotes a value in an error message: ``null (null)``, ``number (5)``."""
-    text = tojson(v)
-    if len(text) > 11:
-        text = text[:10] + "..."
-    return f"{type_name(v)} ({text})"
+    """How libjq quotes a value in an error message: ``null (null)``, ``number (5)``."""
+    return f"{type_name(v)} ({dump_trunc(v)})"
 
 
 def normalize(v: Any) -> Any:
-    """A value as it comes back from jq: integral floats as ints (jq has only one number type)."""
-    if isinstance(v, float) and v == v and v not in (math.inf, -math.inf) and v == int(v) and abs(v) < 2**53:
-        return int(v)
+    """A value as the ``jq`` binding gives it back (``_jv_to_python``): numbers through doubles, integral
+    ones as ints, infinities as the largest double, NaN as ``None``."""
+    if isinstance(v, float):
+        if v != v:
+            return None
+        if v in (math.inf, -math.inf):
+            return math.copysign(_DBL_MAX, v)
+        return int(v) if v == int(v) else v
+    if isinstance(v, int) and not isinstance(v, bool) and not -MAX_EXACT_INT <= v <= MAX_EXACT_INT:
+        try:
+            return int(float(v))
+        except OverflowError:
+            return math.copysign(_DBL_MAX, v)
     if isinstance(v, list):
         return [normalize(x) for x in v]
     if isinstance(v, dict):
         return {k: normalize(x) for k, x in v.items()}
     return v
+
+
+_DBL_MAX = 1.7976931348623157e308
