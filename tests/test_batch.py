@@ -57,11 +57,14 @@ def tricky(rng: random.Random, n: int) -> str:
     """A log file's text whose records hold what orjson reads differently from json, or refuses."""
     values = ['"\\u0053tartSession"', '"q\\\\\\"}]{["', '"]]]}}}"', "12345678901234567890", "-9223372036854775809",
               "18446744073709551616", "1e400", "-1e400", "NaN", "Infinity", '"\\ud800"', "1.0", "-0", "3.5e-7",
-              '"\\u00e9\\u2028"', "[]", "{}", '[{"a":[1,{"b":"}"}]}]', "9007199254740993", "true", "null"]
+              '"\\u00e9\\u2028"', "[]", "{}", '[{"a":[1,{"b":"}"}]}]', "9007199254740993", "true", "null",
+              '"\\ud83d\\ude00"', '"\\u0000"', "-0.0e0", "0.0033143271278479602", "1E+2"]
     parts = []
     for i in range(n):
         fields = ['"eventVersion":"1.08"', f'"eventID":"{i}"', f'"eventName":{rng.choice(values)}']
         fields += [f'"k{j}":{rng.choice(values)}' for j in range(rng.randrange(5))]
+        if rng.random() < 0.1:  # a key twice: the last value counts, at the first one's place
+            fields.append(f'"eventID":{rng.choice(values)}')
         record = "{" + ",".join(fields) + "}"
         shape = rng.random()
         if shape < 0.02:
