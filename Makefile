@@ -1,10 +1,13 @@
 # tattletail: `make demo` runs the example, `make test` runs every test, `make` builds the Lambda zip.
-# Every target installs what it needs into .venv first (Python deps from pyproject.toml, and the
-# jq command-line tool, used by the comparison tests and the benchmark, from Debian when missing).
+# Every target installs what it needs into .venv first: `demo` and `zip` only what running needs (the
+# package and its runtime dependencies); `test`, `lint`, `bench` and `sigma` add the test and lint
+# toolchain (the `test` extra, and the jq command-line tool, used by the comparison tests and the
+# benchmark, from Debian when missing).
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 # The Lambda runtime the zip is built for (its compiled wheels must match it, not this machine).
@@ -15,6 +18,11 @@ ZIP := $(DIST)/tattletail.zip
 BUILD := build/lambda-$(LAMBDA_PYTHON)-$(LAMBDA_ARCH)
 PLATFORM_x86_64 := --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
 PLATFORM_arm64 := --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
+# The runtime's own Python compiles the zip's bytecode (/var/task is read-only: without .pyc every cold
+# start compiles every module). Found on PATH or in pyenv; when absent the zip ships without bytecode.
+TARGET_PYTHON ?= $(firstword $(foreach p,python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin/python$(LAMBDA_PYTHON)),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+# Provided by the Lambda runtime (botocore's HTTP stack), so not shipped
+RUNTIME_PROVIDED := urllib3
 
 FUNCTION_NAME ?=
 CONF_S3_BUCKET ?=
@@ -36,16 +44,21 @@ all: zip
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+# What running needs: the package and its runtime dependencies, nothing else
+$(RUN_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	touch $@
+
+# What testing needs on top: the test extra (moto, cfn-lint, pysigma, duckdb, pytest, ruff, mypy...)
+$(STAMP): $(RUN_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@command -v jq >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && apt-get install -y -qq jq >/dev/null) ; } || \
 	  echo "note: jq command-line tool not installed; tests comparing with it will be skipped"
 	touch $@
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(VENV)/bin/tattletail check tattletail.toml
 	$(VENV)/bin/tattletail run --config tattletail.toml examples/cloudtrail-example.json
 
@@ -59,7 +72,7 @@ lint: $(STAMP)
 
 # Refresh rules/sigma-aws-cloudtrail.toml from the Sigma rules (needs the sigma extra, installed by setup)
 sigma: $(STAMP)
-	$(VENV)/bin/tattletail import sigma $(SIGMA_RULES) -o rules/sigma-aws-cloudtrail.toml
+	$(VENV)/bin/tattletail import sigma $(SIGMA_RULES) --overrides sigma-overrides.toml -o rules/sigma-aws-cloudtrail.toml
 	$(VENV)/bin/tattletail test rules/sigma-aws-cloudtrail.toml
 
 bench: $(STAMP)
@@ -67,13 +80,17 @@ bench: $(STAMP)
 
 zip: $(ZIP)
 
-$(ZIP): $(STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard tattletail.toml) $(wildcard rules/*)
+$(ZIP): $(RUN_STAMP) pyproject.toml $(shell find tattletail -name '*.py') $(wildcard tattletail.toml) $(wildcard rules/*)
 	rm -rf $(BUILD) build/wheel && mkdir -p $(BUILD) $(DIST)
 	$(PY) -m pip wheel -q --no-deps -w build/wheel .
 	$(PY) -m pip install -q --target $(BUILD) --no-compile --only-binary=:all: \
 	  --implementation cp --python-version $(LAMBDA_PYTHON) $(PLATFORM_$(LAMBDA_ARCH)) \
 	  build/wheel/tattletail-*.whl
-	rm -rf $(BUILD)/bin
+	rm -rf $(BUILD)/bin $(foreach p,$(RUNTIME_PROVIDED),$(BUILD)/$(p) $(BUILD)/$(p)-*.dist-info)
+	@if [ -n "$(TARGET_PYTHON)" ]; then \
+	  $(TARGET_PYTHON) -m compileall -q -j0 --invalidation-mode unchecked-hash $(BUILD) >/dev/null && \
+	  echo "bytecode compiled by $(TARGET_PYTHON)"; \
+	else echo "note: python$(LAMBDA_PYTHON) not found: the zip ships no bytecode (every cold start compiles)"; fi
 	if [ -f tattletail.toml ]; then cp tattletail.toml $(BUILD)/; fi
 	cp -r rules $(BUILD)/rules
 	rm -f $@ && cd $(BUILD) && $(abspath $(PY)) -m zipfile -c $(abspath $@) $$(ls -A)

@@ -14,7 +14,8 @@ taken within this one run (the machine is shared and noisy, so only side-by-side
   naive            libjq called once per rule per record (the Go tool's way), on the first records only
 
 Peak memory is the child's maximum resident set (``wait4``). A last line shows the engine's peak on a
-file twice as large, to show memory does not grow with the file.
+file twice as large, to show memory does not grow with the file. Then ``correlations.py``: throughput
+with the correlation pack enabled and without, and the state writes it takes.
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ def main() -> None:
     big_peak = measure("engine", SHARED_BENCH / "rules10.toml", big, None)["peak_mb"]
     print(f"\nengine peak memory, 10 rules: {small_peak:.0f} MB on {args.records} records, "
           f"{big_peak:.0f} MB on {args.records * 2} records")
+    import tempfile
+
+    from correlations import report as correlation_report  # bench/correlations.py
+
+    with tempfile.TemporaryDirectory() as tmp:
+        correlation_report(SHARED_BENCH / "rules50.toml", log, args.repeat, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -13,21 +13,38 @@ record (the Go tool's way). Instead:
 
 If the combined program itself fails on a record (``halt_error`` and the like), the engine falls back
 to evaluating those rules one by one, so the result is always that of ``Rule.match``.
+
+3. Every evaluation is bounded. Rules that ``tattletail.guard`` proves terminating (every real rule so
+   far) run in-process as above. The others run in a child process (``tattletail.sandbox``) with a
+   wall-clock ``budget`` per rule and record: a rule that overruns it, or crashes libjq, is stopped and
+   reported through ``on_error`` (rule, eventID, budget); after ``max_overruns`` overruns it is disabled,
+   with one ``rule_disabled`` log line, until the evaluation of the current object ends. An object's
+   evaluation is recognised by its ``on_error`` handler: ``pipeline.evaluate`` passes a new one per
+   object, so a new handler starts a new count; evaluations that use the engine's own handler count for
+   the engine's life (one CLI run). ``reset_overruns`` starts a new count explicitly.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tattletail import log, settings
 from tattletail.alerts.facts import get
 from tattletail.errors import RuleRuntimeError
+from tattletail.guard import Verdict, analyse
 from tattletail.jq.compile import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.values import JqError, normalize
 from tattletail.rules import Match, Rule, compile_jq
+from tattletail.sandbox import Sandbox, SandboxBroken
+
+DEFAULT_BUDGET = 1.0   # seconds of wall clock per isolated rule and record; real rules take milliseconds
+MAX_OVERRUNS = 3       # overruns before a rule is disabled for the rest of the object
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
 
@@ -60,16 +77,29 @@ class Engine:
     """Evaluates a fixed list of rules against records."""
 
     def __init__(self, rules: Sequence[Rule], *, prefilter: bool = True, compiled: bool = True,
-                 on_error: ErrorHandler = _ignore) -> None:
+                 on_error: ErrorHandler = _ignore, budget: float | None = None,
+                 max_overruns: int = MAX_OVERRUNS, sandbox_memory: int | None = None) -> None:
         self.rules = list(rules)
         self.on_error = on_error
+        self.budget = budget if budget is not None else default_budget()
+        self.sandbox_memory = sandbox_memory  # the child's address-space limit (default: sandbox's)
+        self.max_overruns = max_overruns
+        self.verdicts: list[Verdict] = [analyse(rule.jq_match) for rule in self.rules]
+        # unproven rules run in a child process under a budget; they never enter the in-process paths
+        self._isolated = [i for i, v in enumerate(self.verdicts) if not v.proven]
+        self._sandbox_slot = {i: n for n, i in enumerate(self._isolated)}
+        self._sandbox: Sandbox | None = None
+        self._overruns: dict[int, int] = {}
+        self._disabled: set[int] = set()
+        self._handler: ErrorHandler | None = None  # whose object the overrun counts belong to
         # rules in the compiled subset run as Python on the parsed record; the others share one libjq program
         self._python: dict[int, Any] = {}
         if compiled:
             for i, rule in enumerate(self.rules):
-                if rule.python is not None:
+                if i not in self._sandbox_slot and rule.python is not None:
                     self._python[i] = rule.python
-        self._jq_positions = [i for i in range(len(self.rules)) if i not in self._python]  # jq slot -> rule index
+        self._jq_positions = [i for i in range(len(self.rules))   # jq slot -> rule index
+                              if i not in self._python and i not in self._sandbox_slot]
         self._jq_rules = [self.rules[i] for i in self._jq_positions]
         self._jq_index = {i: n for n, i in enumerate(self._jq_positions)}
         self._always: list[int] = []
@@ -111,16 +141,39 @@ class Engine:
         found.update(self._always)
         return sorted(found)
 
+    @property
+    def isolated(self) -> list[Rule]:
+        """The rules evaluated in the child process, as the guard could not prove them terminating."""
+        return [self.rules[i] for i in self._isolated]
+
+    def reset_overruns(self) -> None:
+        """Start a new overrun count: disabled rules are enabled again (a new object begins)."""
+        self._overruns.clear()
+        self._disabled.clear()
+
+    def close(self) -> None:
+        """Stop the isolation child, if one runs (a new one starts when needed)."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+
     def evaluate(self, record: dict[str, Any], on_error: ErrorHandler | None = None) -> list[Match]:
         """Every match of every rule on one record, in rule order. jq runtime errors go to
         ``on_error`` (default: the engine's) and count as no match."""
         on_error = on_error or self.on_error
+        if on_error != self._handler:  # == : bound methods are new objects at each access
+            self._handler = on_error
+            self.reset_overruns()
         candidates = self.candidates(record)
         if not candidates:
             return []
         found: dict[int, Match] = {}
         jq_candidates = []
+        isolated = []
         for i in candidates:
+            if i in self._sandbox_slot:
+                if i not in self._disabled:
+                    isolated.append(i)
+                continue
             compiled = self._python.get(i)
             if compiled is None:
                 jq_candidates.append(i)
@@ -139,7 +192,51 @@ class Engine:
                 found[i] = match
         if jq_candidates:
             found.update(self._evaluate_jq(record, jq_candidates, on_error))
+        if isolated:
+            found.update(self._evaluate_isolated(record, isolated, on_error))
         return [found[i] for i in sorted(found)]
+
+    def _evaluate_isolated(self, record: dict[str, Any], candidates: list[int],
+                           on_error: ErrorHandler) -> dict[int, Match]:
+        """The unproven rules among ``candidates``, each under the budget in the child process."""
+        if self._sandbox is None:
+            self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated], memory_limit=self.sandbox_memory)
+        slots = [self._sandbox_slot[i] for i in candidates]
+        try:
+            outcomes = self._sandbox.evaluate(_dumps(normalize(record)), slots, self.budget)
+        except SandboxBroken as exc:
+            for i in candidates:
+                self._overrun(i, record, f"cannot be evaluated safely: {exc}", on_error)
+            return {}
+        matches: dict[int, Match] = {}
+        for slot, outcome in outcomes:
+            i = self._isolated[slot]
+            rule = self.rules[i]
+            if outcome.kind == "output":
+                match = Match.from_output(rule, record, outcome.value)
+                if match is not None:
+                    matches[i] = match
+            elif outcome.kind == "error":
+                on_error(rule, record, outcome.message)
+            elif outcome.kind in ("overrun", "crashed"):
+                self._overrun(i, record, outcome.message, on_error)
+        return matches
+
+    def _overrun(self, i: int, record: dict[str, Any], message: str, on_error: ErrorHandler) -> None:
+        """Report one stopped evaluation; disable the rule at ``max_overruns``."""
+        rule = self.rules[i]
+        count = self._overruns[i] = self._overruns.get(i, 0) + 1
+        event_id = record.get("eventID") if isinstance(record, dict) else None
+        left = self.max_overruns - count
+        after = f"{left} more and it is disabled for the rest of the object" if left > 0 \
+            else "disabled for the rest of the object"
+        on_error(rule, record, f"evaluation stopped on event {event_id}: {message} "
+                               f"(budget {self.budget:g} s per record; overrun {count} of {self.max_overruns}, "
+                               f"{after})")
+        if left <= 0:
+            self._disabled.add(i)
+            log.emit("rule_disabled", logging.ERROR, rule=rule.name, overruns=count, budget_seconds=self.budget,
+                     reasons=list(self.verdicts[i].unproven), last_event_id=event_id, last_error=message)
 
     def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],
                      on_error: ErrorHandler) -> dict[int, Match]:
@@ -182,6 +279,29 @@ class Engine:
             if match is not None:
                 matches[i] = match
         return matches
+
+
+def default_budget(environ: Mapping[str, str] | None = None) -> float:
+    """The per-record budget of isolated rules: ``TATTLETAIL_RULE_BUDGET`` seconds, else ``DEFAULT_BUDGET``."""
+    text = (os.environ if environ is None else environ).get(settings.RULE_BUDGET, "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_BUDGET
+    return value if 0 < value < float("inf") else DEFAULT_BUDGET
+
+
+def isolation_notes(rules: Sequence[Rule], budget: float = DEFAULT_BUDGET) -> list[str]:
+    """For ``tattletail check``: one line per rule the guard cannot prove terminating, which the engine
+    therefore runs in its isolation child (slower, and stopped past ``budget``). A note, not an error:
+    ``until(. > 3; . + 1)`` is a fine rule; what can never end is refused by the loader already."""
+    notes = []
+    for rule in rules:
+        verdict = analyse(rule.jq_match)
+        if not verdict.proven:
+            notes.append(f"rule {rule.name!r}: not proven to terminate ({'; '.join(verdict.unproven)}): it runs "
+                         f"in the isolation child, stopped after {budget:g} s per record")
+    return notes
 
 
 def _error_text(message: Any) -> str:

@@ -11,12 +11,17 @@ EventBridge), the SQS message is listed in ``batchItemFailures``, or the Batch t
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
+from dataclasses import replace
 from typing import Any
 
 from tattletail import aws, log, settings
 from tattletail.config import current
 from tattletail.config.loader import Config
+from tattletail.correlation.correlator import Correlator
+from tattletail.correlation.state import DynamoWindows, MemoryWindows
 from tattletail.delivery import deadletter
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, Totals
@@ -34,16 +39,38 @@ def _dispatcher(config: Config, context: Any) -> Dispatcher:
     table = os.environ.get(settings.STATE_TABLE)
     dlq = os.environ.get(settings.DLQ_URL) or os.environ.get(settings.DLQ_S3)
     deadline = Deadline(context)  # a claim lasts until this deadline (plus a margin): see delivery.state
+    # The reserve (time kept for dead letters and logs) is at most a quarter of what the invocation has:
+    # a fixed 10 s would leave a function with a 10 s timeout no time to send anything at all.
+    policy = replace(retry_policy, reserve=min(retry_policy.reserve, deadline.remaining() / 4))
     return Dispatcher(config, state=DynamoState(table, time_left=deadline.remaining) if table else MemoryState(),
-                      dead_letters=deadletter.open_store(dlq) if dlq else None,
-                      policy=retry_policy, deadline=deadline)
+                      dead_letters=deadletter.open_store(dlq, deadline.remaining) if dlq else None,
+                      policy=policy, deadline=deadline)
 
 
 retry_policy = RetryPolicy()  # module level so tests can shorten the waits
+clock = time.time             # module level so tests can move the correlations' lateness clock
 MISSING = "no such object"  # a skipped object that a Batch task must report as a PermanentFailure
 
 
-def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Report:
+def _correlator(config: Config) -> Correlator | None:
+    """Correlation windows in the state table (across invocations), or within this invocation only."""
+    if not config.correlations:
+        return None
+    table = os.environ.get(settings.STATE_TABLE)
+    windows = DynamoWindows(table) if table else MemoryWindows()
+    return Correlator(config.correlations, windows, clock=lambda: clock())
+
+
+def _reader(dispatcher: Dispatcher) -> Any:
+    """The S3 client that reads log objects: its connect and read timeouts fit in the time left, so a
+    stalled read cannot carry the invocation past its end (botocore's defaults are 60 s each)."""
+    left = dispatcher.deadline.remaining()
+    if math.isinf(left):
+        return aws.client("s3")
+    return aws.Clients("s3", attempts=2).get(max(left - dispatcher.policy.reserve, 1.0))
+
+
+def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> Report:
     """Read, evaluate and deliver one object. ``report.skipped``: nothing to do (digest, not CloudTrail,
     gone); ``report.error``: it can never be read (corrupt, truncated), retrying cannot help;
     ``report.failures``: something that may pass (access, throttling, network, delivery)."""
@@ -52,7 +79,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Re
         report.skipped = "CloudTrail digest file"
         return report
     try:
-        body = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+        body = _reader(dispatcher).get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
         if aws.is_missing(exc):  # skipped; but a Batch task must not hide it (``_batch_result``)
             report.skipped = f"{MISSING} (deleted since the event or manifest named it?): {aws.describe(exc)}"
@@ -60,7 +87,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Re
             report.failures.append(f"{obj}: cannot read: {aws.describe(exc)}")
         return report
     try:
-        process_stream(body, report, engine, dispatcher=dispatcher)
+        process_stream(body, report, engine, dispatcher=dispatcher, correlator=correlator)
     except NotCloudTrail as exc:
         report.skipped = str(exc)
     except SourceError as exc:
@@ -72,7 +99,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher) -> Re
     return report
 
 
-def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Report]:
+def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher, correlator: Correlator | None) -> list[Report]:
     """Every object and record of one item, a report each. An item that cannot be read at all is one
     report with its ``error``."""
     for note in item.notes:
@@ -82,7 +109,7 @@ def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Re
         return [Report(item.id or "event item", error=item.problem)]
     reports = []
     for obj in item.objects:
-        report = _process_object(obj, engine, dispatcher)
+        report = _process_object(obj, engine, dispatcher, correlator)
         reports.append(report)
         if report.skipped:
             log.emit("object_skipped", bucket=obj.bucket, key=obj.key, reason=report.skipped)
@@ -93,7 +120,7 @@ def _process_item(item: Item, engine: Engine, dispatcher: Dispatcher) -> list[Re
     for origin, record in item.records:
         by_origin.setdefault(origin, []).append(record)
     for origin, records in by_origin.items():
-        report = process_records(records, Report(origin), engine, dispatcher=dispatcher)
+        report = process_records(records, Report(origin), engine, dispatcher=dispatcher, correlator=correlator)
         reports.append(report)
         level = logging.ERROR if report.failures else logging.INFO
         log.emit("records_processed", level, origin=origin, **report.fields())
@@ -139,7 +166,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log.emit("invocation_failed", logging.ERROR, error=str(exc))
         raise
     dispatcher = _dispatcher(loaded.config, context)
-    per_item = [_process_item(item, loaded.engine, dispatcher) for item in parsed.items]
+    correlator = _correlator(loaded.config)
+    per_item = [_process_item(item, loaded.engine, dispatcher, correlator) for item in parsed.items]
     totals = Totals()
     for report in (r for reports in per_item for r in reports):
         totals.add(report)

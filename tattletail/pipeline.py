@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any, cast
 
 from tattletail import aws, log
+from tattletail.correlation.correlator import Correlator
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report
 from tattletail.engine import Engine
@@ -51,6 +52,13 @@ def evaluate(records: Iterable[dict[str, Any]], engine: Engine, report: Report, 
                      first_error=errors.first_message, first_event_id=errors.first_event_id)
 
 
+BAD_RECORDS_LOGGED = 20  # bad records logged one by one per object; the rest are counted in one line
+
+
+class _OutOfTime(Exception):
+    """Raised from the reader's bad-record callback when reading must stop (``stop_reading``)."""
+
+
 class _Counted:
     """A stream that counts the bytes read from it (how far into an object reading got)."""
 
@@ -65,21 +73,32 @@ class _Counted:
 
 
 def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatcher: Dispatcher | None = None,
-                   on_match: OnMatch | None = None) -> Report:
+                   on_match: OnMatch | None = None, correlator: Correlator | None = None) -> Report:
     """Evaluate one log object; show each match to ``on_match`` and hand it to ``dispatcher`` for delivery.
     What was read before damage in the object is still delivered; the ``SourceError`` is raised after.
     Reading watches the dispatcher's clock: when too little time is left to go on
     (``Dispatcher.stop_reading``), what was found is delivered and the object is a failure that says how
     far it got (so its item is retried; with a state table the retry sends only the rest)."""
     name = report.name
+    stop = dispatcher.stop_reading if dispatcher is not None else None
 
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
-        log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
+        if report.bad_records <= BAD_RECORDS_LOGGED:
+            log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
+        if stop is not None and stop():  # a file of nothing but bad records must stop in time too
+            raise _OutOfTime
 
     counted = _Counted(stream)
-    finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
-                        dispatcher, on_match, dispatcher.stop_reading if dispatcher is not None else None)
+    try:
+        finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
+                            dispatcher, on_match, stop, correlator)
+    except _OutOfTime:
+        finished = False
+    finally:
+        if report.bad_records > BAD_RECORDS_LOGGED:
+            log.emit("records_skipped", logging.WARNING, object=name, count=report.bad_records,
+                     logged=BAD_RECORDS_LOGGED)
     if not finished:
         left = dispatcher.deadline.remaining() if dispatcher is not None else 0.0
         report.failures.append(f"{name}: not finished in time: {report.records} records evaluated, "
@@ -91,14 +110,17 @@ def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatc
 
 
 def process_records(records: Iterable[dict[str, Any]], report: Report, engine: Engine, *,
-                    dispatcher: Dispatcher | None = None, on_match: OnMatch | None = None) -> Report:
-    """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches."""
-    _process(records, report, engine, dispatcher, on_match, None)
+                    dispatcher: Dispatcher | None = None, on_match: OnMatch | None = None,
+                    correlator: Correlator | None = None) -> Report:
+    """Evaluate records (a log object's, or records that arrived on their own) and deliver the matches.
+    With a ``correlator``, base-rule matches are counted into their correlations' windows too, and a
+    correlation alert they complete is shown and delivered like a match (``tattletail.correlation``)."""
+    _process(records, report, engine, dispatcher, on_match, None, correlator)
     return report
 
 
 def _process(records: Iterable[dict[str, Any]], report: Report, engine: Engine, dispatcher: Dispatcher | None,
-             on_match: OnMatch | None, stop: Callable[[], bool] | None) -> bool:
+             on_match: OnMatch | None, stop: Callable[[], bool] | None, correlator: Correlator | None = None) -> bool:
     """Evaluate, then deliver what was found (also when reading stopped early or failed)."""
     deliveries = dispatcher.for_object(report) if dispatcher is not None else None
 
@@ -107,29 +129,39 @@ def _process(records: Iterable[dict[str, Any]], report: Report, engine: Engine, 
             on_match(match, index)
         if deliveries is not None:
             deliveries.add(match, index)
+        if correlator is not None and correlator.uses(match.rule.name):
+            for fired in correlator.observe(match):
+                report.matches[fired.rule.name] += 1
+                handle(fired, index)
 
+    completed = False
     try:
-        return evaluate(records, engine, report, handle, stop)
+        finished = evaluate(records, engine, report, handle, stop)
+        completed = finished
+        return finished
     finally:
         if deliveries is not None:
             deliveries.flush()
+        if correlator is not None:  # fired windows close once their alerts are delivered (or kept)
+            correlator.settle(completed and not report.failures)
 
 
 def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,
-                on_match: OnMatch | None = None, s3: Any = None) -> Report:
+                on_match: OnMatch | None = None, s3: Any = None, correlator: Correlator | None = None) -> Report:
     """One file of history (local or S3) through ``process_stream``, its outcome in the report rather than
     raised: ``skipped`` (not CloudTrail), ``error`` (unreadable, corrupt). A local file holding a single
     record (not a log file) is evaluated as that record."""
     report = Report(ref.name)
     try:
         with ref.open(s3) as stream:
-            process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match)
+            process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match, correlator=correlator)
     except NotCloudTrail as exc:
         record = ref.single_record()
         if record is None:
             report.skipped = str(exc)
         else:
-            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match)
+            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match,
+                            correlator=correlator)
     except SourceError as exc:
         report.error = str(exc)
     except OSError as exc:

@@ -50,6 +50,7 @@ class Rule:
     author: str | None = None
     license: str | None = None
     falsepositives: tuple[str, ...] = ()
+    enabled: bool = True                     # False: shipped off in its pack (an include's ``enable`` turns it on)
     _program: Any = field(default=None, compare=False, repr=False)
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)

@@ -13,6 +13,8 @@ LOG_LEVEL = "TATTLETAIL_LOG_LEVEL"
 STATE_TABLE = "TATTLETAIL_STATE_TABLE"     # DynamoDB table of delivery keys (idempotency across invocations)
 DLQ_URL = "TATTLETAIL_DLQ_URL"             # SQS queue for dead letters
 DLQ_S3 = "TATTLETAIL_DLQ_S3"               # or s3://bucket/prefix for dead letters
+RULE_BUDGET = "TATTLETAIL_RULE_BUDGET"     # seconds an unproven rule may take on one record (engine)
+LAMBDA_MEMORY = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # MB, set by Lambda (sizes the isolation child's limit)
 
 BUNDLED_CONFIG_NAME = "tattletail.toml"
 

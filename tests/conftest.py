@@ -40,6 +40,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _logs_reach_caplog() -> None:
+    """``log.setup`` stops tattletail's lines from reaching the root logger (the Lambda runtime's handler
+    would print them twice). Set it up once here and let the lines propagate, so ``caplog`` sees them
+    whichever test runs first."""
+    import logging
+
+    from tattletail import log
+
+    if not log.logger.handlers:
+        log.setup("WARNING")
+    logging.getLogger("tattletail").propagate = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_handler_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The handler caches its config and S3 client per container; each test is a new container.
     Retry waits are shortened so tests do not sleep for real backoffs."""

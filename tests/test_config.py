@@ -45,7 +45,8 @@ def test_unknown_and_missing_keys() -> None:
     found = problems('[[rule]]\nname = "R"\ndescriptoin = "typo"\ndestinations = []\n'
                      '[[rule]]\njq_match = "."\n')
     assert ("t.toml: rule 'R': unknown key 'descriptoin' (valid: author, description, destinations, "
-            "digest_threshold, falsepositives, fields, jq_match, license, name, references, runbook, severity, "
+            "digest_threshold, enabled, falsepositives, fields, jq_match, license, name, references, runbook, "
+            "severity, "
             "sigma_id, test, title)") in found
     assert "t.toml: rule 'R': missing key 'jq_match'" in found
     assert "t.toml: rule[2]: missing key 'name'" in found
@@ -53,7 +54,7 @@ def test_unknown_and_missing_keys() -> None:
 
 def test_unknown_top_level_key() -> None:
     assert problems("[[rules]]\nname='x'\n") == [
-        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[destination]], [[include]])"]
+        "t.toml: unknown top-level key 'rules' (valid: [[rule]], [[correlation]], [[destination]], [[include]])"]
 
 
 def test_unknown_destination_type_lists_valid_ones() -> None:
@@ -87,7 +88,7 @@ def test_key_of_another_destination_type_is_unknown() -> None:
 
 def test_wrong_value_type() -> None:
     (problem,) = problems('[[rule]]\nname = "R"\njq_match = "."\ndestinations = "SNS"\n')
-    assert problem == "t.toml: rule 'R': 'destinations' must be a list, not str"
+    assert problem == "t.toml: rule 'R': 'destinations' must be an array, not string"
 
 
 def test_invalid_jq_quotes_jqs_own_message() -> None:
@@ -125,7 +126,7 @@ def test_presentation_keys_are_checked() -> None:
     assert any("unknown timezone 'Asia/Tokio'" in p for p in found)
     assert "t.toml: rule 'R': unknown severity 'urgent' (valid: info, low, medium, high, critical)" in found
     assert "t.toml: rule 'R': runbook is not an http(s) URL: 'wiki/page'" in found
-    assert "t.toml: rule 'R': fields.B must be a jq program (a string), not int" in found
+    assert "t.toml: rule 'R': fields.B must be a jq program (a string), not integer" in found
     assert any(p.startswith("t.toml: rule 'R': invalid title: jq: error") for p in found)
     assert any(p.startswith("t.toml: rule 'R': invalid fields.C: jq: error") for p in found)
 
@@ -189,13 +190,14 @@ path = "missing.toml"
         config.load(cfg)
     found = "\n".join(info.value.problems)
     pack = tmp_path / "p.toml"
-    assert (f"{pack}: unknown top-level key 'destination' (valid: [[rule]]) "
-            "(a rule pack holds [[rule]] tables only)") in found
+    assert (f"{pack}: unknown top-level key 'destination' (valid: [[rule]], [[correlation]]) "
+            "(a rule pack holds [[rule]] and [[correlation]] tables only)") in found
     assert f"{pack}: rule 'C': a rule pack names no destinations" in found
     assert f"{cfg}: include 'p.toml': unknown destination 'Nope' (defined: \"SNS\")" in found
-    assert f"{cfg}: include 'p.toml': disable names no rule of the pack: 'Z'" in found
+    assert f"{cfg}: include 'p.toml': disable names no rule or correlation of the pack: 'Z'" in found
     assert "unknown severity 'urgent' for 'A'" in found
-    assert f"{tmp_path / 'missing.toml'}: cannot read" in found
+    assert (f"{cfg}: [[include]] 2 path = 'missing.toml': no such pack ({tmp_path / 'missing.toml'}); "
+            f"packs in {tmp_path}: p.toml, t.toml") in found
 
 
 def test_rule_names_are_unique_across_config_and_packs(tmp_path) -> None:
@@ -208,6 +210,6 @@ def test_rule_names_are_unique_across_config_and_packs(tmp_path) -> None:
 def test_rule_test_cases_are_checked(tmp_path) -> None:
     found = problems('[[rule]]\nname = "R"\njq_match = "."\n[[rule.test]]\nmatch = "yes"\n'
                      '[[rule.test]]\nmatch = true\n[[rule.test]]\nmatch = true\nrecord = "{}"\nfile = "x.json"\n')
-    assert "t.toml: rule 'R': test[1]: 'match' must be a boolean, not str" in found
+    assert "t.toml: rule 'R': test[1]: 'match' must be a boolean, not string" in found
     assert "t.toml: rule 'R': test[2] needs exactly one of 'record' (JSON text) or 'file'" in found
     assert "t.toml: rule 'R': test[3] needs exactly one of 'record' (JSON text) or 'file'" in found

@@ -102,19 +102,19 @@ def test_each_try_is_given_the_time_left_less_the_reserve_and_none_starts_withou
 
 
 def test_slack_timeouts_are_capped_by_the_budget_of_the_try() -> None:
-    class Session:
+    class Pool:  # urllib3.PoolManager's request(), as SlackWebhook uses it
         def __init__(self) -> None:
             self.timeouts: list[Any] = []
 
-        def post(self, url: str, json: Any, timeout: Any) -> Any:
-            self.timeouts.append(timeout)
-            return type("Response", (), {"status_code": 200, "text": "ok", "headers": {}})()
+        def request(self, method: str, url: str, timeout: Any, **kwargs: Any) -> Any:
+            self.timeouts.append((timeout.connect_timeout, timeout.read_timeout))
+            return type("Response", (), {"status": 200, "data": b"ok", "headers": {}})()
 
-    session = Session()
-    slack = SlackWebhook("Slack", "https://hooks.slack.com/services/T/B/X", timeout=10.0, session=session)  # type: ignore[arg-type]
+    pool = Pool()
+    slack = SlackWebhook("Slack", "https://hooks.slack.com/services/T/B/X", timeout=10.0, http=pool)  # type: ignore[arg-type]
     for budget in (None, 60.0, 8.0, 0.5):
         slack.deliver({"text": "hi"}, budget)
-    assert session.timeouts == [(10.0, 10.0), (10.0, 10.0), (4.0, 4.0), (0.25, 0.25)]
+    assert pool.timeouts == [(10.0, 10.0), (10.0, 10.0), (4.0, 4.0), (0.25, 0.25)]
 
 
 def test_aws_clients_get_connect_and_read_timeouts_that_fit_in_the_time(aws: None) -> None:

@@ -296,7 +296,7 @@ def test_access_denied_fails_the_invocation_after_the_rest(world: World, monkeyp
                                    "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject")
             return real.get_object(**kwargs)
 
-    monkeypatch.setitem(aws._clients, ("s3", None, None, 3), Denying())  # the handler's reading client
+    monkeypatch.setattr(handler, "_reader", lambda dispatcher: Denying())  # the handler's reading client
     event["Records"].insert(0, s3_event(BUCKET, "secret.json.gz")["Records"][0])
     with pytest.raises(Exception, match="s3://trail/secret.json.gz: cannot read: .*AccessDenied"):
         handler.lambda_handler(event, Context(60))

@@ -113,8 +113,9 @@ def rule_sets() -> list[Any]:
 def test_nearly_every_real_rule_compiles() -> None:
     rules = rule_sets()
     fallback = [(r.name, r.engine_reason) for r in rules if r.python is None]
-    assert len(fallback) <= 2, fallback  # CloudTrail trail changed uses del(); it runs in libjq
-    assert all("del/1" in reason for _, reason in fallback)
+    assert len(fallback) <= 4, fallback  # CloudTrail trail changed uses del(); it runs in libjq
+    # two rules of the packs parse policy documents that CloudTrail records as JSON text (fromjson)
+    assert all("del/1" in reason or "fromjson/0" in reason for _, reason in fallback)
 
 
 def agree(rule: Any, record: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
+import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ from tattletail.config import loader
 from tattletail.delivery import retry
 from tattletail.destinations import SlackWebhook
 from tattletail.destinations.base import is_placeholder, url_problem
-from tattletail.errors import DeliveryError, InvocationFailed
+from tattletail.errors import ConfigError, DeliveryError, InvocationFailed
 from tests.helpers import FakeSlack, log_bytes, s3_event
 
 TOKEN = "Zq7TokenInThePath4sRv9Kd2"
@@ -271,10 +271,10 @@ def test_a_failing_dead_letter_store_fails_the_invocation_without_the_url(
     (f"https://hooks.slack.com:99999/services/T/B/{TOKEN}", "invalid port"),
     (f"https://hooks.slack.com:8o/services/T/B/{TOKEN}", "invalid port"),
     (f"https://hooks.slack.com:/services/T/B/{TOKEN}", "invalid port"),
-    (f"ftp://hooks.slack.com/services/T/B/{TOKEN}", "must start with https:// or http://"),
-    (f"https:///services/T/B/{TOKEN}", "has no host"),
+    (f"ftp://hooks.slack.com/services/T/B/{TOKEN}", "placeholder"),   # not http(s): a warning (issue 16),
+    (f"https:///services/T/B/{TOKEN}", "placeholder"),                # an error only where sending is asked
     (f"https://hooks..slack.com/services/T/B/{TOKEN}", "invalid host name"),
-    (f"https://[::1/services/T/B/{TOKEN}", "cannot be parsed"),
+    (f"https://[::1/services/T/B/{TOKEN}", "placeholder"),
     (f"https://hooks.slack.com/services/T/B/{TOKEN} ", "spaces or control characters"),
     (f"https://hooks.slack.com/services/T/B/{TOKEN}\u00e9", "non-ASCII"),
 ])
@@ -282,9 +282,14 @@ def test_check_rejects_unusable_urls_without_printing_them(url: str, problem: st
     path = tmp_path / "tattletail.toml"
     path.write_text(config_text(url.replace("\\", "\\\\")))
     out, err = io.StringIO(), io.StringIO()
-    assert cli.main(["check", str(path)], out, err) == 1
-    assert problem in err.getvalue() and "webhook_url" in err.getvalue()
+    code = cli.main(["check", str(path)], out, err)
+    assert code == (0 if problem == "placeholder" else 1)
+    assert problem in err.getvalue() + out.getvalue() and "webhook_url" in err.getvalue() + out.getvalue()
     assert TOKEN not in err.getvalue() + out.getvalue()
+    if problem == "placeholder":  # refused where sending is asked, still without the token
+        with pytest.raises(ConfigError) as info:
+            loader.load(path, sending=True)
+        assert TOKEN not in str(info.value)
 
 
 def test_check_resolve_names_the_reference_never_the_value(aws: None, tmp_path: Path,
@@ -337,10 +342,12 @@ URL_CHARS = st.sampled_from(list("abcAZ09-._~:/?#[]@!$&'()*+,;=% \t\n\u00e9\u202
 @settings(derandomize=True, max_examples=400, deadline=None)
 @given(st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "http:/", ""]),
        st.lists(URL_CHARS, max_size=30).map("".join))
-def test_what_check_accepts_requests_can_send(scheme: str, rest: str) -> None:
+def test_what_check_accepts_the_transport_can_send_to(scheme: str, rest: str) -> None:
     url = scheme + rest
     if url_problem(url) is None and not is_placeholder(url):
-        requests.Request("POST", url, json={}).prepare()  # raises on anything it cannot send to
+        parsed = urllib3.util.parse_url(url)  # raises on anything urllib3 cannot send to
+        assert parsed.scheme in ("http", "https") and parsed.host
+        urllib3.PoolManager().connection_from_url(url)  # a pool for it can be made (no connection yet)
 
 
 def test_every_log_line_is_redacted_even_on_paths_nobody_foresaw(logs: Captured) -> None:

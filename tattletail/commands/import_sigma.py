@@ -8,12 +8,29 @@ dependency), and translated from its parsed condition tree with Sigma's semantic
 - a value written as a string also matches a JSON boolean or number with the same text (``'true'``),
   and an object or array by its compact JSON text;
 - ``re`` is case-sensitive and unanchored, and only accepted where Python and jq's Oniguruma agree;
+  its ``i``, ``m`` (``^``/``$`` at line ends) and ``s`` (``.`` matches a newline) flags become the
+  inline flags ``(?i)``, ``(?m)``, ``(?s)``, which mean the same in both;
 - ``field: null`` matches an absent or null field; lists are OR, maps AND, ``all`` AND;
+- ``exists: true`` matches a field present with a non-null value (``false``: absent or null);
+- ``lt``/``lte``/``gt``/``gte`` compare numbers: a JSON number, or a string holding a decimal number
+  (CloudTrail writes some numbers as strings); anything else does not match;
+- ``cidr`` matches an IPv4 or IPv6 address (any textual form: ``::`` compressed, leading zeros, upper
+  case) inside the network, through ``CIDR_HELPER``, one jq definition shared by every rule that uses
+  it (a ``def``: such rules run in libjq, the compiled subset has no ``def``);
+- ``windash``, ``base64offset`` and other expansions are OR of the values pySigma expands them to;
 - ``1 of`` / ``all of`` / ``not`` / parentheses come resolved in pySigma's tree.
 
+Field paths through lists match any element, as SIEM backends do: ``a.b`` reaches ``a[i].b`` for every
+element of a list ``a``, and a list reached at the end of the path matches if any of its elements does
+(so ``requestParameters.containerDefinitions.command`` reaches every command of every container).
 A field that is absent, or cannot be reached (a path through a string), simply does not match.
-Anything that cannot be translated faithfully (keywords, ``expand``, aggregations, CIDR, numeric
-comparisons, regexes whose meaning differs) raises ``Skipped`` with the reason: never approximated.
+Anything that cannot be translated faithfully (keywords, ``expand`` placeholders, aggregations, regexes
+whose meaning differs) raises ``Skipped`` with the reason: never approximated.
+
+Only CloudTrail rules are imported (logsource product ``aws``, service ``cloudtrail``); a file that
+cannot be read or parsed is skipped and named with its reason, and the rest imports. Corrections to
+upstream rules live in an overrides file (``--overrides``, see ``load_overrides``) applied at each import,
+so a re-import keeps them.
 """
 
 from __future__ import annotations
@@ -23,11 +40,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
-from tattletail.alerts.facts import get
+from tattletail.commands.sigma_examples import examples
+from tattletail.commands.sigma_sources import Skipped, load, load_files, load_overrides
 from tattletail.jq.compile import regex_agrees
+
+__all__ = ["CIDR_HELPER", "Skipped", "cmd_import_sigma", "examples", "import_rules", "load", "load_files",
+           "load_overrides", "pack", "register", "translate", "translate_condition"]
 
 LICENSE = "DRL-1.1"
 LICENSE_NOTICE = ("Detection Rule License (DRL) 1.1, https://github.com/SigmaHQ/Detection-Rule-License: "
@@ -37,38 +57,42 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REGEX_META = set(".\\/^$|?*+()[]{}-")
 
 
-class Skipped(Exception):
-    """A rule that cannot be translated faithfully; the message says why."""
-
-
-def _pysigma() -> Any:
-    try:
-        import sigma.collection  # noqa: F401
-    except ImportError:
-        raise Skipped("pySigma is not installed: pip install 'tattletail[sigma]'") from None
-    import sigma
-
-    return sigma
-
-
-def load(paths: Iterable[str | Path]) -> list[Any]:
-    """Every Sigma rule in the given files and directories (``.yml``, ``.yaml``), in path order."""
-    _pysigma()
-    from sigma.collection import SigmaCollection
-
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
-    return list(SigmaCollection.load_ruleset([str(f) for f in files]).rules)
-
-
 def _fold(text: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
+_EACH = '(if type == "array" then .[] else . end)'
+
+
 def _path(field: str) -> str:
-    """``a.b`` as ``.a?.b?``: every step optional, so an unreachable field is simply absent."""
-    return "".join(f".{k}?" if _IDENT.match(k) else f".[{json.dumps(k)}]?" for k in field.split("."))
+    """``a.b`` as every value it reaches: each step optional (an unreachable field is simply absent) and
+    each list on the way, or at the end, stood for by its elements."""
+    return " | ".join((f".{k}?" if _IDENT.match(k) else f".[{json.dumps(k)}]?") + f" | {_EACH}"
+                      for k in field.split("."))
+
+
+# IPv4 and IPv6 addresses as bit strings, so a CIDR test is a ``startswith`` on the network's prefix bits.
+# Anything that is not an address in one of the standard textual forms gives null (no match).
+CIDR_HELPER = (
+    'def _tt_bits($n; $w): [range($w - 1; -1; -1) as $i | (($n / pow(2; $i)) | floor) % 2 | tostring] | join("");'
+    ' def _tt_hex: ascii_downcase | explode'
+    ' | reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end));'
+    ' def _tt_ip_bits: if type != "string" then null'
+    ' elif test("^[0-9]{1,3}([.][0-9]{1,3}){3}$") then (split(".") | map(tonumber)'
+    ' | if all(.[]; . <= 255) then map(_tt_bits(.; 8)) | "4" + join("") else null end)'
+    ' elif test("^[0-9A-Fa-f:]+$") and test(":") and ((. / "::") | length) <= 2 then'
+    ' ((. / "::") | map(if . == "" then [] else split(":") end)'
+    ' | if length == 1 then .[0] elif (.[0] | length) + (.[1] | length) > 7 then []'
+    ' else .[0] + [range(8 - (.[0] | length) - (.[1] | length)) | "0"] + .[1] end)'
+    ' | if length == 8 and all(.[]; test("^[0-9A-Fa-f]{1,4}$")) then map(_tt_hex | _tt_bits(.; 16)) | "6" + join("")'
+    ' else null end else null end;'
+)
+
+
+def _cidr_bits(network: Any) -> str:
+    """The prefix a CIDR network's addresses start with, in ``_tt_ip_bits`` form."""
+    bits = format(int(network.network_address), f"0{network.max_prefixlen}b")
+    return ("4" if network.version == 4 else "6") + bits[:network.prefixlen]
 
 
 def _text(field: str, cased: bool) -> str:
@@ -118,6 +142,10 @@ def _string_predicate(value: Any, cased: bool) -> str:
 def _leaf(field: str | None, value: Any) -> str:
     from sigma.types import (
         SigmaCasedString,
+        SigmaCIDRExpression,
+        SigmaCompareExpression,
+        SigmaExists,
+        SigmaExpansion,
         SigmaFieldReference,
         SigmaNull,
         SigmaRegularExpression,
@@ -128,19 +156,36 @@ def _leaf(field: str | None, value: Any) -> str:
     if field is None:
         raise Skipped("keyword search (a value without a field)")
     if isinstance(value, SigmaNull):
-        return f"([{_path(field)}] | length == 0 or .[0] == null)"
+        return f"([{_path(field)}] | all(.[]; . == null))"
+    if isinstance(value, SigmaExists):
+        present = f"any({_path(field)}; . != null)"
+        return present if value.exists else f"({present} | not)"
+    if isinstance(value, SigmaExpansion):
+        return "(" + " or ".join(_leaf(field, v) for v in value.values) + ")"
+    if isinstance(value, SigmaCompareExpression):
+        op = {value.CompareOperators.LT: "<", value.CompareOperators.LTE: "<=", value.CompareOperators.GT: ">",
+              value.CompareOperators.GTE: ">="}[value.op]
+        number = json.dumps(value.number.number)
+        return (f'any({_path(field)} | if type == "number" then . elif type == "string" and '
+                f'test("^-?[0-9]+([.][0-9]+)?$") then tonumber else empty end; . {op} {number})')
+    if isinstance(value, SigmaCIDRExpression):
+        prefix = json.dumps(_cidr_bits(value.network))
+        return f'any({_path(field)} | _tt_ip_bits; type == "string" and startswith({prefix}))'
     if isinstance(value, SigmaString):
         cased = isinstance(value, SigmaCasedString)
         return f"any({_text(field, cased)}; {_string_predicate(value, cased)})"
     if isinstance(value, SigmaRegularExpression):
         pattern = str(value.regexp)
         flags = set(value.flags)
-        if flags - {SigmaRegularExpressionFlag.IGNORECASE}:
+        inline = {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag.MULTILINE: "m",
+                  SigmaRegularExpressionFlag.DOTALL: "s"}
+        if flags - set(inline):
             raise Skipped(f"regular expression flags {sorted(f.name for f in flags)}")
-        if flags:
-            pattern = "(?i)" + pattern
-        if not regex_agrees(pattern):
+        letters = "".join(inline[f] for f in inline if f in flags)
+        if not regex_agrees("(?i)" + pattern if letters else pattern):
             raise Skipped(f"regular expression {pattern!r} does not mean the same in Python and Oniguruma")
+        if letters:
+            pattern = f"(?{letters})" + pattern
         return f"any({_text(field, cased=True)}; test({json.dumps(pattern)}))"
     if isinstance(value, SigmaFieldReference):
         if value.starts_with or value.ends_with:
@@ -184,7 +229,8 @@ def translate(rule: Any) -> str:
         raise Skipped(f"condition cannot be parsed faithfully: {exc}") from None
     expressions = [translate_condition(t) for t in trees]
     body = expressions[0] if len(expressions) == 1 else "(" + " or ".join(expressions) + ")"
-    return f"select({body})"
+    helper = CIDR_HELPER + "\n" if "_tt_ip_bits" in body else ""
+    return f"{helper}select({body})"
 
 
 @dataclass
@@ -202,95 +248,6 @@ def import_rules(rules: Iterable[Any]) -> tuple[list[Imported], list[tuple[Any, 
         except Skipped as exc:
             skipped.append((rule, str(exc)))
     return done, skipped
-
-
-# ---------------------------------------------------------------- examples for tests
-
-
-def examples(rule: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """A record the rule's detection selects and a close miss (one value changed), built from the
-    detection itself; ``None`` when none could be built. Callers check both against an engine."""
-    from tattletail.jq.compile import NOTHING, compile_program, first
-    from tattletail.jq.values import JqError
-
-    program = compile_program(translate(rule))
-
-    def matches(record: dict[str, Any]) -> bool:
-        try:
-            return first(program, record) is not NOTHING
-        except JqError:
-            return False
-
-    tree = rule.detection.parsed_condition[0].parsed
-    positive: dict[str, Any] = {}
-    leaves: list[tuple[str, Any]] = []
-    _satisfy(tree, True, positive, leaves)
-    if not matches(positive):
-        return None
-    for field, _value in leaves:  # change one value the match depends on, as little as possible
-        current = _get(positive, field)
-        for changed in (current + "-x", "x-" + current, current[:-1], "no-match") if isinstance(current, str) else ():
-            miss = json.loads(json.dumps(positive))
-            _set(miss, field, changed)
-            if not matches(miss):
-                return positive, miss
-    return None
-
-
-def _get(record: dict[str, Any], field: str) -> Any:
-    return get(record, *field.split("."))
-
-
-def _set(record: dict[str, Any], field: str, value: Any) -> None:
-    keys = field.split(".")
-    for key in keys[:-1]:
-        record = record.setdefault(key, {})
-        if not isinstance(record, dict):
-            return
-    record[keys[-1]] = value
-
-
-def _sample(value: Any) -> str | None:
-    from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
-
-    if isinstance(value, SigmaString):
-        return "".join(p if isinstance(p, str) else ("x" if p == SpecialChars.WILDCARD_MULTI else "y")
-                       for p in value.s)
-    if isinstance(value, SigmaRegularExpression):
-        guess = re.sub(r"\.\+|\.\*", "x", str(value.regexp)).replace("\\", "")
-        return guess if re.search(str(value.regexp), guess) else None
-    return None
-
-
-def _satisfy(node: Any, want: bool, record: dict[str, Any], leaves: list[tuple[str, Any]]) -> None:
-    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
-    from sigma.types import SigmaFieldReference, SigmaNull
-
-    if isinstance(node, ConditionNOT):
-        _satisfy(node.args[0], not want, record, leaves)
-    elif isinstance(node, ConditionAND | ConditionOR):
-        all_of = isinstance(node, ConditionAND) == want
-        for arg in node.args if all_of else node.args[:1]:
-            _satisfy(arg, want, record, leaves)
-    elif isinstance(node, ConditionFieldEqualsValueExpression):
-        field, value = node.field, node.value
-        if isinstance(value, SigmaNull):
-            if not want:
-                _set(record, field, "present")
-            return
-        if isinstance(value, SigmaFieldReference):
-            _set(record, field, "same" if want else "one")
-            _set(record, value.field, "same" if want else "other")
-            return
-        sample = _sample(value)
-        if want and sample is not None:
-            current = _get(record, field)
-            if current is None:
-                _set(record, field, sample)
-                leaves.append((field, value))
-            elif isinstance(current, str):  # several values for one field (|all): hold them all
-                _set(record, field, f"{current} {sample}")
-        # a leaf that must not match stays absent: an absent field matches no string
 
 
 def _toml_string(text: str) -> str:
@@ -319,6 +276,13 @@ def pack(imported: list[Imported], source: str) -> str:
         level = rule.level.name.lower() if rule.level else "medium"
         lines += ["", "[[rule]]", f"name = {_toml_string(rule.title)}", f"sigma_id = {_toml_string(str(rule.id))}"]
         description = " ".join((rule.description or rule.title).split())
+        override = rule.custom_attributes.get("tattletail_override")
+        if override is not None:
+            enabled = override.get("enabled", True)
+            note = "Shipped off" if not enabled else "Corrected here (sigma-overrides.toml)"
+            description += f" {note}: {' '.join(override['reason'].split())}"
+            if not enabled:
+                lines.append("enabled = false")
         lines.append(f"description = {_toml_string(description)}")
         lines.append(f"severity = {_toml_string(LEVELS.get(level, 'medium'))}")
         if rule.author:
@@ -329,7 +293,7 @@ def pack(imported: list[Imported], source: str) -> str:
         if rule.falsepositives:
             lines.append("falsepositives = [" + ", ".join(_toml_string(str(f)) for f in rule.falsepositives) + "]")
         lines.append(f"jq_match = {_literal(item.jq_match)}")
-        built = examples(rule)
+        built = examples(rule, translate(rule))
         if built is not None:
             positive, miss = built
             lines += ["", "[[rule.test]]", 'name = "a record the detection selects"', "match = true",
@@ -341,23 +305,39 @@ def pack(imported: list[Imported], source: str) -> str:
 
 def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        rules = load(args.paths)
-    except Skipped as exc:
+        overrides = load_overrides(args.overrides) if args.overrides else {}
+        rules, unloaded = load_files(args.paths, overrides)
+    except (Skipped, OSError, ValueError) as exc:
         print(f"error: {exc}", file=err)
         return 1
-    except Exception as exc:  # pySigma's parse errors name the file
-        print(f"error: {exc}", file=err)
-        return 1
-    imported, skipped = import_rules(rules)
+    for where, reason in unloaded:
+        print(f"skipped: {where}: {reason}", file=err)
+    unused = set(overrides) - {str(rule.id) for rule in rules}
+    for rule_id in sorted(unused):
+        print(f"warning: override {overrides[rule_id]['title']!r} ({rule_id}) matches no imported rule", file=err)
+    from tattletail.correlation import sigma as sigma_correlations
+
+    correlations = [rule for rule in rules if sigma_correlations.is_correlation(rule)]
+    imported, skipped = import_rules(rule for rule in rules if not sigma_correlations.is_correlation(rule))
+    tables = []
+    translated = {sigma_correlations.rule_key(item.rule): item.rule.title for item in imported}
+    for rule in correlations:  # over the rules just translated (tattletail.correlation.sigma)
+        try:
+            if rule.title in translated.values():
+                raise sigma_correlations.Skipped("its title is also a rule's (alerts go out under it)")
+            tables.append(sigma_correlations.translate(rule, translated))
+        except sigma_correlations.Skipped as exc:
+            skipped.append((rule, str(exc)))
     for rule, reason in skipped:
-        print(f"skipped: {rule.title} ({rule.source.path if rule.source else '?'}): {reason}", file=err)
-    text = pack(imported, ", ".join(args.paths))
+        print(f"skipped: {rule.title} ({rule.custom_attributes.get('tattletail_source', '?')}): {reason}", file=err)
+    text = pack(imported, ", ".join(args.paths)) + sigma_correlations.toml(tables, LICENSE)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
     else:
         out.write(text)
-    print(f"{len(imported)} rules translated, {len(skipped)} skipped"
+    print(f"{len(imported)} rules translated" + (f", {len(tables)} correlations" if correlations else "")
+          + f", {len(skipped) + len(unloaded)} skipped"
           + (f", written to {args.output}" if args.output else ""), file=err)
     return 0
 
@@ -368,4 +348,6 @@ def register(sub: Any) -> None:
     sig = imp_sub.add_parser("sigma", help="Sigma rules (YAML files or directories) to a rule pack, translated to jq")
     sig.add_argument("paths", nargs="+", metavar="PATH")
     sig.add_argument("-o", "--output", metavar="PACK.toml")
+    sig.add_argument("--overrides", metavar="OVERRIDES.toml",
+                     help="corrections to upstream rules, each with its reason (see sigma-overrides.toml)")
     sig.set_defaults(func=cmd_import_sigma)

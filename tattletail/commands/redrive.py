@@ -7,7 +7,7 @@ import os
 from typing import Any, TextIO
 
 from tattletail import settings
-from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, aws_failure, load_config
 from tattletail.delivery import deadletter
 from tattletail.delivery.redrive import redrive
 from tattletail.delivery.state import DynamoState
@@ -15,7 +15,11 @@ from tattletail.errors import TattletailError
 
 
 def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    config = load_config(args.config, err, resolve=True)
+    if not args.store.startswith(("s3://", "https://", "http://")):
+        print(f"error: {args.store!r} is not a dead-letter store: give the SQS queue URL "
+              "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME) or s3://bucket/prefix", file=err)
+        return 2
+    config = load_config(args.config, err, resolve=True, sending=True)
     if config is None:
         return 1
     table = args.state_table or os.environ.get(settings.STATE_TABLE)
@@ -23,6 +27,12 @@ def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         result = redrive(deadletter.open_store(args.store), config, state=DynamoState(table) if table else None)
     except TattletailError as exc:
         print(f"error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # botocore: no credentials, no such queue or bucket, denied
+        described = aws_failure(exc)
+        if described is None:
+            raise
+        print(f"error: {args.store}: {described}", file=err)
         return 1
     for kept in result.kept:
         print(f"kept: {kept}", file=err)

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from tattletail.alerts.alert import as_text
-from tattletail.commands.common import DEFAULT_CONFIG, discover, history_args, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, WindowEngine, discover, history_args, load_config
 from tattletail.commands.parallel import run_files
+from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, Totals
-from tattletail.engine import Engine
 from tattletail.inputs.history import LogRef
 from tattletail.pipeline import process_ref
 from tattletail.rules import Match
@@ -34,14 +34,19 @@ def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: A
 class ReplayJob:
     """One file of a replay: evaluated (and delivered with ``--send``), annotations counted."""
 
-    def __init__(self, engine: Engine, dispatcher: Dispatcher | None, keep_rows: bool) -> None:
+    def __init__(self, engine: WindowEngine, dispatcher: Dispatcher | None, keep_rows: bool,
+                 bases: frozenset[str] = frozenset()) -> None:
         self.engine, self.dispatcher, self.keep_rows = engine, dispatcher, keep_rows
+        self.bases = bases  # base rules of correlations: their matches go back to be correlated
 
     def __call__(self, ref: LogRef, s3: Any) -> Report:
         rows: list[dict[str, Any]] = []
         notes: list[tuple[str, str]] = []
+        bases: list[tuple[str, dict[str, Any]]] = []
 
         def on_match(match: Match, index: int) -> None:
+            if match.rule.name in self.bases:
+                bases.append((match.rule.name, match.record))
             if match.annotation is not None:
                 notes.append((match.rule.name, as_text(match.annotation)))
             if self.keep_rows:
@@ -51,6 +56,7 @@ class ReplayJob:
         for rule, note in notes:
             report.annotate(rule, note)
         report.rows = rows
+        report.base_matches = bases
         return report
 
 
@@ -106,34 +112,70 @@ def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> st
     return "\n".join(lines)
 
 
+def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str:
+    """What ``summary_table`` shows, as one JSON object (``--format json``) for scripts."""
+    records = max(totals.records, 1)
+    rules = [{"rule": name, "matches": totals.matches[name],
+              "share": round(totals.matches[name] / records, 6),
+              "annotations": [{"value": value, "count": count}
+                              for value, count in totals.annotations.get(name, Counter()).most_common(top)]}
+             for name in sorted(rule_names, key=lambda n: (-totals.matches[n], n))]
+    errors = [{"rule": name, "count": e.count, "first_message": e.first_message, "first_event_id": e.first_event_id}
+              for name, e in sorted(totals.rule_errors.items())]
+    return json.dumps({"rules": rules, "rule_errors": errors, "files": totals.objects, "records": totals.records,
+                       "matches": totals.match_count, "unreadable": totals.errors, "skipped": totals.skipped,
+                       "failed_deliveries": [str(f) for f in totals.failures]}, indent=2, ensure_ascii=False)
+
+
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    config = load_config(args.config, err, resolve=args.send)
+    config = load_config(args.config, err, resolve=args.send, sending=args.send)
     if config is None:
         return 1
     found = discover(args, err)
     if found is None:
         return 1
-    refs = found[0]
+    refs, since, until = found
     totals = Totals()
     progress = Progress(len(refs), err)
-    job = ReplayJob(Engine(config.rules), Dispatcher(config) if args.send else None, args.format == "jsonl")
+    engine = WindowEngine(config.rules, since, until)
+    dispatcher = Dispatcher(config) if args.send else None
+    bases = frozenset(correlation_history.base_rules(config.correlations))
+    job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases)
+    base_matches: list[tuple[str, dict[str, Any]]] = []
     for report in run_files(job, refs, workers=args.workers):
+        base_matches += report.base_matches
+        report.base_matches = []
         totals.add(report)
         progress.update(report)
         if args.format == "jsonl":
             print_rows(report.rows, out)
     progress.close()
+    if config.correlations:  # over all files at once, in event-time order: the same whatever --workers
+        rows: list[dict[str, Any]] = []
+        correlated = correlation_history.correlate(
+            config.correlations, config.rules, base_matches, dispatcher=dispatcher,
+            on_alert=lambda alert: rows.append(match_row(alert.rule.name, "(correlation)", len(rows),
+                                                         alert.record, alert.value)))
+        totals.matches.update(correlated.matches)
+        totals.failures += correlated.failures
+        for name in ("deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered"):
+            totals.counts[name] += getattr(correlated, name)
+        if args.format == "jsonl":
+            print_rows(rows, out)
     for error in totals.errors:
         print(f"error: {error}", file=err)
     for failure in totals.failures:
         print(f"delivery failed: {failure}", file=err)
-    table = summary_table(totals, [r.name for r in config.rules])
-    print(table, file=err if args.format == "jsonl" else out)
+    names = [r.name for r in config.rules] + [c.name for c in config.correlations]
+    if args.format == "json":
+        print(summary_json(totals, names), file=out)
+    else:
+        print(summary_table(totals, names), file=err if args.format == "jsonl" else out)
     return 1 if totals.errors or totals.failures else 0
 
 
@@ -142,6 +184,8 @@ def register(sub: Any) -> None:
                                         "show how often each rule would fire")
     rep.add_argument("--config", default=DEFAULT_CONFIG)
     rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only)")
-    rep.add_argument("--format", choices=("table", "jsonl"), default="table")
+    rep.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
+                     help="table: matches per rule (default); json: the same as one JSON object; "
+                          "jsonl: one JSON object per match (the table goes to stderr)")
     history_args(rep)
     rep.set_defaults(func=cmd_replay)

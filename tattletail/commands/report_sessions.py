@@ -1,8 +1,10 @@
 """``tattletail report sessions``: what teams ask Athena about Session Manager, answered from the logs.
 
 Every StartSession / ResumeSession / TerminateSession in a period (time, event, target, who, source IP,
-session id), sessions per (instance, user), and sessions per day. Resume and Terminate name only the
-session id; their instance is filled in from the StartSession of the same session when it was seen.
+session id, error), sessions per (instance, user), and sessions per day. Resume and Terminate name only the
+session id; their instance is filled in from the StartSession of the same session when it was seen. A call
+that failed (an ``errorCode``: access denied, target not connected) started no session: it is listed with
+its error and counted as a failed call, never as a session.
 """
 
 from __future__ import annotations
@@ -98,12 +100,17 @@ def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | Non
     return kept
 
 
+def started(row: dict[str, Any]) -> bool:
+    """A StartSession call that succeeded (a failed one carries an ``errorCode``)."""
+    return row["event"] == "StartSession" and not row["error"]
+
+
 def per_pair(rows: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
-    return Counter((r["target"] or "-", r["who"] or "-") for r in rows if r["event"] == "StartSession")
+    return Counter((r["target"] or "-", r["who"] or "-") for r in rows if started(r))
 
 
 def per_day(rows: list[dict[str, Any]]) -> Counter[str]:
-    return Counter((r["time"] or "-")[:10] for r in rows if r["event"] == "StartSession")
+    return Counter((r["time"] or "-")[:10] for r in rows if started(r))
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
@@ -123,14 +130,17 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         writer.writerows(rows)
         return buffer.getvalue()
     pairs, days = per_pair(rows), per_day(rows)
+    failed = [r for r in rows if r["error"]]
     if fmt == "json":
         return json.dumps({
             "sessions": rows,
+            "failed_calls": len(failed),
             "per_instance_user": [{"target": t, "who": w, "sessions": n} for (t, w), n in sorted(pairs.items())],
             "per_day": [{"day": d, "sessions": n} for d, n in sorted(days.items())],
         }, indent=2, ensure_ascii=False) + "\n"
+    shown = (*COLUMNS[:6], "error")
     parts = [
-        _table(COLUMNS[:7], [tuple(r[c] for c in COLUMNS[:7]) for r in rows]),
+        _table(shown, [tuple(r[c] for c in shown) for r in rows]),
         "",
         "Sessions per (instance, user)",
         _table(("target", "who", "sessions"), [(t, w, n) for (t, w), n in pairs.most_common()]),
@@ -138,7 +148,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         "Sessions per day",
         _table(("day", "sessions"), sorted(days.items())),
         "",
-        f"{len(rows)} events, {sum(pairs.values())} sessions started",
+        f"{len(rows)} events, {sum(pairs.values())} sessions started, {len(failed)} failed calls",
     ]
     return "\n".join(parts) + "\n"
 

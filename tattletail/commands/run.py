@@ -10,6 +10,7 @@ from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.commands.replay import match_row
+from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Totals
 from tattletail.engine import Engine
@@ -33,7 +34,7 @@ def _match_line(match: Match) -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    config = load_config(args.config, err, resolve=args.send)
+    config = load_config(args.config, err, resolve=args.send, sending=args.send)
     if config is None:
         return 1
     try:
@@ -44,20 +45,47 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
     dispatcher = Dispatcher(config) if args.send else None
     totals = Totals()
+    bases = correlation_history.base_rules(config.correlations)
+    base_matches: list[tuple[str, dict[str, Any]]] = []
+    reader_gone = False
     for ref in refs:
-        if args.format == "jsonl":
-            def show(match: Match, index: int, name: str = ref.name) -> None:
-                out.write(json.dumps(match_row(match.rule.name, name, index, match.record, match.value),
-                                     ensure_ascii=False) + "\n")
-        else:
-            def show(match: Match, index: int, name: str = ref.name) -> None:
-                print(_match_line(match), file=out)
+        def show(match: Match, index: int, name: str = ref.name) -> None:
+            nonlocal reader_gone
+            if match.rule.name in bases:
+                base_matches.append((match.rule.name, match.record))
+            if reader_gone:
+                return
+            if args.format == "jsonl":
+                line = json.dumps(match_row(match.rule.name, name, index, match.record, match.value),
+                                  ensure_ascii=False)
+            else:
+                line = _match_line(match)
+            try:
+                print(line, file=out)
+            except BrokenPipeError:  # `run ... | head`: process_ref would take it for the file's error
+                reader_gone = True
+
         report = process_ref(ref, engine, dispatcher=dispatcher, on_match=show)
+        if reader_gone and not args.send:
+            raise BrokenPipeError  # nobody reads the rest: stop quietly (commands.main)
         totals.add(report)
         if report.skipped:
             print(f"skipped: {report.skipped}", file=err)
         elif report.error:
             print(f"error: {report.error}", file=err)
+    if config.correlations:  # over every file at once, in event-time order
+        def alert(match: Match) -> None:
+            if args.format == "jsonl":
+                row = match_row(match.rule.name, "(correlation)", 0, match.record, match.value)
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                print(f"[{match.rule.name}] {match.record['title']}", file=out)
+
+        correlated = correlation_history.correlate(config.correlations, config.rules, base_matches,
+                                                   dispatcher=dispatcher, on_alert=alert)
+        totals.matches.update(correlated.matches)
+        totals.failures += correlated.failures
+        totals.counts["alerts_delivered"] += correlated.alerts_delivered
     out.flush()
     for name, errors in sorted(totals.rule_errors.items()):
         print(f"rule {name!r} failed on {errors.count:,} records (first: {errors.first_message}; "
@@ -79,5 +107,6 @@ def register(sub: Any) -> None:
     run.add_argument("--no-prefilter", action="store_true", help="evaluate every rule on every record")
     run.add_argument("--format", choices=("text", "jsonl"), default="text",
                      help="jsonl: one JSON object per match (rule, file, index, eventID, match)")
-    run.add_argument("logfiles", nargs="+", metavar="LOGFILE")
+    run.add_argument("logfiles", nargs="+", metavar="LOGFILE",
+                     help="a log file (.json, .json.gz), a single record (.json), or a directory of them")
     run.set_defaults(func=cmd_run)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tattletail.config import loader as config_module
+from tattletail.correlation import testing as correlation_testing
+from tattletail.correlation.model import Correlation
 from tattletail.delivery.report import Report
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError
@@ -34,19 +36,39 @@ class CaseResult:
 
 def collect(paths: Iterable[str | Path]) -> list[Rule]:
     """The rules of the given packs, configs (with their included packs) and directories of either."""
+    return collect_all(paths)[0]
+
+
+def collect_all(paths: Iterable[str | Path]) -> tuple[list[Rule], list[Correlation]]:
+    """The rules and correlations of the given packs, configs and directories of either."""
     rules: list[Rule] = []
+    correlations: list[Correlation] = []
     problems: list[str] = []
     for path in paths:
         path = Path(path)
         files = sorted(path.rglob("*.toml")) if path.is_dir() else [path]
         for file in files:
             try:
-                rules += config_module.load_rules(file)
+                found = config_module.load_definitions(file)
             except ConfigError as exc:
                 problems += exc.problems
+                continue
+            rules += found[0]
+            correlations += found[1]
     if problems:
         raise ConfigError(problems)
-    return rules
+    return rules, correlations
+
+
+def run_correlations(correlations: Iterable[Correlation], rules: list[Rule]) -> list[CaseResult]:
+    """Each correlation's cases, its base rules taken from the file that defines it."""
+    results = []
+    for correlation in correlations:
+        own = [rule for rule in rules if rule.name in correlation.rules]
+        for n, case in enumerate(correlation.tests, 1):
+            label, passed, expected, got = correlation_testing.run_case(correlation, own, n, case)
+            results.append(CaseResult(correlation.alert_rule, label, passed, expected, got))
+    return results
 
 
 def _records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]] | LogRef:
@@ -58,6 +80,17 @@ def _records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]] | LogRef:
     if not isinstance(value, dict):
         raise ValueError(f"the test record is a JSON {type(value).__name__}, not an object")
     return [value]
+
+
+def case_records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record(s) of a case, read as ``run_case`` reads them (for tests that mutate them)."""
+    source = _records(rule, case)
+    if not isinstance(source, LogRef):
+        return source
+    found: list[dict[str, Any]] = []
+    process_ref(source, Engine([Rule(name="any record", jq_match=".")], prefilter=False),
+                on_match=lambda match, index: found.append(match.record))
+    return found
 
 
 def _show(value: Any) -> str:
@@ -122,24 +155,33 @@ def untested(rules: Iterable[Rule]) -> list[str]:
 
 def cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        rules = collect(args.paths)
+        rules, correlations = collect_all(args.paths)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=err)
         return 1
-    results = run(rules)
+    if not rules:
+        print(f"no rules found in {', '.join(args.paths)} (looked for [[rule]] tables in *.toml files)", file=err)
+        return 1
+    results = run(rules) + run_correlations(correlations, rules)
+    if not results:
+        print(f"no test cases: none of the {len(rules)} rules has a [[rule.test]] case", file=err)
+        return 1
     failed = [r for r in results if not r.passed]
     line = "".join("." if r.passed else "F" for r in results)
     print(line, file=out)
     for result in failed:
-        print(f"\nFAILED {result.rule.origin}: rule {result.rule.name!r}: {result.case}", file=out)
+        kind = "correlation" if any(c.alert_rule is result.rule for c in correlations) else "rule"
+        print(f"\nFAILED {result.rule.origin}: {kind} {result.rule.name!r}: {result.case}", file=out)
         print(f"  expected: {result.expected}", file=out)
         print(f"  got:      {result.got}", file=out)
-    gaps = untested(rules)
+    bases = {name for c in correlations for name in c.rules}
+    gaps = untested(r for r in rules if r.name not in bases or r.tests) + correlation_testing.untested(correlations)
     for gap in gaps:
         print(f"warning: {gap}", file=out)
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
-          f"({len(rules)} rules, {len(gaps)} without both a match and a close miss)", file=out)
-    return 1 if failed or not results else 0
+          f"({len(rules)} rules{f', {len(correlations)} correlations' if correlations else ''}, "
+          f"{len(gaps)} without both a match and a close miss)", file=out)
+    return 1 if failed else 0
 
 
 def register(sub: Any) -> None:

@@ -46,7 +46,7 @@ def current() -> Loaded:
     where = str(location)
     if not location.is_s3:
         if _loaded is None or _loaded.location != where:
-            config = load(location.path or "", resolve=secrets.Resolver())
+            config = load(location.path or "", resolve=secrets.Resolver(), sending=True)
             _loaded = Loaded(where, None, config, Engine(config.rules))
             log.emit("config_loaded", source=where, rules=len(config.rules))
         return _loaded
@@ -62,7 +62,7 @@ def current() -> Loaded:
     text = response["Body"].read().decode("utf-8", errors="replace")
     try:
         config = loads(text, where, settings.bundle_dir(),  # packs ship in the zip
-                       resolve=secrets.Resolver())
+                       resolve=secrets.Resolver(), sending=True)
     except ConfigError as exc:
         if _loaded is None or _loaded.location != where:
             raise

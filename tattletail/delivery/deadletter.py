@@ -12,9 +12,10 @@ the alert is retried rather than lost. S3 has no such limit. A letter is written
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from tattletail.errors import DeadLetterError
 from tattletail.redact import redact
 
 SQS_LIMIT = 256 * 1024
+TimeLeft = Callable[[], float]  # seconds the invocation has left
 
 
 @dataclass
@@ -32,21 +34,40 @@ class Letter:
     handle: str  # SQS receipt handle or S3 key, to delete it once resent
 
 
+def _body(text: str | bytes) -> dict[str, Any]:
+    """A letter's body; one that cannot be read becomes ``{"unreadable": why}`` so that it is reported and
+    kept, and the letters after it are still redriven."""
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        return {"unreadable": f"not JSON: {exc}"}
+    return body if isinstance(body, dict) else {"unreadable": f"a JSON {type(body).__name__}, not an object"}
+
+
 def _encode(letter: dict[str, Any]) -> str:
     return redact(json_text(letter))  # valid UTF-8 whatever the records hold (lone surrogates escaped)
 
 
+def _timed_client(service: str, time_left: TimeLeft | None) -> Any:
+    """A client whose calls end within the invocation's time (``None``: botocore's defaults, the CLI)."""
+    if time_left is None:
+        return aws.client(service)
+    left = time_left()
+    return aws.Clients(service).get(None if math.isinf(left) else max(left, 1.0))
+
+
 class SqsDeadLetters:
-    def __init__(self, queue_url: str, client: Any = None) -> None:
+    def __init__(self, queue_url: str, client: Any = None, time_left: TimeLeft | None = None) -> None:
         self.queue_url = queue_url
         self._client = client
+        self._time_left = time_left
 
     def __str__(self) -> str:
         return self.queue_url
 
     @property
     def client(self) -> Any:
-        return self._client or aws.client("sqs")
+        return self._client or _timed_client("sqs", self._time_left)
 
     def put(self, letter: dict[str, Any]) -> None:
         text = _encode(letter)
@@ -67,7 +88,7 @@ class SqsDeadLetters:
             if not messages:
                 return
             for message in messages:
-                yield Letter(json.loads(message["Body"]), message["ReceiptHandle"])
+                yield Letter(_body(message["Body"]), message["ReceiptHandle"])
 
     def delete(self, letter: Letter) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=letter.handle)
@@ -79,17 +100,18 @@ class SqsDeadLetters:
 
 
 class S3DeadLetters:
-    def __init__(self, url: str, client: Any = None) -> None:
+    def __init__(self, url: str, client: Any = None, time_left: TimeLeft | None = None) -> None:
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.bucket, self.prefix = bucket, prefix.rstrip("/")
         self._client = client
+        self._time_left = time_left
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
     @property
     def client(self) -> Any:
-        return self._client or aws.client("s3")
+        return self._client or _timed_client("s3", self._time_left)
 
     def put(self, letter: dict[str, Any]) -> None:
         key = f"{self.prefix}/{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4()}.json".lstrip("/")
@@ -104,7 +126,7 @@ class S3DeadLetters:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
             for obj in page.get("Contents", []):
                 body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
-                yield Letter(json.loads(body), obj["Key"])
+                yield Letter(_body(body), obj["Key"])
 
     def delete(self, letter: Letter) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=letter.handle)
@@ -116,6 +138,9 @@ class S3DeadLetters:
 DeadLetters = SqsDeadLetters | S3DeadLetters
 
 
-def open_store(url: str) -> DeadLetters:
-    """An SQS queue URL (https://sqs...) or an ``s3://bucket/prefix``."""
-    return S3DeadLetters(url) if url.startswith("s3://") else SqsDeadLetters(url)
+def open_store(url: str, time_left: TimeLeft | None = None) -> DeadLetters:
+    """An SQS queue URL (https://sqs...) or an ``s3://bucket/prefix``; with ``time_left`` (the Lambda's),
+    every call to the store ends before the invocation does."""
+    if url.startswith("s3://"):
+        return S3DeadLetters(url, time_left=time_left)
+    return SqsDeadLetters(url, time_left=time_left)

@@ -59,7 +59,11 @@ def _redrive_one(store: DeadLetters, letter: Any, config: Config, state: State, 
                  deadline: retry.Deadline, sleep: Callable[[float], None] | None, result: RedriveResult) -> str | None:
     """Resend one letter; the reason it is kept, or ``None`` when it is done with."""
     body = letter.body
+    if "unreadable" in body:
+        return f"letter {letter.handle}: unreadable ({body['unreadable']}); kept"
     where = f"letter for rule {body.get('rule')!r} -> destination {body.get('destination')!r}"
+    if not isinstance(body.get("rendered"), dict):
+        return f"{where}: the letter holds no rendered message; kept"
     destination = config.destinations.get(body.get("destination", ""))
     if destination is None:
         return f"{where}: no such destination in {config.source} (defined: {', '.join(config.destinations)})"

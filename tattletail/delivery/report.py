@@ -49,6 +49,7 @@ class Report:
     skipped: str | None = None    # nothing to do: a digest file, not CloudTrail
     annotations: dict[str, Counter[str]] = field(default_factory=dict)  # filled by replay only
     rows: list[dict[str, Any]] = field(default_factory=list)            # kept matches, when asked
+    base_matches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # correlations' input (replay)
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -52,6 +52,14 @@ class Destination:
         ``unresolved`` still hold a secret reference: their values are checked once it is read."""
         return []
 
+    @classmethod
+    def placeholder(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> dict[str, str]:
+        """Keys holding a placeholder (an example copied and not filled in, or nothing usable), each with
+        a message saying what is expected. A distinct outcome from ``validate``: the config still loads
+        so dry runs work (a warning), and it is an error only where sending is asked. ``validate`` is
+        not asked about these keys."""
+        return {}
+
     def render(self, alert: Alert) -> dict[str, Any]:  # pragma: no cover - abstract
         """What would be sent for one alert (the request's parameters)."""
         raise NotImplementedError

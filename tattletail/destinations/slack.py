@@ -6,14 +6,21 @@ code block. Everything taken from the event or a rule's output goes through ``ta
 values in inline code or code blocks that nothing can close, the header as plain text with no
 mention, so a crafted userAgent cannot format, link, mention ``@channel`` or forge a line; and every
 text is cut to Block Kit's limits.
+
+The transport is urllib3, not requests: botocore brings it, so the Lambda runtime already has it and the
+zip need not ship a second HTTP stack; it is imported on the first delivery only (a cold start that
+sends nothing does not pay for it).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from tattletail import redact
 from tattletail.alerts import escape as esc
@@ -21,11 +28,17 @@ from tattletail.alerts.alert import Alert, Digest, View, pretty_json
 from tattletail.destinations.base import Destination, KeySpec, is_placeholder, mask_url, scrub, url_problem
 from tattletail.errors import DeliveryError, RetryableDeliveryError
 
+if TYPE_CHECKING:
+    import urllib3
+
 TEXT_LIMIT = 3000        # characters of text in a section block
 FIELD_LIMIT = 2000       # characters of one section field
 HEADER_LIMIT = 150       # characters of a header block's plain text
 FIELDS_PER_SECTION = 10
 BLOCK_LIMIT = 50
+EXPECTED_URL = "https://hooks.slack.com/services/..."
+# what people write for "put yours here"; upper case only for YOUR, so a real host like yourteam.example is not one
+PLACEHOLDER_MARKS = re.compile(r"YOUR|_{3}|(?i:change[-_]?me|replace[-_]?me|placeholder)|<[^>]*>|^\s*$")
 MARKERS = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
            "low": ":large_blue_circle:", "info": ":white_circle:"}
 
@@ -130,13 +143,38 @@ class SlackWebhook(Destination):
     KEYS: ClassVar[KeySpec] = {"webhook_url": (str, True), "timeout": (float, False)}
 
     def __init__(self, id: str, webhook_url: str, timeout: float = 10.0, *, view: View | None = None,
-                 digest_threshold: int = Destination.DIGEST_THRESHOLD, session: requests.Session | None = None) -> None:
+                 digest_threshold: int = Destination.DIGEST_THRESHOLD, http: urllib3.PoolManager | None = None) -> None:
         super().__init__(id, view=view, digest_threshold=digest_threshold)
         self._url = webhook_url
         if "://" in webhook_url:  # not a secret reference left unresolved (check without --resolve)
             redact.register(webhook_url)
-        self._session = session or requests.Session()
+        self._http = http
         self._timeout = float(timeout)
+
+    @classmethod
+    def placeholder(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> dict[str, str]:
+        """A ``webhook_url`` that is no URL at all (``"___YOUR_SLACK_WEBHOOK___"``, the Go tool's documented
+        example) or one with a placeholder's marks in it. A value that is no URL is shown as written (it is
+        no secret); a URL only masked."""
+        url = values["webhook_url"]
+        if "webhook_url" in unresolved:
+            return {}
+        try:
+            parts = urlsplit(url)
+            is_url = parts.scheme in ("https", "http") and bool(parts.hostname)
+        except ValueError:
+            is_url = False
+        marked = PLACEHOLDER_MARKS.search(url) is not None
+        if is_url and not marked:
+            return {}
+        if is_url:
+            shown = mask_url(url)
+        elif marked or len(url) <= 40 and "/" not in url:
+            shown = repr(url)
+        else:
+            shown = "(not shown)"
+        return {"webhook_url": f"webhook_url {shown} is a placeholder, not a Slack webhook URL "
+                               f"(expected {EXPECTED_URL})"}
 
     @classmethod
     def validate(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> list[str]:
@@ -171,31 +209,78 @@ class SlackWebhook(Destination):
         """POST once. 429 (with its Retry-After), 5xx, timeouts and connection errors are retryable;
         any other status, and a URL that cannot be sent to, are not. Nothing else escapes: whatever
         fails becomes a ``DeliveryError`` whose message never holds the URL. With ``timeout`` (the time
-        this try may take), connecting and reading each wait at most half of it, and never longer than
+        this try may take), connecting and reading each wait at most half of it, the whole request at
+        most all of it (a server trickling its answer cannot hold the try longer), and never longer than
         the configured ``timeout``."""
+        import urllib3  # here, not at the top: most cold starts send nothing, and importing it costs
+
         where = f'destination "{self.id}" (slack_webhook {mask_url(self._url)})'
         unusable = self.unusable()
         if unusable:
             raise DeliveryError(f"{where}: {unusable}")
         wait = self._timeout if timeout is None else max(0.01, min(self._timeout, timeout / 2))
+        total = self._timeout if timeout is None else max(0.01, min(self._timeout, timeout))
         try:
-            response = self._session.post(self._url, json=rendered, timeout=(wait, wait))
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader) as exc:
+            response = _within(total, lambda: _pool(self).request(
+                "POST", self._url, body=json.dumps(rendered).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                timeout=urllib3.Timeout(connect=wait, read=wait, total=total), retries=False, redirect=False))
+        except TimeoutError as exc:
+            raise RetryableDeliveryError(f"{where}: {exc}") from None
+        except (urllib3.exceptions.LocationValueError, urllib3.exceptions.LocationParseError) as exc:
             raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
-        except requests.RequestException as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise RetryableDeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
-        except Exception as exc:  # urllib3 or the codec on an input nobody foresaw: still a delivery error
+        except Exception as exc:  # the codec or urllib3 on an input nobody foresaw: still a delivery error
             raise DeliveryError(f"{where}: {type(exc).__name__}: {scrub(str(exc), self._url)}") from None
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             return
-        message = f"{where}: HTTP {status}: {scrub(esc.one_line(response.text[:200]), self._url)}"
+        text = response.data[:200].decode("utf-8", "replace")
+        message = f"{where}: HTTP {status}: {scrub(esc.one_line(text), self._url)}"
         if status == 429:
             raise RetryableDeliveryError(message, _retry_after(response.headers.get("Retry-After")))
         if status >= 500:
             raise RetryableDeliveryError(message)
         raise DeliveryError(message)
+
+
+def _within(seconds: float, call: Callable[[], Any]) -> Any:
+    """``call()``, or ``TimeoutError`` once ``seconds`` of wall clock have passed. urllib3's timeouts
+    bound each socket operation, so a server trickling its answer a byte at a time could hold a request
+    for ever; the request runs on a daemon thread here and is abandoned at the deadline."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed back to the caller's thread as it is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="slack-post", daemon=True)
+    worker.start()
+    worker.join(seconds + 0.05)
+    if not outcome:
+        raise TimeoutError(f"no complete answer within {seconds:.1f} s (the request was abandoned)")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+_shared: list[urllib3.PoolManager] = []
+
+
+def _pool(destination: SlackWebhook) -> urllib3.PoolManager:
+    """The destination's own pool when one was handed in, else one shared by every webhook of the
+    process (kept across invocations of a warm Lambda, so the TLS connection to Slack is reused)."""
+    if destination._http is not None:
+        return destination._http
+    if not _shared:
+        import urllib3
+
+        _shared.append(urllib3.PoolManager(maxsize=4))
+    return _shared[0]
 
 
 def _retry_after(header: str | None) -> float | None:

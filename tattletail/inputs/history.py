@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from tattletail import aws
 from tattletail.errors import SourceError
-from tattletail.inputs.logfile import GZIP_MAGIC, is_digest_key
+from tattletail.inputs.logfile import GZIP_MAGIC, is_digest_key, iter_records
 
 SINGLE_RECORD_LIMIT = 10 * 1024 * 1024  # a record alone in a file; CloudTrail's own limit is far below
 
@@ -45,20 +45,27 @@ class LogRef:
 
     def single_record(self) -> dict[str, Any] | None:
         """The record of a local file holding one CloudTrail record rather than a log file (what
-        ``aws cloudtrail lookup-events`` or a console copy gives), or ``None``. Bounded in size."""
+        ``aws cloudtrail lookup-events`` or a console copy gives), or ``None``. It is read by the same
+        reader as log files (the same limits, the same numbers), as the one record of a log."""
         if self.path is None:
             return None
-        with open(self.path, "rb") as fh:
-            data = fh.read(SINGLE_RECORD_LIMIT + 1)
-        if data[:2] == GZIP_MAGIC:
-            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(SINGLE_RECORD_LIMIT + 1)
-        if len(data) > SINGLE_RECORD_LIMIT:
+        try:
+            with open(self.path, "rb") as fh:
+                data = fh.read(SINGLE_RECORD_LIMIT + 1)
+            if data[:2] == GZIP_MAGIC:
+                data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(SINGLE_RECORD_LIMIT + 1)
+        except (OSError, EOFError, zlib.error):  # unreadable or damaged: not a record either
+            return None
+        text = data.decode("utf-8", "replace").lstrip("\ufeff").strip()
+        if len(data) > SINGLE_RECORD_LIMIT or not text.startswith("{"):
             return None
         try:
-            value = json.loads(data.decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError):
+            found = list(iter_records(io.BytesIO(b'{"Records":[' + text.encode() + b"]}"), self.name))
+        except SourceError:
             return None
-        return value if isinstance(value, dict) and "Records" not in value else None
+        if len(found) != 1 or "Records" in found[0]:
+            return None
+        return found[0]
 
 
 def key_date(key: str) -> tuple[int, int | None, int | None] | None:

@@ -23,9 +23,12 @@ path is a string in values."""
 
 
 def _path(node: Node) -> Path | None:
-    """``.a.b`` as ``("a", "b")``; ``None`` for anything else (``.a?``, ``.a[0]``, a call...)."""
+    """``.a.b`` (or ``.a?.b?``) as ``("a", "b")``; ``None`` for anything else (``.a[0]``, a call...).
+    ``.a?.b?`` outputs a string only where ``.a.b`` is that string, so the condition is as necessary."""
     if node == ("identity",):
         return ()
+    if node[0] == "optional" and node[1][0] == "field":
+        return _path(node[1])
     if node[0] == "field":
         base = _path(node[1])
         return None if base is None else (*base, node[2])

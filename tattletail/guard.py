@@ -1,0 +1,403 @@
+"""Static termination check of jq programs: which rules may run in the Lambda's own process.
+
+A jq rule runs on records that an attacker partly writes (request parameters, user agents, names), and
+libjq cannot be interrupted: a rule that loops, recurses or allocates without bound on one record would
+hang the invocation or, when libjq's allocator gives up, ``abort()`` the whole process. So every program
+is judged here, once, when the engine is built:
+
+``proven``
+    Provably terminating, with a cost bounded by a low-degree polynomial of the record's size: no
+    ``def``, no ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``,
+    ``recurse(f)``), ``range`` only with small constant bounds, string repetition only by small
+    constants, regular expressions without nested or alternated repeats (exponential backtracking),
+    few whole-record traversals (``..``, ``paths``, ``walk``), few additions of two computed values
+    (each may double a size), and only builtins known to terminate. These rules run in-process as
+    before (compiled Python or the combined libjq program): every rule of the shipped packs and of the
+    benchmark sets is proven.
+``unproven``
+    Anything else, with the reasons. The engine evaluates such rules in a child process under a
+    wall-clock budget (``tattletail.sandbox``). Unproven is not wrong: ``until(. > 3; . + 1)`` ends.
+``unbounded``
+    Constructs that, once reached, cannot end: ``until(false; ...)``, a ``def`` that calls itself with
+    no way out (``def f: f;``, ``def f: [f];``), an endless generator collected whole
+    (``[repeat(.)]``, ``last(range(1e12))``), a string literal repeated into hundreds of MB. The loader
+    refuses them as it refuses a program that does not compile (see ``problems``).
+
+Why a token-level analysis rather than ``jq.parse``'s AST: libjq rules are precisely those the compiled
+subset's parser refuses (``def``, ``as``, ``reduce``...), so the check must read all of jq. It does so
+conservatively: whatever it cannot read or judge is *unproven*, never *proven*, and only unmistakable
+patterns are *unbounded*, so a sensible rule is never refused.
+
+The threat is a careless rule meeting a hostile record, not a hostile rule author (who could as well
+write a rule that never matches): a program crafted against this check, such as a long chain of
+size-doubling steps, may pass as proven.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from tattletail.backtracking import regex_risk
+
+RANGE_LIMIT = 100_000          # outputs of one constant range still proven
+RANGE_PRODUCT_LIMIT = 1_000_000
+REPEAT_LIMIT = 10_000          # string * n still proven
+TRAVERSAL_LIMIT = 2            # .., paths, walk... more than this may multiply into a high-degree polynomial
+GROWTH_LIMIT = 6               # additions of two computed values (each may double a size): 2**6 times the record
+ENDLESS_COUNT = 1e9            # a constant range this long never ends within any budget
+HUGE_STRING = 100_000_000      # bytes a literal repetition may build before it is refused
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# jq 1.8's builtins that end on any finite input in time polynomial in its size (regex ones are checked
+# for backtracking separately). Deliberately written out: a new builtin is unproven until judged.
+TERMINATING = _words("""
+IN INDEX JOIN abs acos acosh add all any arrays ascii ascii_downcase ascii_upcase asin asinh atan atan2 atanh
+booleans bsearch builtins cbrt ceil contains copysign cos cosh debug del delpaths drem empty endswith env
+erf erfc error exp exp10 exp2 explode expm1 fabs fdim finites first flatten floor fma fmax fmin fmod format
+frexp from_entries fromdate fromdateiso8601 fromjson fromstream gamma get_jq_origin get_prog_origin
+get_search_list getpath gmtime group_by halt halt_error has have_decnum have_literal_numbers hypot implode
+in index indices infinite input input_filename input_line_number inputs inside isempty isfinite isinfinite
+isnan isnormal isvalid iterables join keys keys_unsorted last ldexp leaf_paths length lgamma lgamma_r limit
+localtime log log10 log1p log2 logb ltrim ltrimstr map map_values max max_by min min_by mktime modf nan
+nearbyint nextafter nexttoward normals not now nth nulls numbers objects path paths pick pow recurse
+remainder reverse rindex rint round rtrim rtrimstr scalars scalb scalbln select setpath significand sin
+sinh skip sort sort_by splits sqrt startswith stderr strflocaltime strftime strings strptime tan tanh
+tgamma to_entries toarray toboolean todate todateiso8601 tojson tonumber tostream tostring transpose trim
+trimstr trunc truncate_stream type unique unique_by utf8bytelength values walk with_entries
+test match capture scan split sub gsub
+""")
+REGEX_BUILTINS = frozenset({"test", "match", "capture", "scan", "split", "splits", "sub", "gsub"})
+LOOPING = {"while": "while", "until": "until", "repeat": "repeat", "combinations": "combinations"}
+TRAVERSALS = frozenset({"..", "paths", "leaf_paths", "tostream", "walk", "recurse"})
+KEYWORDS = frozenset({"if", "then", "elif", "else", "end", "as", "def", "reduce", "foreach", "try", "catch",
+                      "label", "import", "include", "and", "or", "__loc__", "break", "true", "false", "null"})
+
+_TOKEN = re.compile(r"""
+      (?P<ws>\s+|\#[^\n]*)
+    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<var>\$(?:__loc__|[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*))
+    | (?P<format>@[A-Za-z0-9_]+)
+    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
+    | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    | (?P<op>\?//|//=|//|\|=|\+=|-=|\*=|/=|%=|==|!=|<=|>=|\.\.|[.|,()\[\]{}:;?<>=+\-*/%])
+    """, re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str   # field var format ident num op str
+    text: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the check found: ``unproven`` reasons (empty: proven) and ``unbounded`` reasons."""
+
+    unproven: tuple[str, ...] = ()
+    unbounded: tuple[str, ...] = ()
+
+    @property
+    def proven(self) -> bool:
+        return not self.unproven and not self.unbounded
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def tokenize(program: str) -> list[Tok]:
+    """jq's tokens; a string's interpolations ``\\(...)`` become ``( tokens )`` after the string."""
+    out: list[Tok] = []
+    pos = 0
+    while pos < len(program):
+        if program[pos] == '"':
+            pos = _string(program, pos, out)
+            continue
+        m = _TOKEN.match(program, pos)
+        if not m:
+            raise _Unreadable(f"token {program[pos:pos + 10]!r}")
+        if m.lastgroup != "ws":
+            out.append(Tok(m.lastgroup or "", m.group()))
+        pos = m.end()
+    return out
+
+
+def _string(program: str, start: int, out: list[Tok]) -> int:
+    pos, text, inner = start + 1, [], []
+    while pos < len(program):
+        ch = program[pos]
+        if ch == "\\" and program.startswith("\\(", pos):
+            depth, end = 0, pos + 1
+            while end < len(program):  # the interpolation's closing parenthesis, strings inside skipped
+                c = program[end]
+                if c == '"':
+                    end = _string(program, end, []) - 1
+                elif c == "(":
+                    depth += 1
+                elif c == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                end += 1
+            inner.append(program[pos + 2:end])
+            pos = end + 1
+        elif ch == "\\":
+            text.append(program[pos:pos + 2])
+            pos += 2
+        elif ch == '"':
+            try:
+                value = json.loads('"' + "".join(text) + '"') if not inner else "".join(text)
+            except ValueError:
+                value = "".join(text)
+            out.append(Tok("str", value))
+            for code in inner:
+                out.extend([Tok("op", "("), *tokenize(code), Tok("op", ")")])
+            return pos + 1
+        else:
+            text.append(ch)
+            pos += 1
+    raise _Unreadable("unterminated string")
+
+
+def _close(tokens: list[Tok], i: int) -> int:
+    """Index of the bracket closing the one at ``i``."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j].kind == "op" and tokens[j].text in "([{":
+            depth += 1
+        elif tokens[j].kind == "op" and tokens[j].text in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise _Unreadable("unbalanced brackets")
+
+
+def _args(tokens: list[Tok], i: int) -> list[list[Tok]]:
+    """The ``;``-separated arguments of the call whose name is at ``i`` (none without parentheses)."""
+    if i + 1 >= len(tokens) or tokens[i + 1].text != "(" or tokens[i + 1].kind != "op":
+        return []
+    end = _close(tokens, i + 1)
+    args: list[list[Tok]] = [[]]
+    depth = 0
+    for tok in tokens[i + 2:end]:
+        if tok.kind == "op" and tok.text in "([{":
+            depth += 1
+        elif tok.kind == "op" and tok.text in ")]}":
+            depth -= 1
+        if depth == 0 and tok.kind == "op" and tok.text == ";":
+            args.append([])
+        else:
+            args[-1].append(tok)
+    return args
+
+
+def _constant(arg: list[Tok]) -> float | None:
+    """A numeric literal argument (maybe negative), else ``None``."""
+    if len(arg) == 1 and arg[0].kind == "num":
+        return float(arg[0].text)
+    if len(arg) == 2 and arg[0].text == "-" and arg[1].kind == "num":
+        return -float(arg[1].text)
+    if len(arg) == 1 and arg[0].text == "infinite":
+        return float("inf")
+    return None
+
+
+def _range_count(args: list[list[Tok]]) -> float | None:
+    """How many outputs a constant ``range`` gives (``None``: not constant or not finite)."""
+    values = [_constant(a) for a in args]
+    if not values or any(v is None for v in values):
+        return None
+    nums = [v for v in values if v is not None]
+    start, stop, step = (0.0, nums[0], 1.0) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) > 2 else 1.0)
+    if step == 0 or step != step or stop != stop:
+        return float("inf") if step == 0 and stop > start else None
+    return max(0.0, (stop - start) / step)
+
+
+def _is_key(tokens: list[Tok], i: int, stack: list[str]) -> bool:
+    """An identifier in key position of an object construction (``{user: .a}``, ``{user}``)."""
+    return bool(stack) and stack[-1] == "{" and i > 0 and tokens[i - 1].text in ("{", ",") \
+        and i + 1 < len(tokens) and tokens[i + 1].text in (":", ",", "}")
+
+
+@dataclass
+class _Def:
+    name: str
+    params: set[str]
+    start: int   # first token of the body
+    end: int     # the ';' closing it
+
+
+def _defs(tokens: list[Tok]) -> list[_Def]:
+    """Every ``def name(params): body;`` with the token span of its body."""
+    found: list[_Def] = []
+
+    def read(i: int) -> int:  # tokens[i] is "def"; returns the index after its closing ';'
+        if i + 1 >= len(tokens) or tokens[i + 1].kind != "ident":
+            raise _Unreadable("def without a name")
+        name, j, params = tokens[i + 1].text, i + 2, set()
+        if j < len(tokens) and tokens[j].text == "(":
+            end = _close(tokens, j)
+            params = {t.text.lstrip("$") for t in tokens[j + 1:end] if t.kind in ("ident", "var")}
+            j = end + 1
+        if j >= len(tokens) or tokens[j].text != ":":
+            raise _Unreadable("def without ':'")
+        start, depth, k = j + 1, 0, j + 1
+        while k < len(tokens):
+            tok = tokens[k]
+            if tok.kind == "ident" and tok.text == "def":
+                k = read(k)
+                continue
+            if tok.kind == "op" and tok.text in "([{":
+                depth += 1
+            elif tok.kind == "op" and tok.text in ")]}":
+                depth -= 1
+            elif tok.kind == "op" and tok.text == ";" and depth == 0:
+                found.append(_Def(name, params, start, k))
+                return k + 1
+            k += 1
+        raise _Unreadable(f"def {name} is not closed by ';'")
+
+    i = 0
+    while i < len(tokens):
+        i = read(i) if tokens[i].kind == "ident" and tokens[i].text == "def" else i + 1
+    return found
+
+
+# tokens through which a recursive call is always reached: no branch, no iteration, no output first
+_NO_EXIT = frozenset({".", "|", "(", ")", "+", "-", "*", "/", "%", "[", "]", ";"})
+
+
+def _recursion(tokens: list[Tok], d: _Def) -> tuple[bool, bool]:
+    """(calls itself, always reaches that call before any way out)."""
+    body = tokens[d.start:d.end]
+    calls = any(t.kind == "ident" and t.text == d.name and (k == 0 or body[k - 1].text != "def")
+                for k, t in enumerate(body))
+    if not calls:
+        return False, False
+    for k, t in enumerate(body):
+        if t.kind in ("num", "str") or (t.kind == "ident" and t.text == d.name):
+            continue
+        if t.kind != "op" or t.text not in _NO_EXIT:
+            return True, False
+        if t.text == "[" and k > 0 and (body[k - 1].text in (".", "]", ")") or body[k - 1].kind == "field"):
+            return True, False  # .[...] indexes or iterates: it may be empty or fail, a way out
+    return True, True
+
+
+def analyse(program: str) -> Verdict:
+    """The verdict on one jq program."""
+    try:
+        tokens = tokenize(program)
+        return _analyse(tokens)
+    except (_Unreadable, RecursionError, ValueError) as exc:
+        return Verdict(unproven=(f"not read by the termination check: {exc}",))
+
+
+def _analyse(tokens: list[Tok]) -> Verdict:
+    unproven: list[str] = []
+    never: list[str] = []
+    defs = _defs(tokens)
+    names = {d.name for d in defs} | {p for d in defs for p in d.params}
+    for d in defs:
+        recursive, always = _recursion(tokens, d)
+        if always:
+            never.append(f"def {d.name} calls itself with no way out: it recurses without end")
+        elif recursive:
+            unproven.append(f"recursive def {d.name}")
+    if defs:
+        unproven.append("def (a function called many times can multiply the work)")
+    stack: list[str] = []
+    range_product, traversals, growth = 1.0, 0, 0
+    for i, tok in enumerate(tokens):
+        prev = tokens[i - 1] if i > 0 else None
+        if tok.kind == "op":
+            if tok.text in "([{":
+                stack.append(tok.text)
+            elif tok.text in ")]}" and stack:
+                stack.pop()
+            elif tok.text == "..":
+                traversals += 1
+            elif tok.text in ("*", "*="):
+                _repetition(tokens, i, unproven, never)
+            elif tok.text in ("+", "+=") and prev is not None and i + 1 < len(tokens) \
+                    and prev.kind not in ("num", "str") and tokens[i + 1].kind not in ("num", "str"):
+                growth += 1
+            continue
+        if tok.kind != "ident" or _is_key(tokens, i, stack) or (prev is not None and prev.text == "def"):
+            continue
+        name, args = tok.text, _args(tokens, i)
+        collected = prev is not None and (prev.text == "[" or prev.text == "reduce") \
+            or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text == "last")
+        if name in ("reduce", "foreach"):
+            unproven.append(name)
+        elif name in ("import", "include"):
+            unproven.append(f"{name} (a module the check cannot see)")
+        elif name in KEYWORDS or name in names:
+            continue
+        elif name in LOOPING:
+            unproven.append(LOOPING[name])
+            _endless(name, args, collected, never)
+        elif name == "recurse" and args:
+            unproven.append("recurse(f)")
+            if collected and args[0] and [t.text for t in args[0]] == ["."]:
+                never.append("[recurse(.)] collects an endless generator")
+        elif name == "range":
+            count = _range_count(args)
+            if count is None or count > RANGE_LIMIT:
+                unproven.append("range with a computed or large bound")
+            if count is not None and count >= ENDLESS_COUNT and collected:
+                never.append(f"collects range of {count:.3g} outputs: it cannot end in any budget")
+            range_product *= count if count is not None else float("inf")
+        elif name in REGEX_BUILTINS:
+            pattern = args[0] if args else []
+            if len(pattern) != 1 or pattern[0].kind != "str":
+                unproven.append(f"{name} with a computed regular expression")
+            elif (risk := regex_risk(pattern[0].text)) is not None:
+                unproven.append(f"{name}({pattern[0].text!r}): {risk}")
+        elif name not in TERMINATING:
+            unproven.append(f"{name} (not known to terminate)")
+        if name in TRAVERSALS and (name != "recurse" or not args):
+            traversals += 1
+    if range_product > RANGE_PRODUCT_LIMIT and not any(r.startswith("range") for r in unproven):
+        unproven.append("ranges whose product is large")
+    if traversals > TRAVERSAL_LIMIT:
+        unproven.append(f"{traversals} whole-record traversals")
+    if growth > GROWTH_LIMIT:
+        unproven.append(f"{growth} additions of computed values (each may double a size)")
+    return Verdict(tuple(dict.fromkeys(unproven)), tuple(dict.fromkeys(never)))
+
+
+def _endless(name: str, args: list[list[Tok]], collected: bool, never: list[str]) -> None:
+    cond = [t.text for t in args[0]] if args else []
+    if name == "until" and cond in (["false"], ["null"]):
+        never.append(f"until({cond[0]}; ...) never ends")
+    elif collected and (name == "repeat" or (name == "while" and len(cond) == 1
+                                             and (args[0][0].kind in ("num", "str") or cond == ["true"]))):
+        never.append(f"collects {name}(...), an endless generator")
+
+
+def _repetition(tokens: list[Tok], i: int, unproven: list[str], never: list[str]) -> None:
+    """``a * b`` repeats a string when one side is a string and the other a number: proven only when
+    one side is a small numeric literal."""
+    left = tokens[i - 1] if i > 0 else None
+    right = tokens[i + 1] if i + 1 < len(tokens) else None
+    if right is not None and right.text == "-" and i + 2 < len(tokens):
+        right = tokens[i + 2]
+    numbers = [float(t.text) for t in (left, right) if t is not None and t.kind == "num"]
+    if any(n <= REPEAT_LIMIT for n in numbers):
+        return
+    unproven.append("multiplication by a computed or large number (string repetition)")
+    texts = [t.text for t in (left, right) if t is not None and t.kind == "str"]
+    if numbers and texts and max(numbers) * max(len(s.encode()) for s in texts) >= HUGE_STRING:
+        never.append(f"repeats a string {max(numbers):.3g} times: hundreds of MB at least")
+
+
+def problems(program: str) -> list[str]:
+    """What the loader refuses in a program: the constructs that never end once reached."""
+    return list(analyse(program).unbounded)

@@ -1,0 +1,332 @@
+"""Every rule evaluation is bounded: runaway rules (loops, recursion, allocation, backtracking regexes)
+are stopped, reported and disabled, the good rules beside them still deliver, libjq's aborts never take
+the process down, and the loader refuses what can never end."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tattletail import commands as cli
+from tattletail import handler
+from tattletail.backtracking import regex_risk
+from tattletail.config import current
+from tattletail.config import loader as config_module
+from tattletail.engine import Engine, isolation_notes
+from tattletail.errors import ConfigError
+from tattletail.guard import analyse
+from tattletail.rules import Rule
+from tests.helpers import BENCH, ROOT, FakeSlack, log_bytes, s3_event
+
+MB = 1 << 20
+
+# Rules the loader accepts (they can end) that run away on hostile records.
+LOOP = "select(.requestParameters.count != null) | .requestParameters.count | until(. == 0; . - 1) | . == 0"
+RECURSION = ("def depth: if . == 0 then 0 else (. - 1 | depth) + 1 end;"
+             " select(.requestParameters.count != null) | .requestParameters.count | depth | . > 100")
+ALLOCATION = "select(.requestParameters.size != null) | [range(.requestParameters.size)] | length > 5"
+REGEX = 'select(.userAgent | test("^(a+)+$"))'
+REPEAT = 'select(.requestParameters.size != null) | ("ab" * .requestParameters.size | length) > 5'
+RUNAWAY = {"Loop": LOOP, "Recursion": RECURSION, "Allocation": ALLOCATION, "Backtracking": REGEX}
+
+
+def record(n: int, name: str = "PutObject", **extra: Any) -> dict[str, Any]:
+    return {"eventVersion": "1.08", "eventID": f"ev-{n}", "eventTime": "2026-11-20T10:00:00Z",
+            "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice"},
+            "userAgent": "aws-cli/2.0", "requestParameters": {"userName": f"user{n}"}, **extra}
+
+
+def hostile(n: int) -> dict[str, Any]:
+    """A record on which every runaway rule runs away (a count that never reaches 0, a huge size, a user
+    agent that makes the regex backtrack), and that the good rules must still match."""
+    return record(n, "CreateUser", userAgent="a" * 3000 + "!",
+                  requestParameters={"userName": f"user{n}", "count": 0.5, "size": 1e9})
+
+
+def good_rules() -> list[Rule]:
+    return [
+        Rule.compiled("Create User", 'select(.eventName == "CreateUser") | "user: \\(.requestParameters.userName)"'),
+        # outside the compiled subset: libjq, in-process (proven)
+        Rule.compiled("Create User (libjq)", '.eventName as $n | select($n == "CreateUser") | true'),
+        # unproven but fine: isolated, and still matching
+        Rule.compiled("Counted", "select(.eventName == \"CreateUser\") | (.requestParameters.userName | length)"
+                                 " as $l | [limit($l; repeat(1))] | length > 0"),
+    ]
+
+
+# ----------------------------------------------------------------------------------- the static check
+
+
+@pytest.mark.parametrize("program", [
+    "until(false; .)", "def f: f; f", "def f: [f]; f", "def f: 1 + f; .a | f", "last(range(1e12))",
+    "[range(1e9)]", '"abc" * 1e9', "[repeat(1)]", "[while(true; .)]", "reduce range(1e10) as $x (0; . + 1)",
+])
+def test_guard_refuses_programs_that_can_never_end(program: str) -> None:
+    verdict = analyse(program)
+    assert verdict.unbounded and not verdict.proven
+
+
+@pytest.mark.parametrize("program", [
+    LOOP, RECURSION, ALLOCATION, REGEX, REPEAT, "until(. > 3; . + 1)", "[limit(3; repeat(.))]",
+    "first(range(1e12))", "def f: .a | f; f", "recurse(.children[]?)", "reduce .[] as $x (0; . + 1)",
+    ".a * .b", "[range(.n)]", "custom_function", '.a | test(.pattern)', ".. | .. | ..",
+])
+def test_guard_leaves_programs_that_may_end_unproven_but_accepted(program: str) -> None:
+    verdict = analyse(program)
+    assert verdict.unproven and not verdict.unbounded
+
+
+@pytest.mark.parametrize("program", [
+    'select(.eventName == "X")', '{user: .a, ip} | select(.user)', '"a \\(.x | tostring) b"',
+    ". as [$a, $b] | $a", "label $out | 1, break $out", "$__loc__", "$ENV.HOME", "[range(5)]", ".a * 2",
+    '@base64 "x\\(.a)"', 'select(.a | test("^(10\\\\.|172\\\\.(1[6-9]|2[0-9]|3[01])\\\\.)"))',
+    'select(.a | test("(?:.|\\\\n)*arn(?:.|\\\\n)*$"))', "[paths] | length", ".a + .b",
+])
+def test_guard_proves_ordinary_programs(program: str) -> None:
+    assert analyse(program).proven, analyse(program)
+
+
+@pytest.mark.parametrize(("pattern", "risky"), [
+    ("(a+)+$", True), ("(a|a)*", True), ("(?:a|bc)*", True), (r"(\w+\.)*x", True), (r"(a)\1", True),
+    ("(a*){2,3}", True), ("^(List|Get|Describe)", False), ("(?i)(kali|parrot)", False), (".*a.*b", False),
+    ("(a|b)*", False), (r"(?:.|\n)*x", False), ("a{2,}", False), ("[(]+", False),
+])
+def test_regex_risk_names_exponential_backtracking(pattern: str, risky: bool) -> None:
+    assert (regex_risk(pattern) is not None) == risky
+
+
+def test_every_shipped_and_benchmark_rule_is_proven_so_it_stays_in_process() -> None:
+    packs = sorted((ROOT / "rules").glob("*.toml"))
+    rules = [rule for pack in packs for rule in config_module.load_pack(pack)]
+    rules += config_module.load(ROOT / "tattletail.toml").rules
+    if BENCH.is_dir():
+        rules += [rule for path in sorted(BENCH.glob("*.toml")) for rule in config_module.load(path).rules]
+    assert len(rules) > 90
+    assert [(r.name, analyse(r.jq_match).unproven) for r in rules if not analyse(r.jq_match).proven] == []
+    assert Engine(rules).isolated == []
+
+
+# ----------------------------------------------------------------------------------- the loader, check
+
+
+def rule_toml(name: str, program: str, **extra: str) -> str:
+    lines = [f"[[rule]]\nname = {json.dumps(name)}\njq_match = '''{program}'''"]
+    lines += [f"{key} = '''{value}'''" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_loader_refuses_rules_that_can_never_end_naming_rule_and_construct() -> None:
+    text = (rule_toml("Loop", "select(.a) | until(false; .)") + rule_toml("Recursion", "def f: [f]; f")
+            + rule_toml("Title", ".a", title='"x" * 1e9'))
+    with pytest.raises(ConfigError) as info:
+        config_module.loads(text, "t.toml")
+    assert info.value.problems == [
+        "t.toml: rule 'Loop': jq_match can never end: until(false; ...) never ends",
+        "t.toml: rule 'Recursion': jq_match can never end: def f calls itself with no way out: it recurses"
+        " without end",
+        "t.toml: rule 'Title': title can never end: repeats a string 1e+09 times: hundreds of MB at least",
+    ]
+
+
+def test_loader_accepts_unproven_rules_and_check_notes_they_run_isolated(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(rule_toml("Loop", LOOP) + rule_toml("Plain", 'select(.eventName == "X")'))
+    config = config_module.load(path)
+    notes = isolation_notes(config.rules)
+    assert len(notes) == 1 and notes[0].startswith("rule 'Loop': not proven to terminate (until)")
+    out = io.StringIO()
+    assert cli.main(["check", str(path)], out, io.StringIO()) == 0
+    assert "note: rule 'Loop': not proven to terminate (until)" in out.getvalue()
+    path.write_text(rule_toml("Never", "until(false; .)"))
+    err = io.StringIO()
+    assert cli.main(["check", str(path)], io.StringIO(), err) == 1
+    assert "jq_match can never end: until(false; ...) never ends" in err.getvalue()
+
+
+# ----------------------------------------------------------------------------------- the engine
+
+
+class Errors:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None, str]] = []
+
+    def __call__(self, rule: Rule, rec: dict[str, Any], message: str) -> None:
+        self.seen.append((rule.name, rec.get("eventID"), message))
+
+    def of(self, name: str) -> list[tuple[str | None, str]]:
+        return [(event, message) for rule, event, message in self.seen if rule == name]
+
+
+def assert_stopped_then_disabled(name: str, reports: list[tuple[str | None, str]], hostile_ids: list[str]) -> None:
+    """The rule was stopped on each hostile record, with its event ID, until its third overrun disabled it.
+    The backtracking regex may instead fail in time on a record, by Oniguruma's own retry limit, which
+    is a runtime error like any other and no overrun (whichever comes first depends on the machine)."""
+    events = [event for event, _ in reports]
+    overruns = [k for k, (_, message) in enumerate(reports) if "evaluation stopped on event" in message]
+    assert all(k in overruns or (name == "Backtracking" and "retry-limit-in-match" in message)
+               for k, (_, message) in enumerate(reports)), reports
+    if len(overruns) == 3:  # disabled: nothing reported after the third overrun
+        assert events == hostile_ids[:overruns[-1] + 1], reports
+        assert "overrun 3 of 3, disabled for the rest of the object" in reports[-1][1]
+    else:
+        assert name == "Backtracking" and events == hostile_ids, reports
+
+
+def test_runaway_rules_are_stopped_reported_and_disabled_while_good_rules_match(caplog) -> None:
+    bad = [Rule.compiled(name, program) for name, program in RUNAWAY.items()]
+    rules = good_rules() + bad
+    errors = Errors()
+    engine = Engine(rules, budget=0.5, on_error=errors)
+    try:
+        assert [r.name for r in engine.isolated] == ["Counted", *RUNAWAY]
+        records = [hostile(n) for n in range(5)] + [record(9, "CreateUser")]
+        with caplog.at_level(logging.INFO, logger="tattletail"):
+            found = [[m.rule.name for m in engine.evaluate(r)] for r in records]
+    finally:
+        engine.close()
+    assert found == [["Create User", "Create User (libjq)", "Counted"]] * 6
+    for name in RUNAWAY:
+        assert_stopped_then_disabled(name, errors.of(name), [f"ev-{n}" for n in range(5)])
+        for _, message in errors.of(name):
+            assert "budget 0.5 s per record" in message or "retry-limit" in message
+    disabled = [json.loads(r.getMessage()) for r in caplog.records if '"rule_disabled"' in r.getMessage()]
+    assert {d["rule"] for d in disabled} >= {"Loop", "Recursion", "Allocation"}
+    assert all(d["budget_seconds"] == 0.5 and d["last_event_id"] == "ev-2"
+               for d in disabled if d["rule"] != "Backtracking")
+
+
+def test_a_new_object_handler_starts_a_new_count() -> None:
+    engine = Engine([Rule.compiled("Loop", LOOP)], budget=0.2)
+    try:
+        first, second = Errors(), Errors()
+        for n in range(4):
+            engine.evaluate(hostile(n), first)
+        engine.evaluate(hostile(5), second)  # pipeline.evaluate passes a new handler per object
+    finally:
+        engine.close()
+    assert len(first.seen) == 3 and len(second.seen) == 1
+
+
+def test_recursion_that_aborts_libjq_in_process_only_kills_the_child() -> None:
+    program = "def f: [f]; .requestParameters | f"
+    limit = 256 * MB
+    # in-process, this rule takes the whole interpreter down (libjq calls abort())
+    code = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}));"
+            f"from tattletail.rules import Rule; Rule('r', {program!r}).match({{'requestParameters': 1}})")
+    died = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=120)
+    assert died.returncode < 0 and b"cannot allocate memory" in died.stderr
+    # through the engine, the child dies instead, is restarted, and the other rules go on
+    errors = Errors()
+    engine = Engine([Rule.compiled("Recursion", program), *good_rules()], budget=60.0, on_error=errors,
+                    sandbox_memory=limit)
+    try:
+        found = [[m.rule.name for m in engine.evaluate(hostile(n))] for n in range(2)]
+        starts = engine._sandbox.starts if engine._sandbox else 0
+    finally:
+        engine.close()
+    assert found == [["Create User", "Create User (libjq)", "Counted"]] * 2
+    assert [event for event, _ in errors.of("Recursion")] == ["ev-0", "ev-1"]
+    assert all("crashed the isolation child (SIGABRT" in message for _, message in errors.of("Recursion"))
+    assert starts == 3  # one child, killed twice by the rule, restarted each time for the rule after it
+
+
+def test_compiled_python_path_never_runs_unproven_rules() -> None:
+    """A backtracking regex or a computed string repetition compiles to Python, where nothing could stop
+    it (``re`` and ``str * n`` hold the interpreter); the engine isolates them instead."""
+    regex, repeat = Rule.compiled("Backtracking", REGEX), Rule.compiled("Repeat", REPEAT)
+    assert regex.python is not None and repeat.python is not None  # the compiled subset would accept them
+    errors = Errors()
+    engine = Engine([regex, repeat, *good_rules()], budget=5.0, on_error=errors)
+    try:
+        assert engine.isolated[:2] == [regex, repeat] and len(engine._python) == 1  # only the proven rule runs compiled
+        found = [m.rule.name for m in engine.evaluate(hostile(1))]
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    assert {name for name, _, _ in errors.seen} == {"Backtracking", "Repeat"}
+
+
+def test_budget_holds_off_the_main_thread() -> None:
+    """No signal is involved, so an engine run from a worker thread is bounded all the same."""
+    errors = Errors()
+    engine = Engine([Rule.compiled("Loop", LOOP), *good_rules()], budget=0.3, on_error=errors)
+    found: list[list[str]] = []
+    worker = threading.Thread(target=lambda: found.append([m.rule.name for m in engine.evaluate(hostile(1))]))
+    try:
+        worker.start()
+        worker.join(timeout=120)
+    finally:
+        engine.close()
+    assert not worker.is_alive()
+    assert found == [["Create User", "Create User (libjq)", "Counted"]]
+    assert [event for _, event, _ in errors.seen] == ["ev-1"]
+
+
+# ----------------------------------------------------------------------------------- the Lambda
+
+
+BUCKET = "trail-bucket"
+KEY = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/20/123456789012_CloudTrail_us-east-1_20261120T1000Z_x.json.gz"
+
+
+class Context:
+    """A Lambda context whose deadline is ``seconds`` from its creation."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def test_lambda_delivers_good_alerts_beside_runaway_rules_before_its_deadline(
+        aws: None, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    config = tmp_path / "tattletail.toml"
+    good = ('[[rule]]\nname = "Create User"\ndestinations = ["Slack"]\n'
+            "jq_match = 'select(.eventName == \"CreateUser\") | \"user: \\\\(.requestParameters.userName)\"'\n")
+    bad = "".join(rule_toml(name, program) + 'destinations = ["Slack"]\n' for name, program in RUNAWAY.items())
+    destination = f'[[destination]]\nid = "Slack"\ntype = "slack_webhook"\nwebhook_url = "{slack.url()}"\n'
+    config.write_text(good + bad + destination)
+    monkeypatch.setenv("TATTLETAIL_CONFIG", str(config))
+    monkeypatch.setenv("TATTLETAIL_RULE_BUDGET", "0.5")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+    records = [hostile(n) if n % 2 == 0 else record(n, "CreateUser") for n in range(10)]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=log_bytes(records))
+    context = Context(60.0)
+    with caplog.at_level(logging.INFO, logger="tattletail"):
+        result = handler.lambda_handler(s3_event(BUCKET, KEY), context)
+    assert context.get_remaining_time_in_millis() > 0  # ended before its deadline
+    try:
+        assert result["matches"] == 10 and result["deliveries"] == 10
+        texts = sorted(json.dumps(post) for post in slack.posts)
+        assert len(texts) == 10 and all(f"user{n}" in " ".join(texts) for n in range(10))
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
+        # one summary per rule and object (count, first error, first event), not a line per record
+        summaries = {line["rule"]: line for line in lines if line["event"] == "rule_errors"}
+        for name in RUNAWAY:
+            summary = summaries[name]
+            assert summary["first_event_id"] == "ev-0"
+            if name == "Backtracking":  # Oniguruma's retry limit may end it before the budget does
+                assert 3 <= summary["count"] <= 5
+            else:
+                assert summary["count"] == 3  # stopped on ev-0, ev-2, ev-4, then disabled
+                assert "evaluation stopped on event ev-0" in summary["first_error"]
+        disabled = {line["rule"] for line in lines if line["event"] == "rule_disabled"}
+        assert disabled >= {"Loop", "Recursion", "Allocation"}
+    finally:
+        loaded = current._loaded
+        if loaded is not None:
+            loaded.engine.close()
