@@ -112,7 +112,9 @@ class Engine:
             for path, values in condition:
                 for value in values:
                     self._index[path][value].append(i)
-        self._paths = [(path, dict(by_value)) for path, by_value in self._index.items()]
+        # (first key, the rest of the path, value -> rules): the first key looked up directly, as most
+        # conditions are on top-level fields (.eventName, .eventSource)
+        self._lookups = [(path[0], path[1:], dict(by_value)) for path, by_value in self._index.items()]
         try:
             self._program: Any = compile_jq(combined_program(self._jq_rules)) if self._jq_rules else None
         except ValueError:
@@ -126,8 +128,10 @@ class Engine:
     def candidates(self, record: dict[str, Any]) -> list[int]:
         """Indexes of the rules that can possibly match ``record``, in rule order."""
         found: set[int] | None = None
-        for path, by_value in self._paths:
-            value = get(record, *path)
+        for key, rest, by_value in self._lookups:
+            value = record.get(key)
+            if rest:
+                value = get(value, *rest)
             if isinstance(value, str):
                 hits = by_value.get(value)
                 if hits:

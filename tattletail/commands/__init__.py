@@ -15,28 +15,24 @@ per exit status (``EXIT_CODES``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from tattletail import __version__, log
-from tattletail.commands import (
-    backfill,
-    check,
-    import_sigma,
-    policy,
-    redrive,
-    render,
-    replay,
-    report_sessions,
-    run,
-    test,
-)
 from tattletail.commands.common import aws_failure
 from tattletail.errors import TattletailError
 
-VERBS = (check, run, render, test, replay, policy, redrive, backfill, import_sigma, report_sessions)
+# the first word of each command -> the module that registers it (in the order --help lists them). Only
+# the module of the verb given is imported (--help and unknown verbs import them all): the Sigma
+# translator, history and S3 Batch modules are not loaded to ``run`` a file.
+VERBS = {
+    "check": "check", "run": "run", "render": "render", "test": "test", "replay": "replay",
+    "template": "policy", "policy": "policy", "redrive": "redrive", "backfill": "backfill",
+    "import": "import_sigma", "report": "report_sessions",
+}
 
 DESCRIPTION = """\
 CloudTrail records -> jq rules -> alerts (Slack, SNS, SES).
@@ -58,13 +54,15 @@ exit status:
 EXTRAS = {"boto3": "aws", "botocore": "aws", "sigma": "sigma"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``verb`` alone when it is known, else for every verb."""
     parser = argparse.ArgumentParser(prog="tattletail", description=DESCRIPTION, epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"tattletail {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for verb in VERBS:
-        verb.register(sub)
+    modules = [VERBS[verb]] if verb in VERBS else list(dict.fromkeys(VERBS.values()))
+    for name in modules:
+        importlib.import_module(f"tattletail.commands.{name}").register(sub)
     _describe(sub)
     return parser
 
@@ -86,7 +84,9 @@ def _describe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     log.setup("WARNING")
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    verb = next((word for word in words if not word.startswith("-")), None)
+    args = build_parser(verb).parse_args(words)
     try:
         status = int(args.func(args, out, err))
         out.flush()

@@ -8,7 +8,6 @@ same with 1 or N workers.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,5 +36,7 @@ def run_files(job: FileJob, refs: list[LogRef], *, workers: int) -> Iterator[Rep
     if workers <= 1 or len(refs) <= 1:
         yield from map(_run, refs)
         return
+    import multiprocessing  # here: a single file (``tattletail run``) does not pay for loading it
+
     with multiprocessing.get_context("fork").Pool(min(workers, len(refs))) as pool:
         yield from pool.imap(_run, refs, chunksize=1)

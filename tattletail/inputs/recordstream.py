@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tattletail.errors import NotCloudTrail, SourceError
+from tattletail.inputs.batch import parse_run
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,13 @@ class Reader:
         self.buf = ""
         self.pos = 0
         self.consumed = 0  # characters dropped from the front of buf so far (for positions in messages)
+        self._damage: SourceError | None = None  # met while reading ahead; raised when the text is needed
 
     def more(self, keep: int) -> int:
         """Drop ``buf[:keep]`` and append the next chunk; return the shift applied to indices into
         ``buf`` (subtract it). Raise ``_Truncated`` at the end of the text."""
+        if self._damage is not None:
+            raise self._damage
         for chunk in self._chunks:
             if chunk:
                 self.buf = self.buf[keep:] + chunk
@@ -240,6 +244,18 @@ class Reader:
         if reason is not None or not collect:
             return None, reason
         return self.buf[start:e], None
+
+    def fill(self, n: int) -> None:
+        """Read on until ``n`` characters after ``pos`` are in the buffer, or the text ends. Damage met
+        (corrupt gzip) is kept and raised only when the careful path needs the text past it, so every
+        record before it is still read."""
+        while len(self.buf) - self.pos < n and self._damage is None:
+            try:
+                self.more(self.pos)
+            except _Truncated:
+                return
+            except SourceError as exc:
+                self._damage = exc
 
     def fast_record(self) -> tuple[Any, int] | None:
         """The object at ``pos`` parsed in one C call when it lies whole in the buffer and is plainly
@@ -398,7 +414,11 @@ def _broken(reader: Reader, name: str, expected: str) -> Exception:
 
 
 def _records(reader: Reader, on_bad_record: BadRecord, index: int) -> Generator[dict[str, Any], None, int]:
-    """The items of one ``Records`` array; returns the next index."""
+    """The items of one ``Records`` array; returns the next index. Runs of records are parsed at once
+    where ``batch`` can take them for certain; a run it refuses is not tried again until the careful
+    path has read past it, so a file it cannot take costs at most one extra parse of its text."""
+    run = min(reader.limits.string_chars, reader.limits.record_chars, 16384)
+    retry_at = 0  # the position (from the start of the text) before which no run is tried
     while True:
         c = reader.skip_ws(_WS_COMMAS)
         if c == "]":
@@ -407,6 +427,15 @@ def _records(reader: Reader, on_bad_record: BadRecord, index: int) -> Generator[
         if not c:
             raise _Truncated
         if c == "{":
+            if reader.consumed + reader.pos >= retry_at:
+                reader.fill(run)
+                taken = parse_run(reader.buf, reader.pos, run, reader.limits.depth)
+                if taken is not None:
+                    records, reader.pos = taken
+                    yield from records
+                    index += len(records)
+                    continue
+                retry_at = reader.consumed + reader.pos + run
             fast = reader.fast_record()
             if fast is not None:
                 record, reader.pos = fast
