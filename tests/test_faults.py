@@ -181,8 +181,20 @@ def test_permanent_slack_error_is_not_retried_and_becomes_a_dead_letter(world: W
 
 def test_out_of_time_everything_is_kept_and_nothing_lost(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handler, "retry_policy", retry.RetryPolicy(attempts=4, base=0.01, reserve=5.0))
+
+    class Spent(retry.Deadline):
+        """3 s when the invocation starts (the reserve is then at most a quarter: 0.75 s), 0.1 s once the
+        object is read: reading took the time, and less is left than the reserve."""
+
+        looked = 0
+
+        def remaining(self) -> float:
+            Spent.looked += 1
+            return 3.0 if Spent.looked == 1 else 0.1
+
+    monkeypatch.setattr(handler, "Deadline", Spent)
     event = world.put([record(1), record(2)])
-    result = handler.lambda_handler(event, Context(3))  # less time left than the reserve
+    result = handler.lambda_handler(event, Context(3))
     assert (result["deliveries"], result["dead_lettered"]) == (0, 4)
     letters = world.dead_letters()
     assert len(letters) == 4 and {x["error"] for x in letters} == {"not attempted: the invocation ran out of time"}
