@@ -246,9 +246,9 @@ class SlackWebhook(Destination):
 
 
 def _within(seconds: float, call: Callable[[], Any]) -> Any:
-    """``call()``, or ``TimeoutError`` once ``seconds`` of wall clock have passed. urllib3's timeouts
-    bound each socket operation, so a server trickling its answer a byte at a time could hold a request
-    for ever; the request runs on a daemon thread here and is abandoned at the deadline."""
+    """``call()``, or ``TimeoutError`` once ``seconds`` (and a margin) of wall clock have passed.
+    urllib3's timeouts bound each socket operation, so a server trickling its answer a byte at a time
+    could hold a request for ever; the request runs on a daemon thread here and is abandoned then."""
     outcome: list[Any] = []
 
     def run() -> None:
@@ -259,7 +259,9 @@ def _within(seconds: float, call: Callable[[], Any]) -> Any:
 
     worker = threading.Thread(target=run, name="slack-post", daemon=True)
     worker.start()
-    worker.join(seconds + 0.05)
+    # urllib3's own timeouts end an ordinary slow answer first; this bound, a little later, only ends a
+    # trickled one, and a margin keeps a busy machine's scheduling from abandoning a finished request.
+    worker.join(seconds + max(0.5, seconds / 4))
     if not outcome:
         raise TimeoutError(f"no complete answer within {seconds:.1f} s (the request was abandoned)")
     ok, value = outcome[0]
