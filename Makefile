@@ -83,7 +83,7 @@ bench: $(STAMP)
 FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(PY) -m tests.jq_fuzz --seconds $(FUZZ_SECONDS)
-	HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q tests/test_jqcompile.py -k property_based
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q tests/jq/test_compile.py -k property_based
 
 zip: $(ZIP)
 

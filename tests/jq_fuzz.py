@@ -1,7 +1,7 @@
 """A differential fuzzer: random programs over the compiled grammar, random mixed-type inputs (CloudTrail-
 shaped records among them), each pair run through the compiled path and libjq (``jq_differential``).
 
-The suite runs it with fixed seeds (tests/test_jq_fuzz.py); ``make fuzz`` explores with random seeds:
+The suite runs it with fixed seeds (tests/jq/test_fuzz.py); ``make fuzz`` explores with random seeds:
 ``python -m tests.jq_fuzz --seconds 300``. Every divergence it finds becomes a named case in
 tests/jq_regressions.py.
 """

@@ -17,8 +17,8 @@ from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report
 from tattletail.engine import Engine
 from tattletail.pipeline import process_stream
+from tests.delivery.test_deadline import BUCKET, CONFIG, KEY, Clock, Context, record
 from tests.helpers import FakeSlack, log_bytes, s3_event
-from tests.test_deadline import BUCKET, CONFIG, KEY, Clock, Context, record
 
 
 def test_a_file_of_nothing_but_bad_records_stops_in_time_and_logs_a_summary(

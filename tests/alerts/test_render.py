@@ -14,7 +14,7 @@ import pytest
 from tattletail import commands as cli
 from tests.helpers import EVENTS
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 RECORDS = sorted((EVENTS / "records").glob("*.json"))
 
 
@@ -70,7 +70,7 @@ def test_render_filters_by_rule_and_destination_and_says_when_nothing_matches(tm
 def test_a_hostile_record_renders_with_no_live_markup_anywhere() -> None:
     """``records/hostile.json`` (pinned above as ``golden/hostile.txt``): mentions, links, mrkdwn, fences,
     forged lines, controls, bidi and HTML in the fields every destination shows."""
-    from tests.test_injection import INVISIBLE, check_slack
+    from tests.destinations.test_injection import INVISIBLE, check_slack
 
     code, out, err = render(str(EVENTS / "records" / "hostile.json"))
     assert code == 0, err
