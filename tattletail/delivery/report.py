@@ -24,14 +24,29 @@ class RuleErrors:
     first_message: str = ""
     first_event_id: str | None = None
 
-    def add(self, message: str, event_id: str | None) -> None:
+    def add(self, message: str, event_id: str | None, count: int = 1) -> None:
         if not self.count:
             self.first_message, self.first_event_id = message, event_id
-        self.count += 1
+        self.count += count
+
+
+class _Counted:
+    """What a report and a sum of reports both answer: matches and rule errors, counted."""
+
+    matches: Counter[str]
+    rule_errors: dict[str, RuleErrors]
+
+    @property
+    def match_count(self) -> int:
+        return sum(self.matches.values())
+
+    @property
+    def rule_error_count(self) -> int:
+        return sum(e.count for e in self.rule_errors.values())
 
 
 @dataclass
-class Report:
+class Report(_Counted):
     """What happened to one log object (or one group of records that arrived on their own)."""
 
     name: str
@@ -51,14 +66,6 @@ class Report:
     rows: list[dict[str, Any]] = field(default_factory=list)            # kept matches, when asked
     base_matches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # correlations' input (replay)
     started: float = field(default_factory=time.monotonic)
-
-    @property
-    def match_count(self) -> int:
-        return sum(self.matches.values())
-
-    @property
-    def rule_error_count(self) -> int:
-        return sum(e.count for e in self.rule_errors.values())
 
     def rule_error(self, rule: str, message: str, event_id: str | None) -> None:
         self.rule_errors.setdefault(rule, RuleErrors()).add(message, event_id)
@@ -95,7 +102,7 @@ COUNTS = ("records", "bad_records", "deliveries", "alerts_delivered", "duplicate
 
 
 @dataclass
-class Totals:
+class Totals(_Counted):
     """Reports added up: a Lambda invocation, a ``run`` or a ``replay``."""
 
     objects: int = 0
@@ -116,10 +123,8 @@ class Totals:
             self.counts[name] += getattr(report, name)
         self.matches.update(report.matches)
         for rule, errors in report.rule_errors.items():
-            mine = self.rule_errors.setdefault(rule, RuleErrors())
-            if not mine.count:
-                mine.first_message, mine.first_event_id = errors.first_message, errors.first_event_id
-            mine.count += errors.count
+            self.rule_errors.setdefault(rule, RuleErrors()).add(errors.first_message, errors.first_event_id,
+                                                                errors.count)
         for rule, counter in report.annotations.items():
             self.annotations.setdefault(rule, Counter()).update(counter)
         if report.error:
@@ -129,14 +134,6 @@ class Totals:
     @property
     def records(self) -> int:
         return self.counts["records"]
-
-    @property
-    def match_count(self) -> int:
-        return sum(self.matches.values())
-
-    @property
-    def rule_error_count(self) -> int:
-        return sum(e.count for e in self.rule_errors.values())
 
     def fields(self) -> dict[str, int]:
         """The totals the Lambda returns and logs."""
