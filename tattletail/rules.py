@@ -36,8 +36,10 @@ def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
     """``values.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
     when ``None``), computed once per record and part (the engine evaluates all rules on one record
     before the next)."""
-    from tattletail.jq.values import exact
+    from tattletail.jq.values import exact, vouched
 
+    if vouched(record):
+        return True
     if _last_record[0] is not record:
         _last_record[0], _last_record[1] = record, {}
     known: dict[Any, bool] = _last_record[1]

@@ -31,6 +31,23 @@ def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: A
     return {"rule": rule, "file": file, "index": index, "eventID": record.get("eventID"), "match": value}
 
 
+def jsonl(row: dict[str, Any]) -> str:
+    """A row as one line of JSON. ``orjson`` writes it five times faster than ``json``, and means the same
+    wherever every number is exact (``jq.values.exact``: it would write an infinity as null); elsewhere,
+    and for text ``orjson`` refuses (lone surrogates), ``json`` writes it."""
+    import orjson
+
+    from tattletail.jq.values import exact, vouched
+
+    value = row["match"]
+    if (vouched(value) or exact(value)) and exact(row["eventID"]):
+        try:
+            return orjson.dumps(row).decode()
+        except TypeError:
+            pass
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
 class ReplayJob:
     """One file of a replay: evaluated (and delivered with ``--send``), annotations counted."""
 
@@ -129,7 +146,7 @@ def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str
 
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.write(jsonl(row) + "\n")
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

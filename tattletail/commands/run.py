@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
-from tattletail.commands.replay import match_row
+from tattletail.commands.replay import jsonl, match_row
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Totals
@@ -56,8 +56,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if reader_gone:
                 return
             if args.format == "jsonl":
-                line = json.dumps(match_row(match.rule.name, name, index, match.record, match.value),
-                                  ensure_ascii=False)
+                line = jsonl(match_row(match.rule.name, name, index, match.record, match.value))
             else:
                 line = _match_line(match)
             try:
@@ -77,7 +76,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def alert(match: Match) -> None:
             if args.format == "jsonl":
                 row = match_row(match.rule.name, "(correlation)", 0, match.record, match.value)
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(jsonl(row) + "\n")
             else:
                 print(f"[{match.rule.name}] {match.record['title']}", file=out)
 

@@ -17,12 +17,18 @@ at a time:
 - a run in which some item is not an object (a bad record, which must be reported with its index).
 
 Without ``orjson`` installed, nothing is taken here and every record goes the careful way.
+
+A run taken whose text holds no run of 16 digits is *vouched* exact (``jq.values.vouch``): every number
+in it is an integer below 10^15 (so below 2^53) or a finite float, and no string holds a lone surrogate
+(``orjson`` refused those), so the compiled rules need not walk its values to know they are exact.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from tattletail.jq.values import vouch
 
 try:
     import orjson
@@ -34,6 +40,7 @@ except ImportError:  # pragma: no cover - the dependency is declared; the carefu
 _BOUNDARIES = ('},{"eventVersion"', '}, {"eventVersion"', "},{", "}, {")
 _DIGITS = bytes(0x39 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))  # digits as "9", the rest as " "
 _LONG_DIGITS = b"9" * 19
+_EXACT_DIGITS = b"9" * 16
 _SIGNS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_SIGNS = bytes(c for c in range(256) if c not in b'[]{}"')
 _STRINGS = re.compile(rb'"[^"]*"')
@@ -72,7 +79,8 @@ def parse_run(buf: str, pos: int, size: int, depth: int) -> tuple[list[dict[str,
         return None
     text = buf[pos:cut + 1]
     data = text.encode("utf-8", "surrogatepass")
-    if _LONG_DIGITS in data.translate(_DIGITS) or too_deep(data, depth):
+    digits = data.translate(_DIGITS)
+    if _LONG_DIGITS in digits or too_deep(data, depth):
         return None
     try:
         records = orjson.loads(f"[{text}]")
@@ -81,4 +89,6 @@ def parse_run(buf: str, pos: int, size: int, depth: int) -> tuple[list[dict[str,
     for record in records:
         if type(record) is not dict:
             return None
+    if _EXACT_DIGITS not in digits:  # every integer below 10^15 < 2^53, so exact (jq.values.exact)
+        vouch(records)
     return records, cut + 1

@@ -207,6 +207,24 @@ def exact_number(x: Any) -> bool:
     return bool(x - x == 0)  # finite
 
 
+_vouched: dict[int, Any] = {}
+
+
+def vouch(records: list[Any]) -> None:
+    """Record that the reader proved these records ``exact`` from their text (``inputs.batch``: no
+    number of 16 digits or more, nothing ``orjson`` refuses: no NaN, infinity or lone surrogate), so
+    ``vouched`` can skip the walk over their values. Only the last run of records is kept, and kept
+    alive: an id in the table always belongs to the very object vouched for, never to a later one."""
+    _vouched.clear()
+    for record in records:
+        _vouched[id(record)] = record
+
+
+def vouched(record: Any) -> bool:
+    """Whether ``record`` (this very object) was vouched for as exact by the reader."""
+    return _vouched.get(id(record)) is record
+
+
 def exact(v: Any) -> bool:
     """Whether the compiled path can evaluate ``v`` exactly as libjq evaluates ``record_text(v)``: every
     number is ``exact_number`` and no string (key or value) holds a lone surrogate (libjq reads those

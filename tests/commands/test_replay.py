@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,23 @@ def test_replay_reports_unreadable_files_and_goes_on(tmp_path: Path) -> None:
     (tmp_path / "good.json").write_text(json.dumps({"Records": [{"eventName": "CreateUser"}]}))
     code, out, err = run_cli("replay", "--config", str(ROOT / "tattletail.toml"), "--workers", "1", str(tmp_path))
     assert code == 1 and "bad.json.gz: cannot decompress" in err and "2 files, 1 records, 1 matches" in out
+
+
+@pytest.mark.parametrize("value", [
+    {"eventName": "GetObject", "n": 1, "f": 2.5, "s": "é\u2028\x01\"\\", "l": [None, True, {}]},
+    "an annotation", 12345678901234567, 2**70, float("inf"), float("nan"), -0.0, 1e22, "\ud800", {"k": [1e-7]},
+])
+def test_jsonl_rows_mean_what_json_writes(value: Any) -> None:
+    """``orjson`` writes rows where it means the same as ``json``; elsewhere (inexact numbers, lone
+    surrogates) ``json`` writes them, as before."""
+    from tattletail.commands.replay import jsonl
+    from tattletail.jq.values import exact
+
+    row = {"rule": "r", "file": "f.json", "index": 3, "eventID": "e", "match": value}
+    line = jsonl(row)
+    assert "\n" not in line
+    reference = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    if exact(value):
+        assert json.loads(line) == json.loads(reference)
+    else:
+        assert line == reference

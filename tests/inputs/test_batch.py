@@ -100,3 +100,70 @@ def test_too_deep_sees_only_brackets_outside_strings() -> None:
     assert batch.too_deep(b'{"a":"[[[[\\"","b":[[1]]}', 2)
     assert not batch.too_deep(b'{"a":"]]]\\\\"}', 1)
     assert batch.too_deep(b'[[1]],[2]', 1) and not batch.too_deep(b'[[1]],[2]', 2)
+
+
+def vouched_while_read(data: bytes) -> list[tuple[dict[str, Any], bool]]:
+    """Each record with whether it was vouched exact when the reader handed it over (the table keeps
+    only the last run, so it is asked at once)."""
+    from tattletail.jq.values import vouched
+
+    return [(record, vouched(record)) for record in iter_records(io.BytesIO(data), "obj")]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_only_exact_records_are_vouched(seed: int) -> None:
+    from tattletail.jq.values import exact
+
+    plain = ",".join(f'{{"eventVersion":"1.08","eventID":"p{i}","n":{i},"x":1.5}}' for i in range(2000))
+    text = tricky(random.Random(seed), 3000)
+    seen = vouched_while_read((text[:-2] + "," + plain + "]}").encode())
+    assert all(exact(record) for record, vouched in seen if vouched)
+    assert any(vouched for _, vouched in seen)  # runs without long numbers are vouched
+    assert any(not exact(record) for record, _ in seen)  # and the file does hold inexact records
+
+
+def test_a_run_holding_a_number_of_16_digits_is_not_vouched() -> None:
+    records = [{"eventVersion": "1.08", "eventID": str(i), "n": 9007199254740993 if i == 40 else i}
+               for i in range(2000)]
+    seen = vouched_while_read(log_bytes(records))
+    assert not next(v for r, v in seen if r["eventID"] == "40")
+    assert any(v for _, v in seen)
+
+
+def test_vouching_changes_no_match_nor_error() -> None:
+    """The compiled rules skip the exactness walk for vouched records: what they find must be what libjq
+    alone finds, on records mixing exact runs with 16-digit numbers (which libjq reads differently)."""
+    from tattletail.config.loader import loads
+    from tattletail.engine import Engine
+
+    config = loads("""
+[[rule]]
+name = "big"
+jq_match = 'select(.n == 9007199254740993) | "n: \\\\(.n)"'
+[[rule]]
+name = "sum"
+jq_match = 'select((.n + 1) > 9007199254740992)'
+[[rule]]
+name = "text"
+jq_match = '.n | tostring | select(length > 15)'
+""")
+    rng = random.Random(3)
+    records = [{"eventVersion": "1.08", "eventID": str(i),
+                "n": rng.choice([9007199254740993, 9007199254740992, 123456789012345678]) if i % 1500 == 0
+                else rng.choice([1, 2.5, 10**14, -0.0, 1e300])}
+               for i in range(6000)]
+    data = log_bytes(records)
+
+    from tattletail.jq.values import vouched
+
+    def matches(compiled: bool) -> tuple[list[tuple[int, str, Any]], int]:
+        engine = Engine(config.rules, compiled=compiled)
+        found, trusted = [], 0
+        for i, record in enumerate(iter_records(io.BytesIO(data), "obj")):
+            trusted += vouched(record)
+            found += [(i, m.rule.name, m.value) for m in engine.evaluate(record)]
+        return found, trusted
+
+    (compiled, trusted), (libjq, _) = matches(True), matches(False)
+    assert compiled == libjq
+    assert trusted > 1000 and len(compiled) > 100
