@@ -102,7 +102,7 @@ class Rule:
     def _compiled_python(self) -> tuple[Any, str]:
         if self._python is None:
             from tattletail.jq.compile import compile_program, root_fields
-            from tattletail.jq.parse import Unsupported
+            from tattletail.jq.nodes import Unsupported
 
             try:
                 compiled = compile_program(self.jq_match)

@@ -12,7 +12,7 @@ from typing import Any
 import jq
 
 from tattletail.jq.compile import as_many, compile_program
-from tattletail.jq.parse import Unsupported
+from tattletail.jq.nodes import Unsupported
 from tattletail.jq.values import Fallback, JqError, exact, record_text, tojson
 
 MAX_OUTPUTS = 50

@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tattletail.jq.parse import Node, Unsupported, parse
+from tattletail.jq.nodes import Node, Unsupported
+from tattletail.jq.parse import parse
 from tattletail.jq.regex import REGEX_BUDGET, regex_agrees, regex_shape
 from tattletail.jq.values import (
     Double,
