@@ -11,7 +11,8 @@ from typing import Any
 
 import jq
 
-from tattletail.jq.compile import as_many, compile_program
+from tattletail.jq.compile import compile_program
+from tattletail.jq.modes import as_many
 from tattletail.jq.nodes import Unsupported
 from tattletail.jq.values import Fallback, JqError, exact, record_text, tojson
 
