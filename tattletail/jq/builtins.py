@@ -95,10 +95,16 @@ class Builtins:
             return ()
         return MANY, err
 
+    def _single(self, arg: Node, name: str) -> Callable[[Any], Any]:
+        """``arg`` compiled, when it has exactly one output: a generator argument (whose outputs jq
+        combines with the input's in its own order) is left to libjq."""
+        mode, f = self.compile(arg)
+        if mode != ONE:
+            raise Unsupported(f"{name} with a generator")
+        return f
+
     def b_has_1(self, key: Node) -> Compiled:
-        kmode, kf = self.compile(key)
-        if kmode != ONE:
-            raise Unsupported("has with a generator")
+        kf = self._single(key, "has")
 
         def has(v: Any) -> bool:  # jv_has
             k = kf(v)
@@ -112,9 +118,7 @@ class Builtins:
         return ONE, has
 
     def _string_pred(self, arg: Node, name: str, test: Callable[[str, str], bool]) -> Compiled:
-        amode, af = self.compile(arg)
-        if amode != ONE:
-            raise Unsupported(f"{name} with a generator")
+        af = self._single(arg, name)
 
         def pred(v: Any) -> bool:
             a = af(v)
@@ -130,9 +134,7 @@ class Builtins:
         return self._string_pred(arg, "endswith", str.endswith)
 
     def b_ltrimstr_1(self, arg: Node) -> Compiled:
-        amode, af = self.compile(arg)
-        if amode != ONE:
-            raise Unsupported("ltrimstr with a generator")
+        af = self._single(arg, "ltrimstr")
 
         def ltrim(v: Any) -> Any:  # libjq 1.7: non-strings are an error from its startswith
             a = af(v)
@@ -142,9 +144,7 @@ class Builtins:
         return ONE, ltrim
 
     def b_rtrimstr_1(self, arg: Node) -> Compiled:
-        amode, af = self.compile(arg)
-        if amode != ONE:
-            raise Unsupported("rtrimstr with a generator")
+        af = self._single(arg, "rtrimstr")
 
         def rtrim(v: Any) -> Any:
             a = af(v)
@@ -154,9 +154,7 @@ class Builtins:
         return ONE, rtrim
 
     def b_contains_1(self, arg: Node) -> Compiled:
-        amode, af = self.compile(arg)
-        if amode != ONE:
-            raise Unsupported("contains with a generator")
+        af = self._single(arg, "contains")
         return ONE, lambda v: contains(v, af(v))
 
     def b_test_1(self, pattern: Node) -> Compiled:
@@ -194,9 +192,7 @@ class Builtins:
         return ONE, test
 
     def b_split_1(self, sep: Node) -> Compiled:
-        smode, sf = self.compile(sep)
-        if smode != ONE:
-            raise Unsupported("split with a generator")
+        sf = self._single(sep, "split")
 
         def split(v: Any) -> Any:
             s = sf(v)
@@ -206,9 +202,7 @@ class Builtins:
         return ONE, split
 
     def b_join_1(self, sep: Node) -> Compiled:
-        smode, sf = self.compile(sep)
-        if smode != ONE:
-            raise Unsupported("join with a generator")
+        sf = self._single(sep, "join")
 
         def join(v: Any) -> Any:  # jq's own definition: a reduce over .[] with + (so its errors too)
             s = sf(v)
