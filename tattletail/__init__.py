@@ -11,7 +11,9 @@ Code map, in the order data flows (the Lambda runs every part marked *):
                         rest in a child process under a time budget
     config/ *           loader (TOML -> checked, frozen Config), secrets (SSM, Secrets Manager, env),
                         current (the Lambda's config, cached per container, re-read on a new ETag)
-    jq/ *               parse, compile (jq subset -> Python), values, prefilter: imports nothing else of ours
+    jq/ *               the jq subset: nodes, lexer, parse (text -> AST); compile, builtins, paths, operators,
+                        modes (AST -> Python closures); values, regex; roots, prefilter (what a program reads
+                        and needs): imports nothing else of ours
     rules.py *          Rule and Match: one jq program over one record, the Go tool's match semantics
     engine.py *         records x rules -> matches (prefilter, compiled Python, one libjq program)
     pipeline.py *       the ONE evaluation path: records -> engine -> report (+ delivery); the Lambda,

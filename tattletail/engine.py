@@ -37,7 +37,7 @@ from tattletail import log, settings
 from tattletail.alerts.facts import get
 from tattletail.errors import RuleRuntimeError
 from tattletail.guard import Verdict, analyse
-from tattletail.jq.compile import NOTHING, first
+from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.values import JqError, normalize, record_text
 from tattletail.rules import Match, Rule, compile_jq

@@ -92,7 +92,7 @@ class Rule:
 
     @property
     def python(self) -> Any:
-        """The rule compiled to Python (``jqcompile``), or ``None`` when it must run in libjq."""
+        """The rule compiled to Python (``jq.compile``), or ``None`` when it must run in libjq."""
         return self._compiled_python()[0]
 
     @property
@@ -103,8 +103,9 @@ class Rule:
 
     def _compiled_python(self) -> tuple[Any, str]:
         if self._python is None:
-            from tattletail.jq.compile import compile_program, root_fields
-            from tattletail.jq.parse import Unsupported
+            from tattletail.jq.compile import compile_program
+            from tattletail.jq.nodes import Unsupported
+            from tattletail.jq.roots import root_fields
 
             try:
                 compiled = compile_program(self.jq_match)
@@ -121,7 +122,7 @@ class Rule:
         compiled path cannot treat as libjq does (``values.exact``), or a value it asks libjq about
         (``Fallback``: a regex that could reach Oniguruma's retry limit, Unicode case folding...), or
         any Python exception (a bug must cost speed, never a different answer) is evaluated by libjq."""
-        from tattletail.jq.compile import NOTHING, OPT, first
+        from tattletail.jq.modes import NOTHING, OPT, first
         from tattletail.jq.values import JqError
 
         def run(record: Any) -> Any:

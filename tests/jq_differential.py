@@ -11,8 +11,9 @@ from typing import Any
 
 import jq
 
-from tattletail.jq.compile import as_many, compile_program
-from tattletail.jq.parse import Unsupported
+from tattletail.jq.compile import compile_program
+from tattletail.jq.modes import as_many
+from tattletail.jq.nodes import Unsupported
 from tattletail.jq.values import Fallback, JqError, exact, record_text, tojson
 
 MAX_OUTPUTS = 50

@@ -44,7 +44,7 @@ from typing import Any, TextIO
 
 from tattletail.commands.sigma_examples import examples
 from tattletail.commands.sigma_sources import Skipped, load, load_files, load_overrides
-from tattletail.jq.compile import regex_agrees
+from tattletail.jq.regex import regex_agrees
 
 __all__ = ["CIDR_HELPER", "Skipped", "cmd_import_sigma", "examples", "import_rules", "load", "load_files",
            "load_overrides", "pack", "register", "translate", "translate_condition"]

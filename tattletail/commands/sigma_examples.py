@@ -14,7 +14,8 @@ def examples(rule: Any, program_text: str) -> tuple[dict[str, Any], dict[str, An
     """A record the rule's detection selects and a close miss (one value changed), built from the
     detection itself and checked against ``program_text`` (the rule's translation, handed in by the
     importer so this module need not import it back); ``None`` when none could be built."""
-    from tattletail.jq.compile import NOTHING, compile_program, first
+    from tattletail.jq.compile import compile_program
+    from tattletail.jq.modes import NOTHING, first
     from tattletail.jq.values import JqError
     from tattletail.rules import Rule
 

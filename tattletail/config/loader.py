@@ -35,7 +35,8 @@ from tattletail.correlation import config as correlation_config
 from tattletail.correlation.model import Correlation
 from tattletail.destinations import REGISTRY, Destination
 from tattletail.errors import ConfigError, SecretError
-from tattletail.jq.parse import Unsupported, tokenize
+from tattletail.jq.lexer import tokenize
+from tattletail.jq.nodes import Unsupported
 from tattletail.rules import Rule, compile_jq
 
 RULE_KEYS: dict[str, tuple[type, bool]] = {

@@ -4,7 +4,7 @@ Most CloudTrail records match no rule. For a rule such as ``select(.eventName ==
 can only match when ``.eventName`` is the string ``"X"``; such a condition is *necessary*, so skipping
 the rule when it does not hold never changes a match (a test shows identical matches with and without).
 
-The analysis reads the program's AST (``jqparse``) and only recognises, at the start of the pipeline,
+The analysis reads the program's AST (``parse``) and only recognises, at the start of the pipeline,
 ``select(C)`` stages or a program that is itself a boolean ``C``, where ``C`` is built from
 ``PATH == "literal"``, ``"literal" == PATH``, ``PATH | IN("a", "b", ...)``, ``and``, ``or`` and
 parentheses. Anything else gives no condition: the rule is then evaluated for every record. A program
@@ -13,7 +13,8 @@ outside the parser's subset (``def`` could redefine ``select``) gives none eithe
 
 from __future__ import annotations
 
-from tattletail.jq.parse import Node, Unsupported, parse
+from tattletail.jq.nodes import Node, Unsupported
+from tattletail.jq.parse import parse
 
 Path = tuple[str, ...]
 

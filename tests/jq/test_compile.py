@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 
 from tattletail.config import loader as config
 from tattletail.inputs.logfile import iter_file
-from tattletail.jq.compile import NOTHING, compile_program, first, regex_agrees
-from tattletail.jq.parse import Unsupported, parse
+from tattletail.jq.compile import compile_program
+from tattletail.jq.modes import NOTHING, first
+from tattletail.jq.nodes import Unsupported
+from tattletail.jq.parse import parse
+from tattletail.jq.regex import regex_agrees
 from tattletail.jq.values import JqError, normalize, record_text
 from tattletail.rules import Rule
 from tests.helpers import BENCH, ROOT

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tattletail.jq.compile import NOTHING, first
+from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.values import Fallback, JqError, exact, normalize
 from tattletail.rules import Rule
 from tests.jq_differential import compile_or_none, compiled_stream, difference, libjq_stream
@@ -68,7 +68,7 @@ def test_regression(name: str, program: str, value: Any, how: str) -> None:
 
 
 def test_only_the_fields_a_rule_reads_decide_between_compiled_and_libjq() -> None:
-    from tattletail.jq.compile import root_fields
+    from tattletail.jq.roots import root_fields
 
     program = 'select(.eventName == "X") | .a'
     assert root_fields(program) == frozenset({"eventName", "a"})
