@@ -8,7 +8,9 @@ One entry point accepts every way CloudTrail reaches the function and recognises
   keys are not.
 - CloudTrail's own SNS delivery notification (``{"s3Bucket": ..., "s3ObjectKey": [...]}``).
 - EventBridge CloudTrail events (``detail-type: ... via CloudTrail``): ``detail`` is the record itself.
-- S3 Batch Operations invocations (schema 1.0 and 2.0): each task is a log object.
+- S3 Batch Operations invocations (schema 1.0 and 2.0): each task is a log object, read at the task's
+  ``s3VersionId`` when it names one (a backfill of a versioned bucket reads what the manifest listed,
+  not whatever overwrote it since).
 - ``s3:TestEvent``, acknowledged and ignored.
 
 An event is split into items that succeed or fail on their own: an SQS message (reported in
@@ -36,9 +38,17 @@ class S3Object:
 
     bucket: str
     key: str
+    version: str | None = None  # an S3 Batch task's s3VersionId: that version, not the latest
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return f"s3://{self.bucket}/{self.key}" + (f"?versionId={self.version}" if self.version else "")
+
+    def get_args(self) -> dict[str, str]:
+        """The ``GetObject`` arguments that read exactly this object (its version when one is named)."""
+        args = {"Bucket": self.bucket, "Key": self.key}
+        if self.version:
+            args["VersionId"] = self.version
+        return args
 
 
 @dataclass
@@ -163,10 +173,13 @@ def _batch(event: Mapping[str, Any]) -> Parsed:
         arn = task.get("s3BucketArn") if isinstance(task, Mapping) else None  # 1.0
         if bucket is None and isinstance(arn, str) and arn.startswith("arn:"):
             bucket = arn.split(":::", 1)[-1]
+        version_id = task.get("s3VersionId") if isinstance(task, Mapping) else None  # null when unversioned
         if not isinstance(key, str) or not isinstance(bucket, str) or not bucket:
             item.problem = f"task {item.id} names no bucket and key (keys seen: {_keys(task)})"
+        elif version_id is not None and not isinstance(version_id, str):
+            item.problem = f"task {item.id}: s3VersionId is {_keys(version_id)}, not a version id"
         else:
-            item.objects.append(S3Object(bucket, unquote_plus(key)))
+            item.objects.append(S3Object(bucket, unquote_plus(key), version_id or None))
         items.append(item)
     return Parsed("batch", items, {"invocationSchemaVersion": version, "invocationId": event.get("invocationId")})
 
