@@ -162,6 +162,6 @@ class _Checker:
             else:
                 findings.warn(f"destination {dest_id!r}", f"{why}; dry runs work, sending does not")
         if problems:
-            raise ConfigError(problems)
+            raise ConfigError(problems, findings.warnings)
         return Config(source, tuple(rules), destinations, tuple(self.destinations.references),
                       tuple(findings.warnings), dict(placeholders), tuple(correlations))

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from tattletail.errors import SourceError
+from tattletail.jq.values import json_name
 
 CLOUDTRAIL_DETAIL_SUFFIX = "via CloudTrail"   # AWS API Call / Console Sign In / Service Event / ... via CloudTrail
 MAX_DEPTH = 4                                 # envelopes inside envelopes (SQS > SNS > S3 is 3)
@@ -70,7 +71,7 @@ class Parsed:
 
 
 def _keys(value: Any) -> str:
-    return str(sorted(value)) if isinstance(value, Mapping) else f"a JSON {type(value).__name__}"
+    return str(sorted(value)) if isinstance(value, Mapping) else f"a JSON {json_name(value)}"
 
 
 def _json(text: Any, where: str) -> Any:
@@ -103,7 +104,7 @@ def _fill(item: Item, payload: Any, where: str, depth: int = 0) -> str:
     if depth > MAX_DEPTH:
         raise SourceError(f"{where}: envelopes nested too deep")
     if not isinstance(payload, Mapping):
-        raise SourceError(f"{where}: a JSON {type(payload).__name__}, not an event")
+        raise SourceError(f"{where}: a JSON {json_name(payload)}, not an event")
     if is_s3_test_event(payload):
         item.notes.append(f"{where}: s3:TestEvent ignored")
         return "s3-test"
@@ -187,7 +188,7 @@ def _batch(event: Mapping[str, Any]) -> Parsed:
 def parse(event: Any) -> Parsed:
     """Every item of an event. Raises ``SourceError`` for an event of an unknown shape."""
     if not isinstance(event, Mapping):
-        raise SourceError(f"event is a JSON {type(event).__name__}, not an object")
+        raise SourceError(f"event is a JSON {json_name(event)}, not an object")
     if "invocationSchemaVersion" in event and "tasks" in event:
         return _batch(event)
     records = event.get("Records")

@@ -200,7 +200,7 @@ def test_unknown_shapes_are_clear_errors_naming_what_was_seen(slack_config: Fake
         handler.lambda_handler(copy.deepcopy(event), None)
     message = str(info.value)
     assert ("keys seen: ['hello']" in message or "unknown detail-type 'Scheduled Event'" in message
-            or "unknown schema version '9.9'" in message or "a JSON list" in message)
+            or "unknown schema version '9.9'" in message or "a JSON array" in message)
 
 
 def test_s3_batch_task_with_a_version_id_reads_that_version_not_the_latest(slack_config: FakeSlack) -> None:
