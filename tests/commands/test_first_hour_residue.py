@@ -250,3 +250,34 @@ def test_skipped_records_and_events_are_named_by_their_json_type(value: object, 
         events.parse(value)
     parsed = events.parse({"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": json.dumps(value)}]})
     assert parsed.items[0].problem == f"SQS message m: a JSON {name}, not an event"
+
+
+# --- 6. the placeholder warning, once per run ---------------------------------------------------------------
+
+BLOG_CONFIG = """\
+[[rule]]
+name = "Create User"
+jq_match = 'select(.eventName == "CreateUser")'
+destinations = ["Slack Audit"]
+
+[[destination]]
+id = "Slack Audit"
+type = "slack_webhook"
+webhook_url = "___YOUR_SLACK_WEBHOOK___"
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "jsonl"], ["--format", "json"], ["--workers", "1"],
+                                   ["--since", "2026-11-01"]])
+def test_replay_prints_the_placeholder_warning_once_per_run(tmp_path: Path, extra: list[str]) -> None:
+    """In its own process (as a shell runs it), over several files and worker processes."""
+    config = write(tmp_path / "blog.toml", BLOG_CONFIG)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"{n}.json").write_text((ROOT / "examples" / "cloudtrail-example.json").read_text("utf-8"))
+    done = subprocess.run([sys.executable, "-c", "import sys; from tattletail.commands import main; sys.exit(main())",
+                           "replay", "--config", config, "--workers", "2", *extra, str(folder)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).count("is a placeholder") == 1
