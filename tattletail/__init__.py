@@ -9,7 +9,8 @@ Code map, in the order data flows (the Lambda runs every part marked *):
     guard.py, backtracking.py, sandbox.py *
                         every rule evaluation bounded: what can be proven to end runs in-process, the
                         rest in a child process under a time budget
-    config/ *           loader (TOML -> checked, frozen Config), secrets (SSM, Secrets Manager, env),
+    config/ *           loader (TOML -> checked, frozen Config; checks in tables, rule_checks,
+                        destination_checks, packs), secrets (SSM, Secrets Manager, env),
                         current (the Lambda's config, cached per container, re-read on a new ETag)
     jq/ *               the jq subset: nodes, lexer, parse (text -> AST); compile, builtins, paths, operators,
                         modes (AST -> Python closures); values, regex; roots, prefilter (what a program reads

@@ -42,8 +42,12 @@ def client(service: str, region: str | None = None, *, timeout: float | None = N
     key = (service, region, timeout, attempts)
     found = _clients.get(key)
     if found is None:
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ModuleNotFoundError as exc:  # a runtime-only install (`make demo`): say what to install
+            raise ModuleNotFoundError(f"{exc.name} is not installed (`make demo` installs only what running "
+                                      f"needs): pip install 'tattletail[aws]'", name=exc.name) from None
 
         retries: dict[str, Any] = {"mode": "standard"}
         if timeout is None:
@@ -121,6 +125,8 @@ def is_retryable(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     """A one-line description of an AWS failure for errors and logs: ``Code: message`` for an AWS error,
     ``Type: text`` for anything else (connection trouble, missing credentials)."""
+    if isinstance(exc, ModuleNotFoundError):  # boto3 missing: ``client`` says which extra installs it
+        return str(exc)
     code = error_code(exc)
     if code:
         message = getattr(exc, "response", {}).get("Error", {}).get("Message") or ""

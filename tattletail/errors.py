@@ -35,10 +35,12 @@ class TattletailError(Exception):
 
 
 class ConfigError(TattletailError):
-    """The configuration cannot be used. ``problems`` lists every problem, each naming its place."""
+    """The configuration cannot be used. ``problems`` lists every problem, each naming its place;
+    ``warnings`` what was found besides, so that fixing the problems does not reveal more to fix."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
         self.problems = [redact(problem) for problem in problems]
+        self.warnings = [redact(warning) for warning in warnings or ()]
         super().__init__("\n".join(self.problems))
 
 

@@ -79,7 +79,7 @@ def _process_object(obj: S3Object, engine: Engine, dispatcher: Dispatcher, corre
         report.skipped = "CloudTrail digest file"
         return report
     try:
-        body = _reader(dispatcher).get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+        body = _reader(dispatcher).get_object(**obj.get_args())["Body"]
     except Exception as exc:  # botocore's ClientError and connection errors alike
         if aws.is_missing(exc):  # skipped; but a Batch task must not hide it (``_batch_result``)
             report.skipped = f"{MISSING} (deleted since the event or manifest named it?): {aws.describe(exc)}"

@@ -14,8 +14,8 @@ def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) ->
     """The CSV manifest of an S3 Batch Operations job that re-scans history with the deployed function:
     ``bucket,key`` per CloudTrail log object (keys URL-encoded, as manifests require), digests excluded."""
     if not all(source.startswith("s3://") for source in args.sources):
-        print("backfill manifest takes s3://bucket/prefix sources", file=err)
-        return 1
+        print("error: backfill manifest takes s3://bucket/prefix sources", file=err)
+        return 2  # a usage error
     found = discover(args, err)
     if found is None:
         return 1

@@ -1,8 +1,9 @@
 """``tattletail check``: validate a configuration and list every problem at once.
 
 Problems (exit 1) make the config unusable: TOML syntax, unknown, missing and mistyped keys, unknown
-destinations, jq programs and regex literals that do not compile. Warnings (exit 0) are printed before the
-summary: what loads but is surely not meant (``.Records`` in a rule, a rule matching everything, one with
+destinations, jq programs and regex literals that do not compile. Warnings (exit 0 alone) are printed before
+the summary, and after the problems when there are some (a fix does not reveal more to fix): what loads but
+is surely not meant (``.Records`` in a rule, a rule matching everything, one with
 no destinations, no rules at all, a placeholder webhook URL)."""
 
 from __future__ import annotations

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
 from tattletail import aws
+from tattletail.alerts.facts import parse_time
 from tattletail.config import loader as config_module
 from tattletail.config import secrets
+from tattletail.delivery.report import RuleErrors
 from tattletail.engine import Engine, ErrorHandler
 from tattletail.errors import ConfigError, SourceError
 from tattletail.inputs import history
@@ -33,6 +35,13 @@ def day_arg(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a day: YYYY-MM-DD") from None
 
 
+def source_arg(value: str) -> str:
+    """A history source for argparse: an ``s3://`` source without a bucket is a usage error (exit 2)."""
+    if value.startswith("s3://") and not value[5:].partition("/")[0]:
+        raise argparse.ArgumentTypeError(f"{value!r} names no bucket: s3://bucket/prefix")
+    return value
+
+
 def default_workers() -> int:
     """Processes for history commands: every core this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
@@ -46,10 +55,14 @@ def load_config(path: str, err: TextIO, resolve: bool = False, sending: bool = F
         path = os.path.join(path, DEFAULT_CONFIG)
     try:
         config = config_module.load(path, resolve=secrets.Resolver() if resolve else None, sending=sending)
-    except ConfigError as exc:
+    except ConfigError as exc:  # the problems first, then the warnings: one pass shows everything to fix
         for problem in exc.problems:
             print(problem, file=err)
-        print(f"{len(exc.problems)} problem(s) found", file=err)
+        if warnings:
+            for warning in exc.warnings:
+                print(f"warning: {warning}", file=err)
+        counted = f", {len(exc.warnings)} warning(s)" if warnings and exc.warnings else ""
+        print(f"{len(exc.problems)} problem(s) found{counted}", file=err)
         return None
     if warnings:
         for warning in config.warnings:
@@ -69,31 +82,49 @@ def discover(args: argparse.Namespace, err: TextIO) -> tuple[list[history.LogRef
     return refs, since, until
 
 
-def in_window(since: date | None, until: date | None) -> Callable[[dict[str, Any]], bool]:
-    """Whether a record's ``eventTime`` falls in [since, until] (whole UTC days). The dates of the key
-    layout only choose which files to read; a local file, or a file holding records of several days,
-    is filtered here, record by record. A record without a readable time is outside any window."""
-    low = since.isoformat() if since else ""
-    high = (until + timedelta(days=1)).isoformat() if until else "~"
+def in_window(since: date | None, until: date | None) -> Callable[[Any], bool | None]:
+    """Whether an ``eventTime`` falls in [since, until] (whole UTC days), compared as instants: CloudTrail's
+    ``Z`` form, offsets (``+09:00``), fractional seconds and a bare date all read, a time without an
+    offset is UTC. ``None`` when it cannot be read: the caller reports it, never guesses. The dates of the
+    key layout only choose which files to read; a local file, or a file holding records of several days,
+    is filtered here, record by record."""
+    low = datetime.combine(since, time(), UTC) if since else None
+    high = datetime.combine(until + timedelta(days=1), time(), UTC) if until else None
 
-    def keep(record: dict[str, Any]) -> bool:
-        when = record.get("eventTime")
-        return isinstance(when, str) and low <= when < high
+    def keep(when: Any) -> bool | None:
+        moment = parse_time(when)
+        if moment is None:
+            return None
+        return (low is None or low <= moment) and (high is None or moment < high)
 
     return keep
 
 
+def undated_line(undated: RuleErrors) -> str:
+    """The stderr line for records whose ``eventTime`` could not be placed in the window."""
+    return (f"{undated.count:,} records with an unreadable eventTime were not evaluated (--since/--until cannot "
+            f"place them; first: {undated.first_message}; eventID {undated.first_event_id or '-'})")
+
+
 class WindowEngine(Engine):
     """The Lambda's ``Engine``, evaluating only the records whose ``eventTime`` is in the window of
-    ``--since``/``--until``: the others are read (and counted) but match nothing."""
+    ``--since``/``--until``: the others are read (and counted) but match nothing. Those whose time
+    cannot be read are tallied in ``undated`` (their count, the first value and eventID), to be reported."""
 
     def __init__(self, rules: Sequence[Rule], since: date | None, until: date | None, **kwargs: Any) -> None:
         super().__init__(rules, **kwargs)
         self._keep = in_window(since, until) if since or until else None
+        self.undated = RuleErrors()
 
     def evaluate(self, record: dict[str, Any], on_error: ErrorHandler | None = None) -> list[Match]:
-        if self._keep is not None and not self._keep(record):
-            return []
+        if self._keep is not None:
+            kept = self._keep(record.get("eventTime"))
+            if kept is None:
+                event_id = record.get("eventID")
+                self.undated.add(f"eventTime {record.get('eventTime')!r}",
+                                 event_id if isinstance(event_id, str) else None)
+            if not kept:
+                return []
         return super().evaluate(record, on_error)
 
 
@@ -113,7 +144,7 @@ def aws_failure(exc: BaseException) -> str | None:
 
 
 def history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:
-    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", type=source_arg,
                         help="a log file, a directory of them, or s3://bucket/prefix")
     parser.add_argument("--since", type=day_arg, metavar="YYYY-MM-DD",
                         help="first day (UTC) of the records' eventTime (also picks the S3 date folders to read)")

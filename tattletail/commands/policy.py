@@ -228,6 +228,14 @@ def cmd_policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def account_arg(value: str) -> str:
+    """An AWS account id for argparse: anything but 12 digits is a usage error (exit 2), not a policy
+    with a wrong ARN in it."""
+    if not re.fullmatch(r"\d{12}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an AWS account id (12 digits)")
+    return value
+
+
 def register(sub: Any) -> None:
     tpl = sub.add_parser("template", help="template.yaml with the role's statements derived from a config")
     tpl.add_argument("--config", default=DEFAULT_CONFIG)
@@ -246,6 +254,6 @@ def register(sub: Any) -> None:
     pol.add_argument("--dlq-s3", help="s3://bucket/prefix for dead letters")
     pol.add_argument("--function-name", default="tattletail")
     pol.add_argument("--region")
-    pol.add_argument("--account-id")
+    pol.add_argument("--account-id", type=account_arg, help="the 12-digit AWS account id")
     pol.add_argument("--resolve", action="store_true", help="read secrets that hold ARNs or addresses")
     pol.set_defaults(func=cmd_policy)

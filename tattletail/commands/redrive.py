@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from tattletail import settings
 from tattletail.commands.common import DEFAULT_CONFIG, aws_failure, load_config
@@ -13,10 +15,29 @@ from tattletail.delivery.redrive import redrive
 from tattletail.delivery.state import DynamoState
 from tattletail.errors import TattletailError
 
+_QUEUE_PATH = re.compile(r"/\d{12}/[\w.-]{1,80}/?")  # /ACCOUNT/NAME, as every SQS endpoint (and moto) writes it
+
+
+def store_problem(store: str) -> str | None:
+    """Why ``store`` cannot be a dead-letter store (a usage error, found before any config or AWS call),
+    or ``None``: an SQS queue URL is http(s)://HOST/ACCOUNT/NAME, an S3 store names its bucket."""
+    if store.startswith("s3://"):
+        return None if store[5:].partition("/")[0] else "an S3 store names its bucket"
+    if store.startswith(("https://", "http://")):
+        try:
+            parts = urlsplit(store)
+        except ValueError:
+            return "not a URL"
+        if parts.hostname and _QUEUE_PATH.fullmatch(parts.path) and not parts.query:
+            return None
+        return "not an SQS queue URL: its path is not /ACCOUNT/NAME"
+    return "neither a queue URL nor s3://"
+
 
 def cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if not args.store.startswith(("s3://", "https://", "http://")):
-        print(f"error: {args.store!r} is not a dead-letter store: give the SQS queue URL "
+    problem = store_problem(args.store)
+    if problem:
+        print(f"error: {args.store!r} is not a dead-letter store ({problem}): give the SQS queue URL "
               "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME) or s3://bucket/prefix", file=err)
         return 2
     config = load_config(args.config, err, resolve=True, sending=True)

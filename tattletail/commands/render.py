@@ -20,12 +20,13 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     rules = [r for r in config.rules if args.rule in (None, r.name)]
     if not rules:
-        print(f"no rule named {args.rule!r} (rules: {', '.join(repr(r.name) for r in config.rules)})", file=err)
-        return 1
+        print(f"error: no rule named {args.rule!r} (rules: {', '.join(repr(r.name) for r in config.rules)})",
+              file=err)
+        return 2  # a bad argument
     if args.destination is not None and args.destination not in config.destinations:
-        print(f"no destination {args.destination!r} (destinations: "
+        print(f"error: no destination {args.destination!r} (destinations: "
               f"{', '.join(repr(d) for d in config.destinations)})", file=err)
-        return 1
+        return 2  # a bad argument
     try:
         refs = history.discover([args.event])
     except SourceError as exc:

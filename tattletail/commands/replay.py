@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from tattletail.alerts.alert import as_text
+from tattletail.commands import common
 from tattletail.commands.common import DEFAULT_CONFIG, WindowEngine, discover, history_args, load_config
 from tattletail.commands.parallel import run_files
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
-from tattletail.delivery.report import Report, Totals
+from tattletail.delivery.report import Report, RuleErrors, Totals
 from tattletail.inputs.history import LogRef
 from tattletail.pipeline import process_ref
 from tattletail.rules import Match
@@ -69,7 +70,9 @@ class ReplayJob:
             if self.keep_rows:
                 rows.append(match_row(match.rule.name, ref.name, index, match.record, match.value))
 
+        self.engine.undated = RuleErrors()  # per file (a worker runs its files one after another)
         report = process_ref(ref, self.engine, dispatcher=self.dispatcher, on_match=on_match, s3=s3)
+        report.undated = self.engine.undated
         for rule, note in notes:
             report.annotate(rule, note)
         report.rows = rows
@@ -141,7 +144,8 @@ def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str
               for name, e in sorted(totals.rule_errors.items())]
     return json.dumps({"rules": rules, "rule_errors": errors, "files": totals.objects, "records": totals.records,
                        "matches": totals.match_count, "unreadable": totals.errors, "skipped": totals.skipped,
-                       "failed_deliveries": [str(f) for f in totals.failures]}, indent=2, ensure_ascii=False)
+                       "failed_deliveries": [str(f) for f in totals.failures],
+                       "unreadable_event_times": totals.undated.count}, indent=2, ensure_ascii=False)
 
 
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
@@ -188,12 +192,15 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"error: {error}", file=err)
     for failure in totals.failures:
         print(f"delivery failed: {failure}", file=err)
+    if totals.undated.count:
+        print(common.undated_line(totals.undated), file=err)
     names = [r.name for r in config.rules] + [c.name for c in config.correlations]
     if args.format == "json":
         print(summary_json(totals, names), file=out)
     else:
         print(summary_table(totals, names), file=err if args.format == "jsonl" else out)
-    return 1 if totals.errors or totals.failures else 0
+    # as ``run``: a rule error is not clean, nor records that could not be placed in the window
+    return 1 if totals.errors or totals.failures or totals.rule_errors or totals.undated.count else 0
 
 
 def register(sub: Any) -> None:

@@ -15,13 +15,13 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TextIO
 
 from tattletail.alerts.facts import derive, get, text
-from tattletail.commands.common import discover, history_args
+from tattletail.commands.common import discover, history_args, in_window, undated_line
 from tattletail.commands.parallel import run_files
-from tattletail.delivery.report import Report
+from tattletail.delivery.report import Report, RuleErrors
 from tattletail.engine import Engine
 from tattletail.inputs.history import LogRef
 from tattletail.pipeline import process_ref
@@ -79,16 +79,22 @@ def _engine() -> Engine:
     return _engines[0]
 
 
-def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | None) -> list[dict[str, Any]]:
-    """Rows whose time falls in [since, until] (whole days, UTC), de-duplicated and in time order.
+def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | None,
+           undated: RuleErrors | None = None) -> list[dict[str, Any]]:
+    """Rows whose time falls in [since, until] (whole days, UTC, compared as instants), de-duplicated and
+    in time order. With a window, a row whose time cannot be read is left out and tallied in ``undated``.
 
     Real trails deliver the same record in more than one file; a row is kept once."""
-    low = since.isoformat() if since else ""
-    high = (until + timedelta(days=1)).isoformat() if until else "~"
+    keep = in_window(since, until) if since or until else None
     seen, kept = set(), []
     for row in rows:
         key = tuple(row.values())
-        if key in seen or not (low <= (row["time"] or "") < high):
+        if key in seen:
+            continue
+        inside = keep(row["time"]) if keep is not None else True
+        if inside is None and undated is not None:
+            undated.add(f"eventTime {row['time']!r}", None)
+        if not inside:
             continue
         seen.add(key)
         kept.append(row)
@@ -167,8 +173,11 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
             errors.append(report.error)
     for error in errors:
         print(f"error: {error}", file=err)
-    out.write(render(within(rows, since, until), args.format))
-    return 1 if errors else 0
+    undated = RuleErrors()
+    out.write(render(within(rows, since, until, undated), args.format))
+    if undated.count:
+        print(undated_line(undated), file=err)
+    return 1 if errors or undated.count else 0
 
 
 def register(sub: Any) -> None:

@@ -96,7 +96,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if totals.failures:
         parts.append(f"{len(totals.failures)} failed deliveries")
     print(", ".join(parts) if refs else "no files read", file=err)
-    return 1 if totals.errors or totals.failures else 0
+    # a rule that failed at run time may have missed what it exists to catch: the run is not clean
+    return 1 if totals.errors or totals.failures or totals.rule_errors else 0
 
 
 def register(sub: Any) -> None:

@@ -21,6 +21,7 @@ from tattletail.delivery.report import Report
 from tattletail.engine import Engine
 from tattletail.errors import ConfigError
 from tattletail.inputs.history import LogRef
+from tattletail.jq.values import json_name
 from tattletail.pipeline import process_records, process_ref
 from tattletail.rules import Match, Rule
 
@@ -78,7 +79,7 @@ def _records(rule: Rule, case: dict[str, Any]) -> list[dict[str, Any]] | LogRef:
         return LogRef(str(path), path=str(path))
     value = json.loads(case["record"])
     if not isinstance(value, dict):
-        raise ValueError(f"the test record is a JSON {type(value).__name__}, not an object")
+        raise ValueError(f"the test record is a JSON {json_name(value)}, not an object")
     return [value]
 
 

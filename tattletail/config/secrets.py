@@ -117,6 +117,6 @@ def hide(message: str, resolved: Mapping[str, str]) -> str:
 def _short(exc: Exception) -> str:
     """What went wrong reading a secret, never what was read: AWS's own errors in full (code and
     message), anything else by its type alone (a message of unknown shape might quote the value)."""
-    if aws.error_code(exc) or type(exc).__module__.startswith("botocore"):
+    if aws.error_code(exc) or type(exc).__module__.startswith("botocore") or isinstance(exc, ModuleNotFoundError):
         return aws.describe(exc)
     return type(exc).__name__

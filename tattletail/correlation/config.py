@@ -53,7 +53,7 @@ CASE_KEYS: dict[str, tuple[type, bool]] = {
 }
 Problem = Callable[[str, str], None]                           # (where, message)
 Targets = Callable[[list[Any], str], "tuple[str, ...] | None"]  # destination ids checked, or None
-CheckKeys = Callable[..., "dict[str, Any] | None"]               # loader._check_keys
+CheckKeys = Callable[..., "dict[str, Any] | None"]               # config.tables.table_or_none
 
 
 def _path(text: Any, what: str, where: str, problem: Problem) -> Path | None:

@@ -91,7 +91,7 @@ class DynamoWindows:
                 return None
             raise StateError(f"state table {self.table}: cannot count correlation: {aws.describe(exc)}") from None
         except Exception as exc:  # connection errors and the like
-            raise StateError(f"state table {self.table}: cannot count correlation: {exc}") from None
+            raise StateError(f"state table {self.table}: cannot count correlation: {aws.describe(exc)}") from None
         item: dict[str, Any] = response.get("Attributes", {})
         return item
 
@@ -111,4 +111,4 @@ class DynamoWindows:
                 UpdateExpression="SET done_at = :now, expires_at = :x",
                 ExpressionAttributeValues={":now": {"N": str(int(self.clock()))}, ":x": {"N": str(expires_at)}})
         except Exception as exc:
-            raise StateError(f"state table {self.table}: cannot mark correlation fired: {exc}") from None
+            raise StateError(f"state table {self.table}: cannot mark correlation fired: {aws.describe(exc)}") from None

@@ -65,6 +65,7 @@ class Report(_Counted):
     annotations: dict[str, Counter[str]] = field(default_factory=dict)  # filled by replay only
     rows: list[dict[str, Any]] = field(default_factory=list)            # kept matches, when asked
     base_matches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # correlations' input (replay)
+    undated: RuleErrors = field(default_factory=RuleErrors)  # --since/--until: eventTime unreadable, not evaluated
     started: float = field(default_factory=time.monotonic)
 
     def rule_error(self, rule: str, message: str, event_id: str | None) -> None:
@@ -113,6 +114,7 @@ class Totals(_Counted):
     matches: Counter[str] = field(default_factory=Counter)
     rule_errors: dict[str, RuleErrors] = field(default_factory=dict)
     annotations: dict[str, Counter[str]] = field(default_factory=dict)
+    undated: RuleErrors = field(default_factory=RuleErrors)
 
     def add(self, report: Report) -> None:
         if report.skipped:
@@ -127,6 +129,8 @@ class Totals(_Counted):
                                                                 errors.count)
         for rule, counter in report.annotations.items():
             self.annotations.setdefault(rule, Counter()).update(counter)
+        if report.undated.count:
+            self.undated.add(report.undated.first_message, report.undated.first_event_id, report.undated.count)
         if report.error:
             self.errors.append(report.error)
         self.failures += report.failures

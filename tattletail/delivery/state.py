@@ -207,7 +207,7 @@ class DynamoState:
                 continue
             self._local.release(local.mine[i:])
             self._give_back(claims.mine)
-            raise StateError(f"state table {self.table}: cannot claim: {failure}")
+            raise StateError(f"state table {self.table}: cannot claim: {aws.describe(failure)}")
         if taken:
             seen = self.look(taken)
             claims.done += seen.done
@@ -230,7 +230,7 @@ class DynamoState:
                 try:
                     answer = self.client.batch_get_item(RequestItems=request)
                 except Exception as exc:
-                    raise StateError(f"state table {self.table}: cannot read claims: {exc}") from None
+                    raise StateError(f"state table {self.table}: cannot read claims: {aws.describe(exc)}") from None
                 for item in answer.get("Responses", {}).get(self.table, []):
                     found[item["pk"]["S"]] = item
                 request = answer.get("UnprocessedKeys") or {}
@@ -276,7 +276,7 @@ class DynamoState:
                     ExpressionAttributeValues={":status": {"S": status}, ":now": {"N": str(int(self.clock()))}},
                 )
             except Exception as exc:
-                raise StateError(f"state table {self.table}: {what}: {exc}") from None
+                raise StateError(f"state table {self.table}: {what}: {aws.describe(exc)}") from None
 
     def release(self, keys: Iterable[str]) -> None:
         keys = list(keys)
@@ -289,4 +289,4 @@ class DynamoState:
                     ExpressionAttributeValues={":claimed": {"S": CLAIMED}})
             except Exception as exc:
                 if not aws.is_conditional_failure(exc):
-                    raise StateError(f"state table {self.table}: cannot release: {exc}") from None
+                    raise StateError(f"state table {self.table}: cannot release: {aws.describe(exc)}") from None

@@ -8,7 +8,9 @@ One entry point accepts every way CloudTrail reaches the function and recognises
   keys are not.
 - CloudTrail's own SNS delivery notification (``{"s3Bucket": ..., "s3ObjectKey": [...]}``).
 - EventBridge CloudTrail events (``detail-type: ... via CloudTrail``): ``detail`` is the record itself.
-- S3 Batch Operations invocations (schema 1.0 and 2.0): each task is a log object.
+- S3 Batch Operations invocations (schema 1.0 and 2.0): each task is a log object, read at the task's
+  ``s3VersionId`` when it names one (a backfill of a versioned bucket reads what the manifest listed,
+  not whatever overwrote it since).
 - ``s3:TestEvent``, acknowledged and ignored.
 
 An event is split into items that succeed or fail on their own: an SQS message (reported in
@@ -25,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from tattletail.errors import SourceError
+from tattletail.jq.values import json_name
 
 CLOUDTRAIL_DETAIL_SUFFIX = "via CloudTrail"   # AWS API Call / Console Sign In / Service Event / ... via CloudTrail
 MAX_DEPTH = 4                                 # envelopes inside envelopes (SQS > SNS > S3 is 3)
@@ -36,9 +39,17 @@ class S3Object:
 
     bucket: str
     key: str
+    version: str | None = None  # an S3 Batch task's s3VersionId: that version, not the latest
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return f"s3://{self.bucket}/{self.key}" + (f"?versionId={self.version}" if self.version else "")
+
+    def get_args(self) -> dict[str, str]:
+        """The ``GetObject`` arguments that read exactly this object (its version when one is named)."""
+        args = {"Bucket": self.bucket, "Key": self.key}
+        if self.version:
+            args["VersionId"] = self.version
+        return args
 
 
 @dataclass
@@ -60,7 +71,7 @@ class Parsed:
 
 
 def _keys(value: Any) -> str:
-    return str(sorted(value)) if isinstance(value, Mapping) else f"a JSON {type(value).__name__}"
+    return str(sorted(value)) if isinstance(value, Mapping) else f"a JSON {json_name(value)}"
 
 
 def _json(text: Any, where: str) -> Any:
@@ -93,7 +104,7 @@ def _fill(item: Item, payload: Any, where: str, depth: int = 0) -> str:
     if depth > MAX_DEPTH:
         raise SourceError(f"{where}: envelopes nested too deep")
     if not isinstance(payload, Mapping):
-        raise SourceError(f"{where}: a JSON {type(payload).__name__}, not an event")
+        raise SourceError(f"{where}: a JSON {json_name(payload)}, not an event")
     if is_s3_test_event(payload):
         item.notes.append(f"{where}: s3:TestEvent ignored")
         return "s3-test"
@@ -163,10 +174,13 @@ def _batch(event: Mapping[str, Any]) -> Parsed:
         arn = task.get("s3BucketArn") if isinstance(task, Mapping) else None  # 1.0
         if bucket is None and isinstance(arn, str) and arn.startswith("arn:"):
             bucket = arn.split(":::", 1)[-1]
+        version_id = task.get("s3VersionId") if isinstance(task, Mapping) else None  # null when unversioned
         if not isinstance(key, str) or not isinstance(bucket, str) or not bucket:
             item.problem = f"task {item.id} names no bucket and key (keys seen: {_keys(task)})"
+        elif version_id is not None and not isinstance(version_id, str):
+            item.problem = f"task {item.id}: s3VersionId is {_keys(version_id)}, not a version id"
         else:
-            item.objects.append(S3Object(bucket, unquote_plus(key)))
+            item.objects.append(S3Object(bucket, unquote_plus(key), version_id or None))
         items.append(item)
     return Parsed("batch", items, {"invocationSchemaVersion": version, "invocationId": event.get("invocationId")})
 
@@ -174,7 +188,7 @@ def _batch(event: Mapping[str, Any]) -> Parsed:
 def parse(event: Any) -> Parsed:
     """Every item of an event. Raises ``SourceError`` for an event of an unknown shape."""
     if not isinstance(event, Mapping):
-        raise SourceError(f"event is a JSON {type(event).__name__}, not an object")
+        raise SourceError(f"event is a JSON {json_name(event)}, not an object")
     if "invocationSchemaVersion" in event and "tasks" in event:
         return _batch(event)
     records = event.get("Records")

@@ -135,7 +135,7 @@ def discover(sources: list[str], since: date | None = None, until: date | None =
             try:
                 refs += _walk_s3(s3, bucket, prefix, since, until)
             except Exception as exc:  # botocore errors: access denied, no such bucket
-                raise SourceError(f"{source}: cannot list: {exc}") from None
+                raise SourceError(f"{source}: cannot list: {aws.describe(exc)}") from None
         else:
             path = Path(source)
             if not path.exists():

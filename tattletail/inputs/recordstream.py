@@ -43,6 +43,7 @@ from typing import Any
 
 from tattletail.errors import NotCloudTrail, SourceError
 from tattletail.inputs.batch import parse_run
+from tattletail.jq.values import json_name
 
 
 @dataclass(frozen=True)
@@ -454,5 +455,5 @@ def _records(reader: Reader, on_bad_record: BadRecord, index: int) -> Generator[
                 if isinstance(record, dict):
                     yield record
                 else:
-                    on_bad_record(index, f"record is a JSON {type(record).__name__}, not an object")
+                    on_bad_record(index, f"record is a JSON {json_name(record)}, not an object")
         index += 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from typing import Any
 
@@ -68,6 +69,16 @@ def type_name(v: Any) -> str:
     if isinstance(v, dict):
         return "object"
     raise Fallback(f"not a JSON value: {type(v).__name__}")
+
+
+def json_name(v: Any) -> str:
+    """The JSON (jq) name of a parsed value's type, for messages a user reads: ``object``, ``null``,
+    ``array``, never Python's ``dict``, ``NoneType``, ``list``; a number of any kind (``Decimal`` from
+    the streaming parser too) is ``number``."""
+    try:
+        return type_name(v)
+    except Fallback:
+        return "number" if isinstance(v, numbers.Number) else type(v).__name__
 
 
 def truthy(v: Any) -> bool:

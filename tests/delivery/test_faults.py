@@ -293,7 +293,7 @@ def test_bad_input_never_stops_the_other_objects(world: World, caplog) -> None:
                    "notcloudtrail.json: not a CloudTrail log file", "recordsnotlist.json: Records is not a list",
                    "empty.json.gz: empty file", "missing.json.gz", "no such object",
                    "Records[0] is not an S3 notification (keys seen: ['eventSource', 'unexpected'])",
-                   "record is a JSON int, not an object"):
+                   "record is a JSON number, not an object"):
         assert needle in log, needle
 
 

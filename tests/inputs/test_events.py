@@ -200,4 +200,24 @@ def test_unknown_shapes_are_clear_errors_naming_what_was_seen(slack_config: Fake
         handler.lambda_handler(copy.deepcopy(event), None)
     message = str(info.value)
     assert ("keys seen: ['hello']" in message or "unknown detail-type 'Scheduled Event'" in message
-            or "unknown schema version '9.9'" in message or "a JSON list" in message)
+            or "unknown schema version '9.9'" in message or "a JSON array" in message)
+
+
+def test_s3_batch_task_with_a_version_id_reads_that_version_not_the_latest(slack_config: FakeSlack) -> None:
+    """A backfill of a versioned bucket reads what its manifest listed, even if the key was overwritten since."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = KEYS["CUSTOM_KEY"]
+    old = s3.put_object(Bucket=BUCKET, Key=key,
+                        Body=gzip.compress(json.dumps({"Records": [TERMINATE]}).encode()))["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({"Records": [NOISE]}).encode()))
+    event = load_event("s3-batch-2.0.json")
+    event["tasks"] = [dict(event["tasks"][0], s3Key=key, s3VersionId=old)]
+    response = handler.lambda_handler(event, None)
+    assert [r["resultCode"] for r in response["results"]] == ["Succeeded"]
+    assert alerts(slack_config) == [TERMINATED]
+    # without a version id, the same task reads the latest version, which matches nothing
+    event["tasks"] = [dict(event["tasks"][0], s3VersionId=None)]
+    slack_config.posts.clear()
+    handler.lambda_handler(event, None)
+    assert alerts(slack_config) == []

@@ -62,8 +62,11 @@ def test_missing_sources_are_clear_errors(tmp_path, aws: None) -> None:
 
     with pytest.raises(SourceError, match="nope: no such file or directory"):
         discover([str(tmp_path / "nope")])
-    with pytest.raises(SourceError, match="s3://no-such-bucket/x: cannot list"):
+    with pytest.raises(SourceError, match="s3://no-such-bucket/x: cannot list") as caught:
         discover(["s3://no-such-bucket/x"])
+    # the one AWS seam's wording (code: message), not botocore's "An error occurred (...) when calling"
+    assert "NoSuchBucket: " in str(caught.value)
+    assert "An error occurred" not in str(caught.value)
 
 
 def test_backfill_manifest_lists_log_objects_url_encoded_without_digests(bucket: str, tmp_path) -> None:

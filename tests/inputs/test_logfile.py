@@ -80,7 +80,7 @@ def test_record_that_is_not_an_object_is_skipped_and_reported() -> None:
     skipped = []
     data = log_bytes([{"a": 1}, "text", {"b": 2}])
     got = list(iter_records(io.BytesIO(data), "obj", lambda i, why: skipped.append((i, why))))
-    assert got == [{"a": 1}, {"b": 2}] and skipped == [(1, "record is a JSON str, not an object")]
+    assert got == [{"a": 1}, {"b": 2}] and skipped == [(1, "record is a JSON string, not an object")]
 
 
 def test_digest_keys() -> None:
@@ -197,8 +197,8 @@ def test_a_broken_record_is_reported_and_the_records_after_it_are_read() -> None
     got, bad, error = read_until_error(text.encode())
     assert [r["eventID"] for r in got] == ["1", "2", "3", "4", "5"] and error is None
     assert [(i, why.split(":")[0]) for i, why in bad] == [
-        (1, "invalid JSON"), (5, "record is a JSON int, not an object"), (6, "invalid JSON"),
-        (7, "record is a JSON str, not an object")]
+        (1, "invalid JSON"), (5, "record is a JSON number, not an object"), (6, "invalid JSON"),
+        (7, "record is a JSON string, not an object")]
 
 
 def test_invalid_utf8_is_replaced_as_jq_does_not_dropped() -> None:
