@@ -25,7 +25,9 @@ A record past a limit is reported to ``on_bad_record`` with its index and the li
 skipped without being kept, and the records after it are read. So is a record that is not valid JSON or
 not an object, when the file's structure allows going on. Values outside ``Records`` are skipped the same
 way (a 200 MB string there costs one chunk of memory). The ``Records`` array is read leniently: a
-missing or doubled comma between records loses nothing.
+missing or doubled comma between records loses nothing. ``Records`` is found wherever it stands among
+the object's keys, as jq and the Go tool find it (a second ``Records`` list is read too: more, never
+fewer records than jq sees); a leading byte order mark is skipped (``logfile``), as jq skips it.
 
 Strings are read as jq 1.8.2 reads them: a lone surrogate escape (``"\\ud800"``, which Python's parser
 keeps as it is) becomes U+FFFD, so every path of the engine (compiled rules, the prefilter, libjq, the
@@ -35,7 +37,9 @@ Numbers are read as jq reads them: integer literals as exact ints (beyond Python
 conversion limit, as floats, which is what jq computes with), others as floats, and values beyond a
 double's range (``1e400``) as ``inf``/``-inf``. ``NaN`` and ``Infinity`` are accepted, as jq 1.6 does.
 
-Memory is one chunk plus at most one record (256 KiB of text and its parsed form).
+Memory is one chunk plus at most one record (256 KiB of text and its parsed form). Time is linear in the
+text at C speed whatever it holds (``scan``), and the reader's ``check`` (the deadline) is called every
+megabyte, so even skipping one huge value stops in time.
 """
 
 from __future__ import annotations

@@ -38,9 +38,11 @@ WS = re.compile(r"[ \t\n\r]*")
 WS_COMMAS = re.compile(r"[ \t\n\r,]*")
 # Inside a container: everything up to the next bracket, whole strings included (an unterminated string
 # at the end of the buffer is left out: the match stops at its quote).
-_INNER = re.compile(r'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*', re.S)
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_COMPLETE = re.compile(r'[^"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"]*)*', re.S)  # up to an unterminated string
+# (Possessive quantifiers: what they match is never given back, so the regex engine keeps no state to
+# backtrack into; twice as fast on strings full of escapes, and the same matches.)
+_INNER = re.compile(r'[^"\[\]{}]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"\[\]{}]*+)*+', re.S)
+_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.S)
+_COMPLETE = re.compile(r'[^"]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"]*+)*+', re.S)  # up to an unterminated string
 _SIGNS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_SIGNS = bytes(c for c in range(256) if c not in b'[]{}"')
 _OPENS = re.compile(r"[\[{]*")
