@@ -73,6 +73,7 @@ def _gunzip(first: bytes, stream: IO[bytes], name: str) -> Iterator[bytes]:
             produced += len(out)
             yield out
         if inflater.eof:
+            yield b""  # a member ended: progress the reader can see (and check the time at), even without text
             rest = inflater.unused_data.lstrip(b"\0") or _read(stream, READ_SIZE).lstrip(b"\0")
             while not rest:
                 block = _read(stream, READ_SIZE)

@@ -31,6 +31,7 @@ class Limits:
 
 LIMITS = Limits()
 CHECK_EVERY = 1 << 20  # characters of text read between two calls of the reader's ``check``
+EMPTY_CHUNK = 4096  # what an empty chunk counts for (a gzip member holding nothing: a million of them is no text)
 
 Check = Callable[[], None]
 
@@ -70,16 +71,17 @@ class Reader:
 
     def more(self, keep: int) -> int:
         """Drop ``buf[:keep]`` and append the next chunk; return the shift applied to indices into
-        ``buf`` (subtract it). Raise ``Truncated`` at the end of the text. Before reading on, once every
-        ``CHECK_EVERY`` characters, ``check`` is called: what it raises ends the reading (the deadline)."""
+        ``buf`` (subtract it). Raise ``Truncated`` at the end of the text. Once every ``CHECK_EVERY``
+        characters read (an empty chunk counting as ``EMPTY_CHUNK``), ``check`` is called: what it raises
+        ends the reading (the deadline)."""
         if self._damage is not None:
             raise self._damage
-        if self._check is not None and self._unchecked >= CHECK_EVERY:
-            self._unchecked = 0
-            self._check()
         for chunk in self._chunks:
+            self._unchecked += len(chunk) or EMPTY_CHUNK  # an empty chunk is work that produced no text
+            if self._check is not None and self._unchecked >= CHECK_EVERY:
+                self._unchecked = 0
+                self._check()
             if chunk:
-                self._unchecked += len(chunk)
                 self.buf = self.buf[keep:] + chunk
                 self.pos -= keep
                 self.consumed += keep

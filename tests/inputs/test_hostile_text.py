@@ -149,7 +149,20 @@ def test_the_reader_calls_check_every_megabyte_and_what_it_raises_ends_the_readi
         for record in read_records(reader, "obj", lambda i, why: None):
             got.append(record)
     assert got == [{"eventID": "1"}] and calls[0] == 5
-    assert 5 * scan.CHECK_EVERY <= reader.consumed + len(reader.buf) <= 6 * scan.CHECK_EVERY
+    assert 4 * scan.CHECK_EVERY <= reader.consumed + len(reader.buf) <= 5 * scan.CHECK_EVERY  # 5 MB, not more
+
+
+def test_the_reader_checks_the_time_through_a_run_of_empty_gzip_members() -> None:
+    # no text at all for many megabytes of input: each member's end still counts
+    data = (gzip.compress(b'{"Records": [{"eventID": "1"},') + gzip.compress(b"") * 3000
+            + gzip.compress(b'{"eventID": "2"}]}'))
+    calls = [0]
+
+    def check() -> None:
+        calls[0] += 1
+
+    assert [r["eventID"] for r in iter_records(io.BytesIO(data), "obj", check=check)] == ["1", "2"]
+    assert calls[0] >= 3000 * scan.EMPTY_CHUNK // scan.CHECK_EVERY
 
 
 class EscapedQuotes(io.RawIOBase):
