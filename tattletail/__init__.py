@@ -3,8 +3,8 @@
 Code map, in the order data flows (the Lambda runs every part marked *):
 
     handler.py *        lambda_handler: wiring only (event -> objects -> pipeline -> totals)
-    inputs/ *           events (every Lambda event shape) -> log objects (logfile, recordstream: streamed,
-                        bounded records); history (local files, s3:// prefixes by date; its LogRef
+    inputs/ *           events (every Lambda event shape) -> log objects (logfile, recordstream, scan, batch:
+                        streamed, bounded records); history (local files, s3:// prefixes by date; its LogRef
                         is what pipeline.process_ref reads, the discovery is the command line's)
     guard.py, backtracking.py, sandbox.py *
                         every rule evaluation bounded: what can be proven to end runs in-process, the

@@ -39,7 +39,7 @@ from tattletail.errors import RuleRuntimeError
 from tattletail.guard import Verdict, analyse
 from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
-from tattletail.jq.values import JqError, normalize, record_text
+from tattletail.jq.values import JqError, normalize, record_text, without_lone_surrogates
 from tattletail.rules import Match, Rule, compile_jq
 from tattletail.sandbox import Sandbox, SandboxBroken
 
@@ -134,6 +134,8 @@ class Engine:
                 value = get(value, *rest)
             if isinstance(value, str):
                 hits = by_value.get(value)
+                if hits is None and not value.isascii():  # libjq reads a lone surrogate as U+FFFD
+                    hits = by_value.get(without_lone_surrogates(value))
                 if hits:
                     found = set(hits) if found is None else found.union(hits)
         if found is None:
@@ -203,7 +205,9 @@ class Engine:
             self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated], memory_limit=self.sandbox_memory)
         slots = [self._sandbox_slot[i] for i in candidates]
         try:
-            outcomes = self._sandbox.evaluate(_dumps(normalize(record)), slots, self.budget)
+            # the text libjq reads in-process too (a lone surrogate as U+FFFD, which the child's parser
+            # would otherwise refuse, losing the record for every isolated rule)
+            outcomes = self._sandbox.evaluate(record_text(normalize(record)), slots, self.budget)
         except SandboxBroken as exc:
             for i in candidates:
                 self._overrun(i, record, f"cannot be evaluated safely: {exc}", on_error)

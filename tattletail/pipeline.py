@@ -56,7 +56,8 @@ BAD_RECORDS_LOGGED = 20  # bad records logged one by one per object; the rest ar
 
 
 class _OutOfTime(Exception):
-    """Raised from the reader's bad-record callback when reading must stop (``stop_reading``)."""
+    """Raised from the reader's callbacks (a bad record, a megabyte read) when reading must stop
+    (``stop_reading``)."""
 
 
 class _Counted:
@@ -82,16 +83,20 @@ def process_stream(stream: IO[bytes], report: Report, engine: Engine, *, dispatc
     name = report.name
     stop = dispatcher.stop_reading if dispatcher is not None else None
 
+    def check_time() -> None:
+        if stop is not None and stop():
+            raise _OutOfTime
+
     def bad_record(index: int, reason: str) -> None:
         report.bad_records += 1
         if report.bad_records <= BAD_RECORDS_LOGGED:
             log.emit("record_skipped", logging.WARNING, object=name, index=index, reason=reason)
-        if stop is not None and stop():  # a file of nothing but bad records must stop in time too
-            raise _OutOfTime
+        check_time()  # a file of nothing but bad records must stop in time too
 
     counted = _Counted(stream)
     try:
-        finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record), report, engine,
+        # the reader checks the time every megabyte too: skipping one huge hostile value must stop in time
+        finished = _process(iter_records(cast(IO[bytes], counted), name, bad_record, check=check_time), report, engine,
                             dispatcher, on_match, stop, correlator)
     except _OutOfTime:
         finished = False

@@ -117,7 +117,8 @@ def test_zip_contents(built_zip: Path) -> None:
     assert "tattletail/handler.py" in names and "tattletail.toml" in names
     assert "rules/ssm-session-manager.toml" in names and "rules/cis-aws-foundations.toml" in names
     assert any(n.startswith("jq") and n.endswith(".so") for n in names)
-    assert any(n.startswith("ijson/backends/_yajl2") for n in names)
+    assert any(n.startswith("orjson/") and n.endswith(".so") for n in names)
+    assert not any(n.startswith("ijson/") for n in names), "nothing imports ijson any more"
     assert not any(n.startswith(("boto3/", "botocore/", "urllib3/")) for n in names), "the runtime provides them"
     assert not any(n.startswith(("requests/", "charset_normalizer/", "idna/", "certifi/")) for n in names)
 
@@ -125,7 +126,7 @@ def test_zip_contents(built_zip: Path) -> None:
 def test_zip_carries_bytecode_of_the_target_python(built: Built) -> None:
     tag = "cpython-" + built.version.replace(".", "")
     names = set(zipfile.ZipFile(built.path).namelist())
-    modules = [n for n in names if n.endswith(".py") and n.startswith(("tattletail/", "ijson/", "tzdata/"))]
+    modules = [n for n in names if n.endswith(".py") and n.startswith(("tattletail/", "tzdata/"))]
     assert modules
     for module in modules:
         folder, _, file = module.rpartition("/")

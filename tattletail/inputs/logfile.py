@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from tattletail.errors import SourceError
 from tattletail.inputs.recordstream import LIMITS, Limits, Reader, read_records
+from tattletail.inputs.scan import Check
 
 __all__ = ["GZIP_MAGIC", "is_digest_key", "iter_file", "iter_records", "text_chunks"]
 
@@ -72,6 +73,7 @@ def _gunzip(first: bytes, stream: IO[bytes], name: str) -> Iterator[bytes]:
             produced += len(out)
             yield out
         if inflater.eof:
+            yield b""  # a member ended: progress the reader can see (and check the time at), even without text
             rest = inflater.unused_data.lstrip(b"\0") or _read(stream, READ_SIZE).lstrip(b"\0")
             while not rest:
                 block = _read(stream, READ_SIZE)
@@ -109,10 +111,10 @@ def _plain(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
 
 def text_chunks(stream: IO[bytes], name: str = "<stream>") -> Iterator[str]:
     """The text of a log object in chunks: decompressed when it starts with gzip's magic bytes, decoded
-    as UTF-8 with invalid bytes replaced."""
+    as UTF-8 with invalid bytes replaced (and a leading byte order mark dropped)."""
     first = _read(stream, 2)
     blocks = _gunzip(first, stream, name) if first == GZIP_MAGIC else _plain(first, stream)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")  # a byte order mark is skipped, as jq does
     for block in blocks:
         yield decoder.decode(block)
     yield decoder.decode(b"", final=True)
@@ -124,13 +126,14 @@ def _skip_silently(index: int, reason: str) -> None:
 
 def iter_records(stream: IO[bytes], name: str = "<stream>",
                  on_bad_record: Callable[[int, str], None] = _skip_silently,
-                 limits: Limits = LIMITS) -> Iterator[dict[str, Any]]:
+                 limits: Limits = LIMITS, check: Check | None = None) -> Iterator[dict[str, Any]]:
     """Yield each record of a CloudTrail log file. Raise ``NotCloudTrail`` if the content does not
     start like one, ``SourceError`` (naming ``name``) on corrupt or truncated gzip or JSON whose
     structure is broken: the records before the damage have been yielded by then. A record that is past
     a limit, not valid JSON or not an object is passed to ``on_bad_record`` with its index and why, and
-    the records after it are read."""
-    yield from read_records(Reader(text_chunks(stream, name), limits), name, on_bad_record)
+    the records after it are read. ``check`` is called once every megabyte or so of text read (whether
+    records, or a hostile value being skipped): what it raises ends the reading (the deadline)."""
+    yield from read_records(Reader(text_chunks(stream, name), limits, check), name, on_bad_record)
 
 
 def iter_file(path: str) -> Iterator[dict[str, Any]]:

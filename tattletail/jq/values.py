@@ -297,12 +297,17 @@ def record_text(v: Any) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def without_lone_surrogates(s: str) -> str:
+    """``s`` with each lone surrogate replaced by U+FFFD, as jq 1.8.2 reads one in JSON text (and as the
+    log reader gives it; the ``jq`` binding's parser would refuse the escape)."""
+    if s.isascii() or _no_surrogate(s):
+        return s
+    return _SURROGATE.sub("\ufffd", s)
+
+
 def _string_text(s: str) -> str:
-    """A string for libjq: a lone surrogate (which libjq cannot read as an escape) becomes U+FFFD, as
-    libjq reads invalid UTF-8."""
-    if not s.isascii() and not _no_surrogate(s):
-        s = _SURROGATE.sub("\ufffd", s)
-    return json.dumps(s)
+    """A string for libjq, its lone surrogates as U+FFFD (``without_lone_surrogates``)."""
+    return json.dumps(without_lone_surrogates(s))
 
 
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\f": "\\f", '"': '\\"', "\\": "\\\\"}

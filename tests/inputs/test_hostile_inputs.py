@@ -74,7 +74,7 @@ def repeat(text: str, times: int) -> Iterator[str]:
 
 
 def write_gz(path: Path, parts: Iterable[Iterable[str] | str]) -> Path:
-    with gzip.open(path, "wt", compresslevel=6) as fh:
+    with gzip.open(path, "wt", compresslevel=6, encoding="utf-8") as fh:
         for part in parts:
             for piece in [part] if isinstance(part, str) else part:
                 fh.write(piece)
@@ -147,6 +147,20 @@ CASES: dict[str, Any] = {
         ["good-1", "good-2"] + ["tiny"] * 3 + ["good-3", "good-4"], [], None),
     "gzip cut inside a 100 MB string": (lambda p: cut_in_half(log(p, huge_string_record(100 * MB))),
                                         ["good-1", "good-2"], [], "hostile.json.gz: cannot decompress: truncated gzip"),
+    "100 MB of escaped quotes in a record's string": (
+        lambda p: log(p, '{"eventID": "q", "s": "', repeat('\\"', 50 * MB), '"}'),
+        None, [(2, "string is longer than 131,072 characters")], None),
+    "100 MB of escaped quotes outside Records": (
+        lambda p: log(p, records(5), after=[', "pad": "', repeat('\\"', 50 * MB), '"']),
+        ["good-1", "good-2", "good-5", "good-3", "good-4"], [], None),
+    "10,000 matching records with lone surrogates": (
+        lambda p: log(p, repeat('{"eventID": "lone", "eventName": "CreateUser", "x": "\\ud800", '
+                                '"\\udfff": ["\\udbff"]},', 10_000), records(6)),
+        ["good-1", "good-2"] + ["lone"] * 10_000 + ["good-6", "good-3", "good-4"], [], None),
+    "a byte order mark, then Records after a 100 MB value": (
+        lambda p: write_gz(p, ["\ufeff", '{"pad": "', repeat("B", 100 * MB), '", "Records": [', records(1, 2, 3, 4),
+                               "]}"]),
+        None, [], None),
     "gzip bomb whose JSON ends between records": (
         lambda p: write_gz(p, ['{"Records": [', records(1, 2), ",", repeat(records(7) + ",", 3000)]),
         ["good-1", "good-2"] + ["good-7"] * 3000, [], "hostile.json.gz: truncated: the text ends inside"),
