@@ -1,6 +1,7 @@
 """What a ``[[correlation]]`` says, as frozen data: the vocabulary of Sigma's correlation rules.
 
-- ``event_count``: at least N matches of the base rules in one group and window;
+- ``event_count``: at least N matches of the base rules in one group and window (with ``weight``, a jq
+  path, a match counts as that many events: a DeleteObjects call as the objects it deletes);
 - ``value_count``: at least N distinct values of ``field`` among them;
 - ``temporal``: every base rule (or at least N of them) matched in one group and window;
 - ``temporal_ordered``: the base rules matched in the order they are listed.
@@ -105,6 +106,7 @@ class Correlation:
     tests: tuple[dict[str, Any], ...] = ()
     origin: str = ""
     sigma_id: str | None = None
+    weight: Path | None = None           # event_count: how many events one record stands for
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -112,8 +114,9 @@ class Correlation:
 
     def explain(self) -> str:
         """One line for ``tattletail check --explain``."""
-        group = ", ".join(key.name for key in self.group_by) or "(all records)"
-        counted = {"event_count": "events", "value_count": f"distinct {self.field.text if self.field else ''}",
+        group = ", ".join(["account"] + [key.name for key in self.group_by])
+        events = f"events (each weighing {self.weight.text})" if self.weight else "events"
+        counted = {"event_count": events, "value_count": f"distinct {self.field.text if self.field else ''}",
                    "temporal": f"of the {len(self.rules)} rules", "temporal_ordered": "rules in order"}[self.type]
         return (f"{self.name}: {self.type} over {', '.join(repr(r) for r in self.rules)}; fires when "
                 f"{self.condition} {counted} per {group} in a {show_duration(self.timespan)} window "

@@ -5,14 +5,20 @@ already uses for delivery (``TATTLETAIL_STATE_TABLE``; its keys start with ``cor
 never meet delivery keys). Each base-rule match is one ``UpdateItem``: ``ADD`` its counted member and
 its evidence member to two string sets, which is atomic and idempotent, so concurrent invocations
 never lose a count and a record seen twice counts once; ``ReturnValues=ALL_NEW`` gives back the
-window as it is now, on which the condition is decided. Once the window's alert has been handed to
+window as it is now, on which the condition is decided. The same update adds the record's event
+second to a number set (``t``: first and last event time), and once a window holds more members of
+a kind than decide anything (``window.prunable``), one more ``UpdateItem`` ``DELETE``s the dominated
+ones (about one extra write per ``window.PRUNE_AT`` additions). Once the window's alert has been handed to
 delivery, the item is marked ``done_at`` and further updates are refused by their condition: no
 re-fire, and no growth. Items are bounded: counted members up to the condition's count (at most
-``model.MAX_COUNT``, 256 bytes each) and evidence up to ``window.EVIDENCE_CAP`` (512 bytes each), and
+``model.MAX_COUNT``, 256 bytes each; ``temporal_ordered``: the middle rules' distinct event seconds),
+evidence up to ``window.EVIDENCE_CAP`` (512 bytes each) and times to ``window.PRUNE_AT`` + 1, and
 expire (``expires_at``, the table's TTL attribute) a day after the window can no longer change.
 
 That two invocations both see a window's condition met is fine: each hands the alert to delivery
-under the same delivery key, whose claim lets one send it.
+under the same delivery key, whose claim lets one send it. ``peek`` reads a window without changing
+it: a record too late to count may still find its window met but never marked done (its alert was
+fired, and not delivered), and fire it again (``correlator``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ class Windows(Protocol):
     def done(self, key: str, expires_at: int) -> None:
         """Mark a window fired: later entries are not added."""
 
+    def peek(self, key: str) -> WindowState | None:
+        """The window as it is, or ``None`` when there is none or it is done."""
+
+    def prune(self, key: str, counted: set[str], times: set[int]) -> None:
+        """Drop members that decide nothing any more (``window.prunable``)."""
+
 
 class MemoryWindows:
     """Windows in this process: one invocation without a table, or ``run``/``replay``/``test``."""
@@ -45,16 +57,37 @@ class MemoryWindows:
         self.writes += 1
         if entry.key in self.finished:
             return None
-        state = self.windows.setdefault(entry.key, WindowState(set(), set()))
-        state.counted.add(entry.counted)
+        state = self.windows.setdefault(entry.key, WindowState(set(), set(), set()))
+        state.counted.update(entry.counted)
+        state.times.add(entry.second)
         if len(state.evidence) < EVIDENCE_CAP:
             state.evidence.add(entry.evidence)
-        return WindowState(set(state.counted), set(state.evidence))
+        return _copy(state)
+
+    def peek(self, key: str) -> WindowState | None:
+        state = self.windows.get(key)
+        return _copy(state) if state is not None and key not in self.finished else None
+
+    def prune(self, key: str, counted: set[str], times: set[int]) -> None:
+        self.writes += 1
+        state = self.windows.get(key)
+        if state is not None:
+            state.counted -= counted
+            state.times -= times
 
     def done(self, key: str, expires_at: int) -> None:
         self.writes += 1
         self.finished.add(key)
         self.windows.pop(key, None)
+
+
+def _copy(state: WindowState) -> WindowState:
+    return WindowState(set(state.counted), set(state.evidence), set(state.times))
+
+
+def _state(item: dict[str, Any]) -> WindowState:
+    return WindowState(set(item.get("c", {}).get("SS", [])), set(item.get("e", {}).get("SS", [])),
+                       {int(float(n)) for n in item.get("t", {}).get("NS", [])})
 
 
 class DynamoWindows:
@@ -73,9 +106,10 @@ class DynamoWindows:
     def _update(self, entry: Entry, expires_at: int, with_evidence: bool) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        adds = "ADD c :c, e :e" if with_evidence else "ADD c :c"
+        adds = "ADD c :c, t :t, e :e" if with_evidence else "ADD c :c, t :t"
         condition = "attribute_not_exists(done_at)"
-        values: dict[str, Any] = {":c": {"SS": [entry.counted]}, ":x": {"N": str(expires_at)}}
+        values: dict[str, Any] = {":c": {"SS": list(entry.counted)}, ":t": {"NS": [str(entry.second)]},
+                                  ":x": {"N": str(expires_at)}}
         if with_evidence:
             condition += " AND (attribute_not_exists(e) OR size(e) < :cap)"
             values[":e"] = {"SS": [entry.evidence]}
@@ -101,7 +135,38 @@ class DynamoWindows:
             item = self._update(entry, expires_at, False)
             if item is None:
                 return None
-        return WindowState(set(item.get("c", {}).get("SS", [])), set(item.get("e", {}).get("SS", [])))
+        return _state(item)
+
+    def peek(self, key: str) -> WindowState | None:
+        try:
+            item = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        except Exception as exc:
+            raise StateError(f"state table {self.table}: cannot read correlation window: {exc}") from None
+        return _state(item) if item and "done_at" not in item else None
+
+    def prune(self, key: str, counted: set[str], times: set[int]) -> None:
+        from botocore.exceptions import ClientError
+
+        parts, values = [], {}
+        if counted:
+            parts.append("c :c")
+            values[":c"] = {"SS": sorted(counted)}
+        if times:
+            parts.append("t :t")
+            values[":t"] = {"NS": [str(n) for n in sorted(times)]}
+        if not parts:
+            return
+        self.writes += 1
+        try:  # never creates an item (a window gone or done needs no pruning)
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": key}},
+                                    UpdateExpression="DELETE " + ", ".join(parts),
+                                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(done_at)",
+                                    ExpressionAttributeValues=values)
+        except ClientError as exc:
+            if not aws.is_conditional_failure(exc):
+                raise StateError(f"state table {self.table}: cannot prune correlation: {aws.describe(exc)}") from None
+        except Exception as exc:
+            raise StateError(f"state table {self.table}: cannot prune correlation: {exc}") from None
 
     def done(self, key: str, expires_at: int) -> None:
         self.writes += 1
