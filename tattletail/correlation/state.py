@@ -11,7 +11,9 @@ a kind than decide anything (``window.prunable``), one more ``UpdateItem`` ``DEL
 ones (about one extra write per ``window.PRUNE_AT`` additions). Once the window's alert has been handed to
 delivery, the item is marked ``done_at`` and further updates are refused by their condition: no
 re-fire, and no growth. Items are bounded: counted members up to the condition's count (at most
-``model.MAX_COUNT``, 256 bytes each; ``temporal_ordered``: the middle rules' distinct event seconds),
+``model.MAX_COUNT``, 256 bytes each: once the count meets it, no more are added, also while the
+window's alert waits for delivery; ``temporal_ordered``: the middle rules' event seconds at the
+window's resolution, at most ``model.ORDER_MEMBERS``),
 evidence up to ``window.EVIDENCE_CAP`` (512 bytes each) and times to ``window.PRUNE_AT`` + 1, and
 expire (``expires_at``, the table's TTL attribute) a day after the window can no longer change.
 
@@ -58,7 +60,8 @@ class MemoryWindows:
         if entry.key in self.finished:
             return None
         state = self.windows.setdefault(entry.key, WindowState(set(), set(), set()))
-        state.counted.update(entry.counted)
+        if not entry.cap or len(state.counted) < entry.cap:
+            state.counted.update(entry.counted)
         state.times.add(entry.second)
         if len(state.evidence) < EVIDENCE_CAP:
             state.evidence.add(entry.evidence)
@@ -103,14 +106,20 @@ class DynamoWindows:
     def client(self) -> Any:
         return self._client or aws.client("dynamodb")
 
-    def _update(self, entry: Entry, expires_at: int, with_evidence: bool) -> dict[str, Any] | None:
+    def _update(self, entry: Entry, expires_at: int, with_counted: bool, with_evidence: bool) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        adds = "ADD c :c, t :t, e :e" if with_evidence else "ADD c :c, t :t"
+        adds = ["t :t"]
         condition = "attribute_not_exists(done_at)"
-        values: dict[str, Any] = {":c": {"SS": list(entry.counted)}, ":t": {"NS": [str(entry.second)]},
-                                  ":x": {"N": str(expires_at)}}
+        values: dict[str, Any] = {":t": {"NS": [str(entry.second)]}, ":x": {"N": str(expires_at)}}
+        if with_counted:
+            adds.append("c :c")
+            values[":c"] = {"SS": list(entry.counted)}
+            if entry.cap:
+                condition += " AND (attribute_not_exists(c) OR size(c) < :n)"
+                values[":n"] = {"N": str(entry.cap)}
         if with_evidence:
+            adds.append("e :e")
             condition += " AND (attribute_not_exists(e) OR size(e) < :cap)"
             values[":e"] = {"SS": [entry.evidence]}
             values[":cap"] = {"N": str(EVIDENCE_CAP)}
@@ -118,7 +127,7 @@ class DynamoWindows:
         try:
             response = self.client.update_item(
                 TableName=self.table, Key={"pk": {"S": entry.key}},
-                UpdateExpression=f"{adds} SET expires_at = :x", ConditionExpression=condition,
+                UpdateExpression=f"ADD {', '.join(adds)} SET expires_at = :x", ConditionExpression=condition,
                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if aws.is_conditional_failure(exc):
@@ -130,12 +139,14 @@ class DynamoWindows:
         return item
 
     def add(self, entry: Entry, expires_at: int) -> WindowState | None:
-        item = self._update(entry, expires_at, True)
-        if item is None:  # done, or the evidence is full: count without it (refused too when done)
-            item = self._update(entry, expires_at, False)
-            if item is None:
-                return None
-        return _state(item)
+        # refused when done, when the evidence is full, or when the count already meets the condition
+        # (a window fired and not yet delivered): then add what still fits; only the times are refused
+        # just when the window is done
+        for with_counted, with_evidence in ((True, True), (True, False), (False, False)):
+            item = self._update(entry, expires_at, with_counted, with_evidence)
+            if item is not None:
+                return _state(item)
+        return None
 
     def peek(self, key: str) -> WindowState | None:
         try:

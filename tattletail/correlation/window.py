@@ -11,7 +11,8 @@ twice (a duplicate notification, a retried invocation) changes nothing:
   each hides a name we cannot see, and counting them as one would let a sprayer of unknown names through;
 - ``temporal``: the index of the base rule that matched;
 - ``temporal_ordered``: ``index|second``, the rule and its event second: the order is decided on
-  these, never on the capped evidence, so a flood of one rule cannot hide the sequence.
+  these, never on the capped evidence, so a flood of one rule cannot hide the sequence (seconds are
+  rounded down to ``model.order_resolution``, 1 unless the timespan is long, to bound the item).
 
 The group always includes the record's ``recipientAccountId``: the same principal ARN or address in
 two accounts is two groups (a region, where it matters, is a ``group_by`` path: ``.awsRegion``).
@@ -34,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tattletail.alerts.facts import identity, parse_time
-from tattletail.correlation.model import Correlation, member_text
+from tattletail.correlation.model import Correlation, member_text, order_resolution
 from tattletail.delivery.state import record_key
 
 EVIDENCE_CAP = 25   # samples only: an item stays near 10 KB at most (DynamoDB bills a write per KB of the item)
@@ -54,6 +55,7 @@ class Entry:
     counted: tuple[str, ...]
     evidence: str
     second: int = 0                     # the record's event time, epoch seconds
+    cap: int = 0                        # counted members worth keeping (0: no cap)
 
 
 @dataclass
@@ -114,14 +116,16 @@ def place(correlation: Correlation, rule: str, record: dict[str, Any]) -> Entry 
     elif correlation.type == "temporal":
         counted = (str(index),)
     else:
-        counted = (f"{index}|{int(seconds)}",)
+        step = order_resolution(correlation)
+        counted = (f"{index}|{int(seconds) // step * step}",)
     group_text = json.dumps(group, separators=(",", ":"), sort_keys=True, default=str)
     digest = hashlib.sha256(f"{correlation.name}\n{group_text}\n{start}".encode()).hexdigest()[:32]
     event_id = record.get("eventID") if isinstance(record.get("eventID"), str) else identity_hash
     parts = [str(record.get("eventTime")), str(index), str(event_id), str(record.get("eventName") or "-"),
              identity(record).display() or "-", value_text]
     evidence = SEP.join(part.replace(SEP, " ") for part in parts)[:512]
-    return Entry(f"correlation|{digest}", start, tuple(group), counted, evidence, int(seconds))
+    cap = correlation.needed if correlation.type in ("event_count", "value_count") else 0
+    return Entry(f"correlation|{digest}", start, tuple(group), counted, evidence, int(seconds), cap)
 
 
 @dataclass(frozen=True)

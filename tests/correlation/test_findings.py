@@ -294,3 +294,31 @@ jq_match = 'select(.eventName == "X")'
     out, err = io.StringIO(), io.StringIO()
     assert main(["check", str(path)], out=out, err=err) == 0
     assert (out.getvalue() + err.getvalue()).count("no destinations") == 1
+
+
+# bounds that keep the fixes from growing an item without end
+
+def test_a_window_waiting_for_delivery_counts_no_further_members(config: loader.Config, table: Any) -> None:
+    windows = DynamoWindows("state", table)
+    records = [("Denied", denied(n, at(n % 60, n % 13))) for n in range(40)]
+    assert len(observe(config, "Many denials", windows, records)) == 1       # fired; never settled
+    more = [("Denied", denied(100 + n, at(n, 30))) for n in range(10)]
+    assert len(observe(config, "Many denials", windows, more)) == 1          # the next invocation fires it again
+    (item,) = table.scan(TableName="state")["Items"]
+    assert len(item["c"]["SS"]) == 40 and "done_at" not in item
+
+
+def test_long_sequences_compare_order_at_a_coarser_resolution_said_by_explain() -> None:
+    from tattletail.correlation.window import place
+
+    long = loader.loads(CONFIG.replace('timespan = "1h"\n\n[correlation.aliases.target]',
+                                       'timespan = "7d"\n\n[correlation.aliases.target]'))
+    persistence = correlation_named(long, "Persistence")
+    assert "order compared to within 84s" in persistence.explain()
+    assert "order compared" not in correlation_named(config_of(), "Persistence").explain()
+    a, b = (place(persistence, "Key", iam(n, "CreateAccessKey", at(m, s))) for n, m, s in ((1, 0, 20), (2, 1, 30)))
+    assert not isinstance(a, str) and not isinstance(b, str) and a.counted == b.counted
+
+
+def config_of() -> loader.Config:
+    return loader.loads(CONFIG)
