@@ -101,6 +101,7 @@ class DynamoWindows:
         self._client = client
         self.clock = clock
         self.writes = 0  # UpdateItem calls made, conditional failures included (they cost a write too)
+        self.full: dict[str, str] = {}  # window key -> "evidence" or "counted" (and evidence): seen full
 
     @property
     def client(self) -> Any:
@@ -142,10 +143,18 @@ class DynamoWindows:
         # refused when done, when the evidence is full, or when the count already meets the condition
         # (a window fired and not yet delivered): then add what still fits; only the times are refused
         # just when the window is done
-        for with_counted, with_evidence in ((True, True), (True, False), (False, False)):
+        attempts = [(True, True), (True, False), (False, False)]
+        if entry.key in self.full:  # seen full by this instance: skip the updates bound to be refused
+            attempts = [a for a in attempts if not (a[1] or (a[0] and self.full[entry.key] == "counted"))]
+        for with_counted, with_evidence in attempts:
             item = self._update(entry, expires_at, with_counted, with_evidence)
             if item is not None:
-                return _state(item)
+                state = _state(item)
+                if entry.cap and len(state.counted) >= entry.cap:
+                    self.full[entry.key] = "counted"
+                elif len(state.evidence) >= EVIDENCE_CAP:
+                    self.full[entry.key] = "evidence"
+                return state
         return None
 
     def peek(self, key: str) -> WindowState | None:
