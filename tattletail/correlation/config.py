@@ -105,7 +105,7 @@ def _group_by(values: dict[str, Any], rules: tuple[str, ...], where: str, proble
             if path is None:
                 ok = False
             else:
-                keys.append(GroupKey(item, path))
+                keys.append(GroupKey(" ".join(item.split()), path))  # one line in titles and explain
     return keys if ok else None
 
 

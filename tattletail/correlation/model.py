@@ -116,7 +116,7 @@ class Correlation:
     def explain(self) -> str:
         """One line for ``tattletail check --explain``."""
         group = ", ".join(["account"] + [key.name for key in self.group_by])
-        events = f"events (each weighing {self.weight.text})" if self.weight else "events"
+        events = f"events (each weighing {' '.join(self.weight.text.split())})" if self.weight else "events"
         counted = {"event_count": events, "value_count": f"distinct {self.field.text if self.field else ''}",
                    "temporal": f"of the {len(self.rules)} rules", "temporal_ordered": "rules in order"}[self.type]
         return (f"{self.name}: {self.type} over {', '.join(repr(r) for r in self.rules)}; fires when "
