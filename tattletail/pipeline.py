@@ -148,7 +148,7 @@ def _process(records: Iterable[dict[str, Any]], report: Report, engine: Engine, 
         if deliveries is not None:
             deliveries.flush()
         if correlator is not None:  # fired windows close once their alerts are delivered (or kept)
-            correlator.settle(completed and not report.failures)
+            correlator.settle(completed and not report.failures, report)
 
 
 def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,

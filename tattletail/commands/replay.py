@@ -184,7 +184,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                                          alert.record, alert.value)))
         totals.matches.update(correlated.matches)
         totals.failures += correlated.failures
-        for name in ("deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered"):
+        for name in ("deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered",
+                     "correlation_unplaced"):
             totals.counts[name] += getattr(correlated, name)
         if args.format == "jsonl":
             print_rows(rows, out)

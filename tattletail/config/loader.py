@@ -150,8 +150,9 @@ class _Checker:
         if not rules and not problems:
             findings.warnings.append(f"{source}: no rules: nothing will ever match "
                                      "(add [[rule]] tables or [[include]] a pack from rules/)")
+        bases = {name for c in correlations for name in c.rules}  # alert through their correlations
         for rule in rules:
-            if not rule.destinations:
+            if not rule.destinations and rule.name not in bases:
                 findings.warn(f"rule {rule.name!r}", "no destinations: its matches are shown by run and replay "
                               "but never sent", rule.origin or source)
         used = {d for rule in rules for d in rule.destinations}

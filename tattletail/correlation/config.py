@@ -34,6 +34,7 @@ CORRELATION_KEYS: dict[str, tuple[type, bool]] = {
     "timespan": (str, True),
     "condition": (dict, False),
     "field": (str, False),
+    "weight": (str, False),
     "lateness": (str, False),
     "destinations": (list, False),
     "severity": (str, False),
@@ -104,7 +105,7 @@ def _group_by(values: dict[str, Any], rules: tuple[str, ...], where: str, proble
             if path is None:
                 ok = False
             else:
-                keys.append(GroupKey(item, path))
+                keys.append(GroupKey(" ".join(item.split()), path))  # one line in titles and explain
     return keys if ok else None
 
 
@@ -125,10 +126,13 @@ def _condition(values: dict[str, Any], kind: str, rules: tuple[str, ...], where:
         problem(where, f"condition.{operator} must be an integer, not {number!r}")
         return None
     needed = number + 1 if operator == "gt" else number
-    limit = len(rules) if kind in ("temporal", "temporal_ordered") else MAX_COUNT
+    temporal = kind in ("temporal", "temporal_ordered")
+    limit = len(rules) if temporal else MAX_COUNT
     if not 1 <= needed <= limit:
-        what = "the number of its rules" if limit == len(rules) else f"{MAX_COUNT} (state items stay small)"
-        problem(where, f"condition {operator} {number} needs a count from 1 to {limit} ({what})")
+        low, high = (0, limit - 1) if operator == "gt" else (1, limit)
+        why = f"{kind} counts at most its {limit} rules" if temporal else f"at most {MAX_COUNT}: state items stay small"
+        problem(where, f"condition {{ {operator} = {number} }} is out of range: {operator} takes {low} to {high} "
+                       f"({why})")
         return None
     return needed, f"{operator} {number}"
 
@@ -216,6 +220,14 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
         elif "field" in values:
             problem(where, f"'field' is for value_count only, not {kind}")
             ok = False
+        weight = None
+        if "weight" in values:
+            if kind != "event_count":
+                problem(where, f"'weight' is for event_count only, not {kind}")
+                ok = False
+            else:
+                weight = _path(values["weight"], "weight", where, problem)
+                ok = ok and weight is not None
         group_by = _group_by(values, rules, where, problem)
         severity = values.get("severity")
         if severity is not None and severity not in SEVERITIES:
@@ -234,5 +246,5 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
             values["name"], kind, rules, tuple(group_by), timespan, condition[0], condition[1], lateness,
             alert_rule(values["name"], description=values.get("description", ""), destinations=destinations,
                        severity=severity, runbook=runbook, origin=source),
-            field_path, tuple(values.get("test", ())), source, values.get("sigma_id")))
+            field_path, tuple(values.get("test", ())), source, values.get("sigma_id"), weight))
     return found

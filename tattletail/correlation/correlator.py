@@ -11,19 +11,29 @@ window are not even counted.
 
 Lateness: with a ``clock`` (the Lambda), a record whose window ended more than the correlation's
 ``lateness`` ago is not counted (logged ``correlation_record_late``): its window's state may be gone.
-Without one (``run``, ``replay``, ``test``: history in event-time order) every record counts.
+Without one (``run``, ``replay``, ``test``: history in event-time order) every record counts. A late
+record still looks at its window (``Windows.peek``, once per window and run): a window whose count met
+the condition but was never marked done fired an alert that was neither delivered nor dead-lettered
+(the delivery failed, or the invocation died), so it fires again and the retry delivers it; the
+delivery claim keeps that to once.
+
+Records that count nowhere (no readable ``eventTime``, no value for a ``group_by`` path or ``field``)
+and late records are counted per correlation and reason; ``settle`` logs them
+(``correlation_records_unplaced``, ``correlation_records_late``) and adds them to the object's report.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tattletail import log
 from tattletail.correlation.model import Correlation, show_duration
 from tattletail.correlation.state import MemoryWindows, Windows
-from tattletail.correlation.window import Entry, WindowState, count, evidence, iso, met, place
+from tattletail.correlation.window import HIDDEN, Entry, WindowState, count, evidence, iso, met, place, prunable
+from tattletail.delivery.report import Report
 from tattletail.rules import Match
 
 SAMPLES = 5
@@ -45,8 +55,9 @@ class Correlator:
                 self.by_rule.setdefault(rule, []).append(correlation)
         self.fired: dict[str, int] = {}     # window key -> expires_at, fired in this run
         self.pending: dict[str, int] = {}   # fired, not yet settled
-        self.late = 0
-        self.unplaced = 0
+        self.peeked: dict[str, bool] = {}  # window key -> whether a late record found it met (looked once)
+        self.late: Counter[str] = Counter()                # correlation -> records too late, since settle
+        self.unplaced: Counter[tuple[str, str]] = Counter()  # (correlation, reason) -> records, since settle
 
     def uses(self, rule: str) -> bool:
         return rule in self.by_rule
@@ -57,45 +68,88 @@ class Correlator:
         for correlation in self.by_rule.get(match.rule.name, ()):
             entry = place(correlation, match.rule.name, match.record)
             if isinstance(entry, str):
-                self.unplaced += 1
+                self.unplaced[(correlation.name, entry)] += 1
                 log.emit("correlation_record_unplaced", logging.DEBUG, correlation=correlation.name,
                          rule=match.rule.name, event_id=match.record.get("eventID"), reason=entry)
                 continue
             if entry.key in self.fired:
                 continue
             end = entry.start + correlation.timespan
+            expires_at = end + correlation.lateness + KEEP_SECONDS
             if self.clock is not None and self.clock() > end + correlation.lateness:
-                self.late += 1
+                self.late[correlation.name] += 1
                 log.emit("correlation_record_late", logging.WARNING, correlation=correlation.name,
                          event_id=match.record.get("eventID"), event_time=match.record.get("eventTime"),
                          window_end=iso(end), lateness=show_duration(correlation.lateness))
+                state = self._unsettled(correlation, entry.key)
+                if state is not None:
+                    alerts.append(self._fire(correlation, entry, state, expires_at, again=True))
                 continue
-            expires_at = end + correlation.lateness + KEEP_SECONDS
             state = self.windows.add(entry, expires_at)
-            if state is None or not met(correlation, state):
+            if state is None:
                 continue
-            self.fired[entry.key] = self.pending[entry.key] = expires_at
-            log.emit("correlation_fired", correlation=correlation.name, window_start=iso(entry.start),
-                     count=count(correlation, state))
-            record = summary(correlation, entry, state)
-            alerts.append(Match(correlation.alert_rule, record, record, None))
+            counted, times = prunable(correlation, state)
+            if counted or times:
+                self.windows.prune(entry.key, counted, times)
+            if met(correlation, state):
+                alerts.append(self._fire(correlation, entry, state, expires_at))
         return alerts
 
-    def settle(self, delivered: bool) -> None:
+    def _unsettled(self, correlation: Correlation, key: str) -> WindowState | None:
+        """The window of a late record when its count met the condition and it was never marked done:
+        its alert was fired and not delivered. Read once per window and run."""
+        if key in self.peeked:
+            return None
+        state = self.windows.peek(key)
+        self.peeked[key] = state is not None and met(correlation, state)
+        return state if self.peeked[key] else None
+
+    def _fire(self, correlation: Correlation, entry: Entry, state: WindowState, expires_at: int, *,
+              again: bool = False) -> Match:
+        self.fired[entry.key] = self.pending[entry.key] = expires_at
+        log.emit("correlation_fired", correlation=correlation.name, window_start=iso(entry.start),
+                 count=count(correlation, state), again=again)
+        record = summary(correlation, entry, state)
+        return Match(correlation.alert_rule, record, record, None)
+
+    def settle(self, delivered: bool, report: Report | None = None) -> None:
         """The alerts of this object were delivered (or kept as dead letters): close their windows.
         When they were not (the invocation will be retried), the windows stay open so the retry fires
-        them again and delivery sends what is still unsent."""
+        them again (in time or late: ``_unsettled``) and delivery sends what is still unsent. The
+        records that counted nowhere since the last call are logged and added to ``report``."""
+        self._account(report)
         pending, self.pending = self.pending, {}
         if not delivered:
             for key in pending:
                 self.fired.pop(key, None)
+                self.peeked.pop(key, None)
             return
         for key, expires_at in pending.items():
             self.windows.done(key, expires_at)
 
+    def _account(self, report: Report | None) -> None:
+        unplaced, self.unplaced = self.unplaced, Counter()
+        late, self.late = self.late, Counter()
+        name = report.name if report is not None else None
+        for (correlation, reason), n in sorted(unplaced.items()):
+            log.emit("correlation_records_unplaced", logging.WARNING, object=name, correlation=correlation,
+                     reason=reason, count=n)
+        for correlation, n in sorted(late.items()):
+            log.emit("correlation_records_late", logging.WARNING, object=name, correlation=correlation, count=n)
+        if report is not None:
+            report.correlation_unplaced += sum(unplaced.values())
+            report.correlation_late += sum(late.values())
+
 
 def _show(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+def _values(state: WindowState) -> list[str]:
+    """Distinct values for people: the hidden user names (one value each) shown once, with their number."""
+    hidden = sum(1 for value in state.counted if value.startswith(HIDDEN + "#"))
+    shown = sorted(value for value in state.counted if not value.startswith(HIDDEN + "#"))
+    return shown + ([f"{HIDDEN} (x{hidden}: unknown user names, each counted)"] if hidden else [])
 
 
 def summary(correlation: Correlation, entry: Entry, state: WindowState) -> dict[str, Any]:
@@ -112,11 +166,14 @@ def summary(correlation: Correlation, entry: Entry, state: WindowState) -> dict[
         headline = f"{n} distinct {correlation.field.text}"
         counted = f"{headline} (condition: {correlation.condition})"
     else:
-        seen = sorted({e.rule for e in found if 0 <= e.rule < len(correlation.rules)})
+        seen = sorted({int(m.partition("|")[0]) for m in state.counted if m.partition("|")[0].isdigit()})
+        seen = [i for i in seen if 0 <= i < len(correlation.rules)]
         order = " then " if correlation.type == "temporal_ordered" else ", "
         headline = f"{n} of {len(correlation.rules)} rules{' in order' if order == ' then ' else ''}"
         counted = f"{headline}: " + order.join(correlation.rules[i] for i in seen)
-    values = sorted(state.counted)[:VALUES_SHOWN] if correlation.type == "value_count" else None
+    values = _values(state)[:VALUES_SHOWN] if correlation.type == "value_count" else None
+    first = min(state.times) if state.times else None
+    last = max(state.times) if state.times else None
     samples = [e.line() for e in found[:SAMPLES]]
     record: dict[str, Any] = {
         "eventID": entry.key.replace("|", "-"),
@@ -131,8 +188,8 @@ def summary(correlation: Correlation, entry: Entry, state: WindowState) -> dict[
         "group_text": group_text,
         "window": {"start": iso(entry.start), "end": iso(entry.start + correlation.timespan)},
         "window_text": f"{iso(entry.start)} to {iso(entry.start + correlation.timespan)} ({span})",
-        "first_event_time": found[0].time if found else None,
-        "last_event_time": found[-1].time if found else None,
+        "first_event_time": iso(first) if first is not None else (found[0].time if found else None),
+        "last_event_time": iso(last) if last is not None else (found[-1].time if found else None),
         "samples": samples,
         "samples_text": "\n".join(samples) or None,
     }

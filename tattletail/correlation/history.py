@@ -52,7 +52,7 @@ def correlate(correlations: Iterable[Correlation], rules: Iterable[Rule], matche
     finally:
         if deliveries is not None:
             deliveries.flush()
-        correlator.settle(not report.failures)
+        correlator.settle(not report.failures, report)
     return report
 
 

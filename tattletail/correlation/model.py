@@ -1,6 +1,7 @@
 """What a ``[[correlation]]`` says, as frozen data: the vocabulary of Sigma's correlation rules.
 
-- ``event_count``: at least N matches of the base rules in one group and window;
+- ``event_count``: at least N matches of the base rules in one group and window (with ``weight``, a jq
+  path, a match counts as that many events: a DeleteObjects call as the objects it deletes);
 - ``value_count``: at least N distinct values of ``field`` among them;
 - ``temporal``: every base rule (or at least N of them) matched in one group and window;
 - ``temporal_ordered``: the base rules matched in the order they are listed.
@@ -31,6 +32,7 @@ TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 OPERATORS = ("gte", "gt")
 MAX_COUNT = 1000                 # bounds a window's item in the state table (members are <= 256 bytes)
 MAX_TIMESPAN = 7 * 24 * 3600
+ORDER_MEMBERS = 7200             # temporal_ordered: middle-rule members a window's item may hold (~100 KB)
 DEFAULT_LATENESS = "1h"          # CloudTrail delivers most files within 15 minutes
 _SIMPLE_PATH = re.compile(r"^(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _DURATION = re.compile(r"^([1-9][0-9]*)([smhd])$")
@@ -105,6 +107,7 @@ class Correlation:
     tests: tuple[dict[str, Any], ...] = ()
     origin: str = ""
     sigma_id: str | None = None
+    weight: Path | None = None           # event_count: how many events one record stands for
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -112,12 +115,28 @@ class Correlation:
 
     def explain(self) -> str:
         """One line for ``tattletail check --explain``."""
-        group = ", ".join(key.name for key in self.group_by) or "(all records)"
-        counted = {"event_count": "events", "value_count": f"distinct {self.field.text if self.field else ''}",
+        group = ", ".join(["account"] + [key.name for key in self.group_by])
+        events = f"events (each weighing {' '.join(self.weight.text.split())})" if self.weight else "events"
+        counted = {"event_count": events, "value_count": f"distinct {self.field.text if self.field else ''}",
                    "temporal": f"of the {len(self.rules)} rules", "temporal_ordered": "rules in order"}[self.type]
         return (f"{self.name}: {self.type} over {', '.join(repr(r) for r in self.rules)}; fires when "
                 f"{self.condition} {counted} per {group} in a {show_duration(self.timespan)} window "
-                f"(records up to {show_duration(self.lateness)} late still count)")
+                f"(records up to {show_duration(self.lateness)} late still count){self._resolution()}")
+
+    def _resolution(self) -> str:
+        step = order_resolution(self)
+        return f"; order compared to within {show_duration(step)}" if step > 1 else ""
+
+
+def order_resolution(correlation: Correlation) -> int:
+    """Seconds to which ``temporal_ordered`` compares event times: 1, unless the rules between the first
+    and the last could hold more than ``ORDER_MEMBERS`` distinct seconds in one window (long timespans,
+    many rules); then events that close are taken as simultaneous (in either order), so an item stays
+    bounded whatever the flood. ``check --explain`` says so when it is not 1."""
+    middle = len(correlation.rules) - 2
+    if correlation.type != "temporal_ordered" or middle < 1:
+        return 1
+    return max(1, -(-correlation.timespan * middle // ORDER_MEMBERS))
 
 
 def alert_rule(name: str, *, description: str = "", destinations: tuple[str, ...] = (), severity: str | None = None,

@@ -67,7 +67,11 @@ def untested(correlations: Iterable[Correlation]) -> list[str]:
     missing = []
     for correlation in correlations:
         kinds = {case["fire"] for case in correlation.tests}
-        if kinds != {True, False}:
-            need = " and ".join(k for k, v in (("a firing case", True), ("a near miss", False)) if v not in kinds)
-            missing.append(f"{correlation.origin}: correlation {correlation.name!r} has no {need}")
+        lacking = {True: "has no firing case", False: "has no near miss (a case that must not fire)"}
+        if not kinds:
+            missing.append(f"{correlation.origin}: correlation {correlation.name!r} has no test cases "
+                           f"(it needs a firing case and a near miss)")
+        elif kinds != {True, False}:
+            (gap,) = {True, False} - kinds
+            missing.append(f"{correlation.origin}: correlation {correlation.name!r} {lacking[gap]}")
     return missing

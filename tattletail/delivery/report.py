@@ -59,6 +59,8 @@ class Report(_Counted):
     duplicates: int = 0           # skipped: delivered before, or twice in this object
     digests: int = 0
     dead_lettered: int = 0
+    correlation_unplaced: int = 0  # base-rule matches a correlation could not place (no group_by value, ...)
+    correlation_late: int = 0      # base-rule matches later than their correlation's lateness bound
     failures: list[str] = field(default_factory=list)   # neither delivered nor dead-lettered: retry
     error: str | None = None      # the object cannot be read, ever (corrupt, truncated): never retried
     skipped: str | None = None    # nothing to do: a digest file, not CloudTrail
@@ -86,6 +88,8 @@ class Report(_Counted):
             "duplicates": self.duplicates,
             "digests": self.digests,
             "dead_lettered": self.dead_lettered,
+            "correlation_unplaced": self.correlation_unplaced,
+            "correlation_late": self.correlation_late,
             "failures": self.failures,
             "error": self.error,
             "duration_ms": round((time.monotonic() - self.started) * 1000, 1),
@@ -99,7 +103,8 @@ class Report(_Counted):
                 f"{self.duplicates} duplicates, {self.dead_lettered} dead-lettered")
 
 
-COUNTS = ("records", "bad_records", "deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered")
+COUNTS = ("records", "bad_records", "deliveries", "alerts_delivered", "duplicates", "digests", "dead_lettered",
+          "correlation_unplaced", "correlation_late")
 
 
 @dataclass

@@ -68,7 +68,13 @@ severity = "high"
     ('type = "event_count"\nrules = ["Failed"]\ntimespan = "5m"\ncondition = { lt = 3 }',
      "lt, lte and eq need the window to close"),
     ('type = "event_count"\nrules = ["Failed"]\ntimespan = "5m"\ncondition = { gte = 5000 }',
-     "needs a count from 1 to 1000"),
+     "condition { gte = 5000 } is out of range: gte takes 1 to 1000"),
+    ('type = "event_count"\nrules = ["Failed"]\ntimespan = "5m"\ncondition = { gt = 1000 }',
+     "condition { gt = 1000 } is out of range: gt takes 0 to 999"),
+    ('type = "temporal"\nrules = ["Failed", "Created"]\ntimespan = "5m"\ncondition = { gt = 2 }',
+     "condition { gt = 2 } is out of range: gt takes 0 to 1 (temporal counts at most its 2 rules)"),
+    ('type = "value_count"\nrules = ["Failed"]\ntimespan = "5m"\ncondition = { gte = 3 }\nfield = ".a"\n'
+     'weight = ".n"', "'weight' is for event_count only, not value_count"),
     ('type = "event_count"\nrules = ["Failed"]\ntimespan = "5m"',
      "missing key 'condition'"),
     ('type = "sliding"\nrules = ["Failed"]\ntimespan = "5m"\ncondition = { gte = 3 }',
@@ -137,14 +143,14 @@ def test_check_explain_says_what_each_correlation_counts(tmp_path: Path) -> None
     text = out.getvalue()
     assert "5 correlations" in text
     assert ("correlation Console password spraying: value_count over 'Correlation input: console sign-in failed'; "
-            "fires when gte 10 distinct .userIdentity.userName // .userIdentity.arn per .sourceIPAddress "
+            "fires when gte 10 distinct .userIdentity.userName // .userIdentity.arn per account, .sourceIPAddress "
             "in a 30m window (records up to 1h late still count)") in text
 
 
 def test_the_correlation_pack_cases_pass() -> None:
     out = io.StringIO()
     assert main(["test", str(ROOT / "rules" / "correlations.toml")], out=out, err=io.StringIO()) == 0, out.getvalue()
-    assert "10 passed, 0 failed (6 rules, 5 correlations, 0 without" in out.getvalue()
+    assert "15 passed, 0 failed (6 rules, 5 correlations, 0 without" in out.getvalue()
 
 
 def test_a_wrong_correlation_case_fails_and_says_what_happened(tmp_path: Path) -> None:

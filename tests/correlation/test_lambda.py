@@ -299,3 +299,46 @@ def test_a_failed_delivery_keeps_the_window_open_and_the_retry_sends_once(world:
     world.invoke(key)                                    # Lambda's retry of the same object
     world.invoke(world.put([failure(50, START + timedelta(seconds=200))]))  # more of the window, later
     assert len(world.alerts()) == 1
+
+
+def test_an_alert_fired_but_not_delivered_is_delivered_by_a_retry_after_the_lateness_bound(world: World) -> None:
+    from tattletail.errors import InvocationFailed
+
+    records = [failure(n, START + timedelta(seconds=20 * n)) for n in range(THRESHOLD)]
+    key = world.put(records)
+    world.slack.answer = lambda n: 503  # Slack down for the whole first invocation; no dead-letter store
+    with pytest.raises(InvocationFailed):
+        world.invoke(key)
+    assert world.alerts() == []
+    world.slack.answer = lambda n: 200
+    world.now = START + timedelta(minutes=5 + 31)   # Lambda's retry comes after the lateness bound (30m)
+    world.invoke(key)
+    world.invoke(key)                                # and again: nothing more
+    alerts = world.alerts()
+    assert len(alerts) == 1 and "5 events" in alerts[0]
+    window = [i for i in world.dynamodb.scan(TableName="state")["Items"] if i["pk"]["S"].startswith("correlation|")]
+    assert len(window) == 1 and "done_at" in window[0]
+
+
+def test_a_late_record_of_an_undelivered_window_fires_it_once_whatever_object_brings_it(world: World) -> None:
+    from tattletail.errors import InvocationFailed
+
+    records = [failure(n, START + timedelta(seconds=20 * n)) for n in range(THRESHOLD + 2)]
+    first, other = world.put(records[:THRESHOLD]), world.put(records[THRESHOLD:])
+    world.slack.answer = lambda n: 503
+    with pytest.raises(InvocationFailed):
+        world.invoke(first)
+    world.slack.answer = lambda n: 200
+    world.now = START + timedelta(hours=2)
+    world.invoke(other)                              # a late file of the same window, not the retry
+    world.invoke(first)
+    assert len(world.alerts()) == 1
+
+
+def test_records_without_the_group_value_are_reported_by_the_lambda(world: World, caplog) -> None:
+    records = [failure(n, START + timedelta(seconds=n)) for n in range(3)]
+    for record in records:
+        del record["userIdentity"]["arn"]
+    result = world.invoke(world.put(records))
+    assert result["correlation_unplaced"] == 3
+    assert "correlation_records_unplaced" in caplog.text

@@ -14,7 +14,7 @@ from tattletail.config import loader
 from tattletail.correlation import history
 from tattletail.correlation.correlator import Correlator
 from tattletail.correlation.state import DynamoWindows, MemoryWindows
-from tattletail.correlation.window import EVIDENCE_CAP, place
+from tattletail.correlation.window import EVIDENCE_CAP, PRUNE_AT, place
 from tattletail.rules import Match
 
 CONFIG = '''
@@ -158,9 +158,15 @@ def test_dynamodb_items_stay_bounded_and_counts_go_on_when_the_evidence_is_full(
         alerts += correlator.observe(Match(rule, denied(n, "ListUsers", minute=n), True, None))
     (item,) = table.scan(TableName="state")["Items"]
     assert len(item["c"]["SS"]) == 39 and len(item["e"]["SS"]) == EVIDENCE_CAP and alerts == []
-    assert windows.writes == 25 + 2 * 14  # past the evidence cap, a second (count-only) update
+    # past the evidence cap, a count-only update (the instance saw the evidence full); every PRUNE_AT - 1
+    # additions past the first PRUNE_AT + 1, one more dropping the times neither first nor last
+    assert windows.writes == 25 + 14 + 5 and len(item["t"]["NS"]) <= PRUNE_AT + 1
+    fresh = DynamoWindows("state", table)  # another invocation learns the evidence is full at one write's cost
+    assert Correlator([correlation], fresh).observe(Match(rule, denied(39, "ListUsers", minute=39), True, None))
+    assert fresh.writes == 2
     alerts += correlator.observe(Match(rule, denied(39, "ListUsers", minute=39), True, None))
     assert len(alerts) == 1 and alerts[0].record["count"] == 40
+    assert windows.writes == 25 + 14 + 5 + 2  # the count already met (by fresh): refused, then the time only
     assert alerts[0].record["first_event_time"] == "2026-11-02T10:00:00Z"
     correlator.settle(True)
     assert Correlator([correlation], windows).observe(Match(rule, denied(40, "ListUsers", minute=40), True, None)) == []
