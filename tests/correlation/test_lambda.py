@@ -162,6 +162,8 @@ class AtomicRequests:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
+        if not callable(method):  # client.exceptions, client.meta
+            return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
             with self.lock:
@@ -170,14 +172,23 @@ class AtomicRequests:
 
 
 @pytest.mark.parametrize("seed", [7, 8])
-def test_two_concurrent_invocations_fire_once_and_lose_no_count(world: World, seed: int) -> None:
+def test_two_concurrent_invocations_fire_once_and_lose_no_count(world: World, seed: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from tattletail import aws
 
     # each invocation holds part of the window (and a duplicate); only together they reach the threshold
     records = [failure(n, START + timedelta(seconds=30 * n)) for n in range(THRESHOLD)]
     parts = spread(records, 4, seed)
     keys = [world.put(part) for part in parts]
-    aws._clients[("dynamodb", None)] = AtomicRequests(boto3.client("dynamodb", region_name="us-east-1"))
+    real_client = aws.client
+
+    def atomic_dynamodb(service: str, *args: Any, **kwargs: Any) -> Any:
+        """Every DynamoDB client the code asks for (the windows' and the delivery claims', whatever their
+        timeout tier) makes its requests one at a time."""
+        found = real_client(service, *args, **kwargs)
+        return AtomicRequests(found) if service == "dynamodb" else found
+
+    monkeypatch.setattr(aws, "client", atomic_dynamodb)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
