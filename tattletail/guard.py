@@ -358,7 +358,7 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             pattern = args[0] if args else []
             if len(pattern) != 1 or pattern[0].kind != "str":
                 unproven.append(f"{name} with a computed regular expression")
-            elif (risk := regex_risk(pattern[0].text)) is not None:
+            elif (risk := regex_risk(pattern[0].text, _flags(name, args))) is not None:
                 unproven.append(f"{name}({pattern[0].text!r}): {risk}")
         elif name not in TERMINATING:
             unproven.append(f"{name} (not known to terminate)")
@@ -371,6 +371,15 @@ def _analyse(tokens: list[Tok]) -> Verdict:
     if growth > GROWTH_LIMIT:
         unproven.append(f"{growth} additions of computed values (each may double a size)")
     return Verdict(tuple(dict.fromkeys(unproven)), tuple(dict.fromkeys(never)))
+
+
+def _flags(name: str, args: list[list[Tok]]) -> str | None:
+    """A regex builtin's literal flags (``""`` when none are given; ``None`` when they are computed)."""
+    arg = args[2] if name in ("sub", "gsub") and len(args) > 2 else args[1] if len(args) > 1 and name not in (
+        "sub", "gsub") else None
+    if arg is None:
+        return ""
+    return arg[0].text if len(arg) == 1 and arg[0].kind == "str" else None
 
 
 def _endless(name: str, args: list[list[Tok]], collected: bool, never: list[str]) -> None:

@@ -101,9 +101,37 @@ def test_guard_proves_ordinary_programs(program: str) -> None:
     ("(a+)+$", True), ("(a|a)*", True), ("(?:a|bc)*", True), (r"(\w+\.)*x", True), (r"(a)\1", True),
     ("(a*){2,3}", True), ("^(List|Get|Describe)", False), ("(?i)(kali|parrot)", False), (".*a.*b", False),
     ("(a|b)*", False), (r"(?:.|\n)*x", False), ("a{2,}", False), ("[(]+", False),
+    # a class and a literal it holds overlap: the check must not call them disjoint
+    (r"(\d|1)+$", True), (r"(\w|a)*x", True), (r"([0-9]|5)+$", True), (r"(\s| )+$", True), ("(.|a)*x", True),
+    (r"(\.|a)*x", False), (r"(\n|a)*x", False), ("(?i)(a|A)+$", True), ("(?i:(x|X))+$", True),
 ])
 def test_regex_risk_names_exponential_backtracking(pattern: str, risky: bool) -> None:
     assert (regex_risk(pattern) is not None) == risky
+
+
+@pytest.mark.parametrize(("program", "proven"), [
+    ('.a | test("(a|A)+$"; "i")', False), ('.a | test("(a|A)+$")', True), ('.a | test("(a|B)+$"; "i")', True),
+    ('.a | test("(k|\u212a)+$"; "i")', False),  # the Kelvin sign folds to k
+    ('.a | sub("(s|\u017f)+"; ""; "gi")', False), ('.a | test("(a| )+$"; "x")', False),
+    ('.a | test("(a|A)+$"; .flags)', False),  # computed flags may hold "i"
+])
+def test_guard_reads_regex_flags_for_case_folding(program: str, proven: bool) -> None:
+    assert analyse(program).proven == proven, analyse(program)
+
+
+def test_overlapping_alternation_rule_is_isolated_and_stopped_not_run_in_process() -> None:
+    """``(\\d|1)+$`` on a long run of digits backtracks for seconds: the engine must send it to the child,
+    where it is stopped by the budget (or Oniguruma's retry limit) and reported with the event ID."""
+    rule = Rule.compiled("Digits", 'select(.userAgent | test("^(\\\\d|1)+$"))')
+    errors = Errors()
+    engine = Engine([rule, *good_rules()], budget=0.3, on_error=errors)
+    try:
+        assert engine.isolated[0] is rule
+        found = [m.rule.name for m in engine.evaluate(record(1, "CreateUser", userAgent="1" * 40 + "!"))]
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    assert [event for _, event, _ in errors.seen] == ["ev-1"]
 
 
 def test_every_shipped_and_benchmark_rule_is_proven_so_it_stays_in_process() -> None:
