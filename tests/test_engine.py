@@ -358,3 +358,43 @@ def test_lambda_delivers_good_alerts_beside_runaway_rules_before_its_deadline(
         loaded = current._loaded
         if loaded is not None:
             loaded.engine.close()
+
+
+# ----------------------------------------------------------------------------------- the child's answers
+
+
+HUGE_OUTPUT = 'select(.requestParameters.size != null) | "ab" * (.requestParameters.size | tostring | length * 1e6)'
+
+
+def test_a_huge_output_of_an_isolated_rule_is_refused_by_the_child_not_buffered() -> None:
+    errors = Errors()
+    engine = Engine([Rule.compiled("Huge", HUGE_OUTPUT), *good_rules()], budget=10.0, on_error=errors)
+    try:
+        assert engine.isolated[0].name == "Huge"
+        found = [m.rule.name for m in engine.evaluate(hostile(1))]
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    [(event, message)] = errors.of("Huge")
+    assert event == "ev-1" and "exceeds the limit of 1048576" in message, message
+
+
+def test_the_parent_reads_no_more_than_the_answer_limit_from_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the child send more than the limit (here the parent's limit is lowered below the child's),
+    the parent stops reading, kills the child and reports an overrun; the next rule gets a new child."""
+    from tattletail import sandbox
+
+    monkeypatch.setattr(sandbox, "answer_limit", lambda record_bytes: 4096)
+    errors = Errors()
+    big = Rule.compiled("Big", 'select(.eventName == "CreateUser") | "x" * 20000')  # 20 kB answer, isolated
+    engine = Engine([big, *good_rules()], budget=10.0, on_error=errors)
+    try:
+        assert engine.isolated[0] is big
+        found = [m.rule.name for m in engine.evaluate(hostile(1))]
+        starts = engine._sandbox.starts if engine._sandbox else 0
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    [(event, message)] = errors.of("Big")
+    assert event == "ev-1" and "an output larger than 4096 bytes" in message
+    assert starts == 2
