@@ -35,11 +35,10 @@ size-doubling steps, may pass as proven.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 
 from tattletail.backtracking import regex_risk
+from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
 
 RANGE_LIMIT = 100_000          # outputs of one constant range still proven
 RANGE_PRODUCT_LIMIT = 1_000_000
@@ -77,23 +76,6 @@ TRAVERSALS = frozenset({"..", "paths", "leaf_paths", "tostream", "walk", "recurs
 KEYWORDS = frozenset({"if", "then", "elif", "else", "end", "as", "def", "reduce", "foreach", "try", "catch",
                       "label", "import", "include", "and", "or", "__loc__", "break", "true", "false", "null"})
 
-_TOKEN = re.compile(r"""
-      (?P<ws>\s+|\#[^\n]*)
-    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<var>\$(?:__loc__|[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*))
-    | (?P<format>@[A-Za-z0-9_]+)
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
-    | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<op>\?//|//=|//|\|=|\+=|-=|\*=|/=|%=|==|!=|<=|>=|\.\.|[.|,()\[\]{}:;?<>=+\-*/%])
-    """, re.VERBOSE)
-
-
-@dataclass(frozen=True)
-class Tok:
-    kind: str   # field var format ident num op str
-    text: str
-
-
 @dataclass(frozen=True)
 class Verdict:
     """What the check found: ``unproven`` reasons (empty: proven) and ``unbounded`` reasons."""
@@ -104,96 +86,6 @@ class Verdict:
     @property
     def proven(self) -> bool:
         return not self.unproven and not self.unbounded
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def tokenize(program: str) -> list[Tok]:
-    """jq's tokens; a string's interpolations ``\\(...)`` become ``( tokens )`` after the string."""
-    out: list[Tok] = []
-    pos = 0
-    while pos < len(program):
-        if program[pos] == '"':
-            pos = _string(program, pos, out)
-            continue
-        m = _TOKEN.match(program, pos)
-        if not m:
-            raise _Unreadable(f"token {program[pos:pos + 10]!r}")
-        if m.lastgroup != "ws":
-            out.append(Tok(m.lastgroup or "", m.group()))
-        pos = m.end()
-    return out
-
-
-def _string(program: str, start: int, out: list[Tok]) -> int:
-    pos, text, inner = start + 1, [], []
-    while pos < len(program):
-        ch = program[pos]
-        if ch == "\\" and program.startswith("\\(", pos):
-            depth, end = 0, pos + 1
-            while end < len(program):  # the interpolation's closing parenthesis, strings inside skipped
-                c = program[end]
-                if c == '"':
-                    end = _string(program, end, []) - 1
-                elif c == "(":
-                    depth += 1
-                elif c == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                end += 1
-            inner.append(program[pos + 2:end])
-            pos = end + 1
-        elif ch == "\\":
-            text.append(program[pos:pos + 2])
-            pos += 2
-        elif ch == '"':
-            try:
-                value = json.loads('"' + "".join(text) + '"') if not inner else "".join(text)
-            except ValueError:
-                value = "".join(text)
-            out.append(Tok("str", value))
-            for code in inner:
-                out.extend([Tok("op", "("), *tokenize(code), Tok("op", ")")])
-            return pos + 1
-        else:
-            text.append(ch)
-            pos += 1
-    raise _Unreadable("unterminated string")
-
-
-def _close(tokens: list[Tok], i: int) -> int:
-    """Index of the bracket closing the one at ``i``."""
-    depth = 0
-    for j in range(i, len(tokens)):
-        if tokens[j].kind == "op" and tokens[j].text in "([{":
-            depth += 1
-        elif tokens[j].kind == "op" and tokens[j].text in ")]}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise _Unreadable("unbalanced brackets")
-
-
-def _args(tokens: list[Tok], i: int) -> list[list[Tok]]:
-    """The ``;``-separated arguments of the call whose name is at ``i`` (none without parentheses)."""
-    if i + 1 >= len(tokens) or tokens[i + 1].text != "(" or tokens[i + 1].kind != "op":
-        return []
-    end = _close(tokens, i + 1)
-    args: list[list[Tok]] = [[]]
-    depth = 0
-    for tok in tokens[i + 2:end]:
-        if tok.kind == "op" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "op" and tok.text in ")]}":
-            depth -= 1
-        if depth == 0 and tok.kind == "op" and tok.text == ";":
-            args.append([])
-        else:
-            args[-1].append(tok)
-    return args
 
 
 def _constant(arg: list[Tok]) -> float | None:
@@ -239,14 +131,14 @@ def _defs(tokens: list[Tok]) -> list[_Def]:
 
     def read(i: int) -> int:  # tokens[i] is "def"; returns the index after its closing ';'
         if i + 1 >= len(tokens) or tokens[i + 1].kind != "ident":
-            raise _Unreadable("def without a name")
+            raise Unreadable("def without a name")
         name, j, params = tokens[i + 1].text, i + 2, set()
         if j < len(tokens) and tokens[j].text == "(":
-            end = _close(tokens, j)
+            end = close(tokens, j)
             params = {t.text.lstrip("$") for t in tokens[j + 1:end] if t.kind in ("ident", "var")}
             j = end + 1
         if j >= len(tokens) or tokens[j].text != ":":
-            raise _Unreadable("def without ':'")
+            raise Unreadable("def without ':'")
         start, depth, k = j + 1, 0, j + 1
         while k < len(tokens):
             tok = tokens[k]
@@ -261,7 +153,7 @@ def _defs(tokens: list[Tok]) -> list[_Def]:
                 found.append(_Def(name, params, start, k))
                 return k + 1
             k += 1
-        raise _Unreadable(f"def {name} is not closed by ';'")
+        raise Unreadable(f"def {name} is not closed by ';'")
 
     i = 0
     while i < len(tokens):
@@ -295,7 +187,7 @@ def analyse(program: str) -> Verdict:
     try:
         tokens = tokenize(program)
         return _analyse(tokens)
-    except (_Unreadable, RecursionError, ValueError) as exc:
+    except (Unreadable, RecursionError, ValueError) as exc:
         return Verdict(unproven=(f"not read by the termination check: {exc}",))
 
 
@@ -331,7 +223,7 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             continue
         if tok.kind != "ident" or _is_key(tokens, i, stack) or (prev is not None and prev.text == "def"):
             continue
-        name, args = tok.text, _args(tokens, i)
+        name, args = tok.text, call_args(tokens, i)
         collected = prev is not None and (prev.text == "[" or prev.text == "reduce") \
             or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text == "last")
         if name in ("reduce", "foreach"):
