@@ -38,6 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tattletail.backtracking import regex_risk
+from tattletail.cost import UNKNOWN_DEGREE
+from tattletail.costparse import work_degree
 from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
 
 RANGE_LIMIT = 100_000          # outputs of one constant range still proven
@@ -262,7 +264,22 @@ def _analyse(tokens: list[Tok]) -> Verdict:
         unproven.append(f"{traversals} whole-record traversals")
     if growth > GROWTH_LIMIT:
         unproven.append(f"{growth} additions of computed values (each may double a size)")
+    _cost(tokens, unproven)
     return Verdict(tuple(dict.fromkeys(unproven)), tuple(dict.fromkeys(never)))
+
+
+def _cost(tokens: list[Tok], unproven: list[str]) -> None:
+    """Proven also means linear in cost (``tattletail.cost``): libjq cannot be stopped in-process."""
+    try:
+        found = work_degree(tokens)
+    except (Unreadable, RecursionError) as exc:
+        unproven.append(f"not read by the cost check: {exc}")
+        return
+    if 2 <= found < UNKNOWN_DEGREE:
+        unproven.append(f"work may grow as N^{found} with the record's size N (iterations nested through a "
+                        "variable, an 'as' binding or a product of generators)")
+    elif found >= UNKNOWN_DEGREE and not unproven:
+        unproven.append("a cost the check cannot bound")
 
 
 def _flags(name: str, args: list[list[Tok]]) -> str | None:

@@ -398,3 +398,49 @@ def test_the_parent_reads_no_more_than_the_answer_limit_from_the_child(monkeypat
     [(event, message)] = errors.of("Big")
     assert event == "ev-1" and "an output larger than 4096 bytes" in message
     assert starts == 2
+
+
+# ----------------------------------------------------------------------------------- cost, not only termination
+
+
+QUADRATIC = ("[.requestParameters.items[] as $a | .requestParameters.items[] | select(. == $a)]"
+             " | length > 1000000")
+
+
+@pytest.mark.parametrize("program", [
+    QUADRATIC, ".a[] as $x | .b[]", ".a[] == .b[]", "{x: .a[], y: .b[]}", ". as $r | .a[] | select(IN($r.b[]))",
+    ".a[] | select(. as $v | any($all[]; . == $v))", "[.a[]] - [.b[]]", ".a | contains(.b)", ".a / .b",
+    ".a | transpose", "del(.a[] | select(. == 1))", "if .a[] then .b[] else 1 end", '"\\(.a[]) \\(.b[])"',
+    "[range(1000)] as $r | .a[] | $r[]",
+])
+def test_guard_leaves_quadratic_programs_unproven_so_they_run_under_the_budget(program: str) -> None:
+    verdict = analyse(program)
+    assert not verdict.proven and not verdict.unbounded
+    assert any("work may grow as N^" in reason for reason in verdict.unproven), verdict
+
+
+@pytest.mark.parametrize("program", [
+    ".a[] | .b[] | .c", ".a[] as $x | $x.b", '.a | contains("x")', "[.a[]] - [.b]", '.a / ","',
+    '[.a[] | tostring] | join(",")', "any(.a[]; . == 1)", '.a[] | IN("x", "y")', "map(select(.b)) | length",
+    "[paths] | length", ".. | numbers", "{a: .x, b: .y[]}", "[range(10)] as $r | .a[] | $r[]",
+])
+def test_guard_proves_programs_linear_in_the_record(program: str) -> None:
+    assert analyse(program).proven, analyse(program)
+
+
+def test_quadratic_rule_is_isolated_and_stopped_on_a_long_list_while_good_rules_match() -> None:
+    """In-process, this rule took seconds per record on a 3,000-element list (9 million comparisons)
+    with no way to stop it; now it runs in the child under the budget."""
+    rule = Rule.compiled("Pairs", QUADRATIC)
+    errors = Errors()
+    engine = Engine([rule, *good_rules()], budget=0.3, on_error=errors)
+    items = [f"item-{k}" for k in range(3000)]
+    try:
+        assert engine.isolated[0] is rule
+        found = [m.rule.name for m in engine.evaluate(
+            record(1, "CreateUser", requestParameters={"userName": "u", "items": items}))]
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    [(event, message)] = errors.of("Pairs")
+    assert event == "ev-1" and "no answer within its budget of 0.3 s" in message
