@@ -131,9 +131,10 @@ class Sandbox:
 
     # ------------------------------------------------------------- evaluation
 
-    def evaluate(self, record_text: str, slots: Sequence[int], budget: float) -> list[tuple[int, Outcome]]:
-        """Each slot's outcome on the record, in order; each rule gets ``budget`` seconds of wall clock.
-        Raises ``SandboxBroken`` only when no child can be started at all."""
+    def evaluate(self, record_text: str, slots: Sequence[int],
+                 budget: float | Mapping[int, float]) -> list[tuple[int, Outcome]]:
+        """Each slot's outcome on the record, in order; each rule gets ``budget`` seconds of wall clock
+        (one for all, or per slot). Raises ``SandboxBroken`` only when no child can be started at all."""
         results: list[tuple[int, Outcome]] = []
         pending = list(slots)
         while pending:
@@ -147,14 +148,15 @@ class Sandbox:
             limit = answer_limit(len(record_text))
             while pending:
                 slot = pending[0]
-                line = self._line(time.monotonic() + budget, limit)
+                allowed = budget if isinstance(budget, (int, float)) else budget[slot]
+                line = self._line(time.monotonic() + allowed, limit)
                 if line is None:
                     if self._overflow:
                         outcome = Outcome("overrun", message=f"an output larger than {limit} bytes")
                     elif self._eof:
                         outcome = Outcome("crashed", message=f"it crashed the isolation child ({_death(proc)})")
                     else:
-                        outcome = Outcome("overrun", message=f"no answer within its budget of {budget:g} s")
+                        outcome = Outcome("overrun", message=f"no answer within its budget of {allowed:g} s")
                     self.close()
                     results.append((slot, outcome))
                     pending.pop(0)

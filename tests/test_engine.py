@@ -196,22 +196,18 @@ class Errors:
         return [(event, message) for rule, event, message in self.seen if rule == name]
 
 
-def assert_stopped_then_disabled(name: str, reports: list[tuple[str | None, str]], hostile_ids: list[str]) -> None:
-    """The rule was stopped on each hostile record, with its event ID, until its third overrun disabled it.
-    The backtracking regex may instead fail in time on a record, by Oniguruma's own retry limit, which
-    is a runtime error like any other and no overrun (whichever comes first depends on the machine)."""
-    events = [event for event, _ in reports]
-    overruns = [k for k, (_, message) in enumerate(reports) if "evaluation stopped on event" in message]
-    assert all(k in overruns or (name == "Backtracking" and "retry-limit-in-match" in message)
-               for k, (_, message) in enumerate(reports)), reports
-    if len(overruns) == 3:  # disabled: nothing reported after the third overrun
-        assert events == hostile_ids[:overruns[-1] + 1], reports
-        assert "overrun 3 of 3, disabled for the rest of the object" in reports[-1][1]
-    else:
-        assert name == "Backtracking" and events == hostile_ids, reports
+def assert_stopped_every_time(name: str, reports: list[tuple[str | None, str]], hostile_ids: list[str]) -> None:
+    """The rule was stopped on each hostile record and reported with its event ID, every time: it is never
+    disabled. The backtracking regex may instead fail in time on a record, by Oniguruma's own retry
+    limit, which is a runtime error like any other and no overrun (which comes first depends on the
+    machine)."""
+    assert [event for event, _ in reports] == hostile_ids, reports
+    for event, message in reports:
+        assert f"evaluation stopped on event {event}" in message \
+            or (name == "Backtracking" and "retry-limit-in-match" in message), message
 
 
-def test_runaway_rules_are_stopped_reported_and_disabled_while_good_rules_match(caplog) -> None:
+def test_runaway_rules_are_stopped_and_reported_on_every_record_while_good_rules_match(caplog) -> None:
     bad = [Rule.compiled(name, program) for name, program in RUNAWAY.items()]
     rules = good_rules() + bad
     errors = Errors()
@@ -224,14 +220,32 @@ def test_runaway_rules_are_stopped_reported_and_disabled_while_good_rules_match(
     finally:
         engine.close()
     assert found == [["Create User", "Create User (libjq)", "Counted"]] * 6
-    for name in RUNAWAY:
-        assert_stopped_then_disabled(name, errors.of(name), [f"ev-{n}" for n in range(5)])
-        for _, message in errors.of(name):
-            assert "budget 0.5 s per record" in message or "retry-limit" in message
-    disabled = [json.loads(r.getMessage()) for r in caplog.records if '"rule_disabled"' in r.getMessage()]
-    assert {d["rule"] for d in disabled} >= {"Loop", "Recursion", "Allocation"}
-    assert all(d["budget_seconds"] == 0.5 and d["last_event_id"] == "ev-2"
-               for d in disabled if d["rule"] != "Backtracking")
+    for name in ("Loop", "Recursion", "Allocation"):
+        reports = errors.of(name)
+        assert_stopped_every_time(name, reports, [f"ev-{n}" for n in range(5)])
+        budgets = [message.split("(budget ")[1].split(" s per record")[0] for _, message in reports]
+        assert budgets == ["0.5", "0.5", "0.5", "0.25", "0.125"]  # halved after the third, never off
+        assert "overrun 5 in this object; the rule stays on, with 0.0625 s per record from now" in reports[-1][1]
+    assert_stopped_every_time("Backtracking", errors.of("Backtracking"), [f"ev-{n}" for n in range(5)])
+    strained = [json.loads(r.getMessage()) for r in caplog.records if '"rule_strained"' in r.getMessage()]
+    assert {d["rule"] for d in strained} >= {"Loop", "Recursion", "Allocation"}
+    assert all(d["budget_seconds"] == 0.5 and d["strained_budget_seconds"] == 0.05 and d["last_event_id"] == "ev-2"
+               for d in strained if d["rule"] != "Backtracking")
+
+
+def test_a_hostile_file_cannot_buy_silence_for_the_records_after_its_overruns() -> None:
+    """Crafted records trip the rule's overruns; the records after them are still evaluated by it (the
+    rule stays on, with a budget that shrinks to a floor still far above what an answer takes)."""
+    errors = Errors()
+    engine = Engine([Rule.compiled("Loop", LOOP)], budget=0.2, on_error=errors)
+    counted = record(99, "CreateUser", requestParameters={"userName": "u", "count": 3})
+    try:
+        found = [[m.rule.name for m in engine.evaluate(r)] for r in [*(hostile(n) for n in range(8)), counted]]
+        assert [engine.budget_of(0)] == [0.05]
+    finally:
+        engine.close()
+    assert found == [[]] * 8 + [["Loop"]]
+    assert [event for event, _ in errors.of("Loop")] == [f"ev-{n}" for n in range(8)]
 
 
 def test_a_new_object_handler_starts_a_new_count() -> None:
@@ -240,10 +254,12 @@ def test_a_new_object_handler_starts_a_new_count() -> None:
         first, second = Errors(), Errors()
         for n in range(4):
             engine.evaluate(hostile(n), first)
+        assert engine.budget_of(0) == 0.05
         engine.evaluate(hostile(5), second)  # pipeline.evaluate passes a new handler per object
     finally:
         engine.close()
-    assert len(first.seen) == 3 and len(second.seen) == 1
+    assert len(first.seen) == 4 and len(second.seen) == 1
+    assert "budget 0.2 s per record" in second.seen[0][2]
 
 
 def test_recursion_that_aborts_libjq_in_process_only_kills_the_child() -> None:
@@ -347,13 +363,11 @@ def test_lambda_delivers_good_alerts_beside_runaway_rules_before_its_deadline(
         for name in RUNAWAY:
             summary = summaries[name]
             assert summary["first_event_id"] == "ev-0"
-            if name == "Backtracking":  # Oniguruma's retry limit may end it before the budget does
-                assert 3 <= summary["count"] <= 5
-            else:
-                assert summary["count"] == 3  # stopped on ev-0, ev-2, ev-4, then disabled
+            assert summary["count"] == 5  # stopped on each of ev-0, 2, 4, 6, 8: never disabled
+            if name != "Backtracking":  # Oniguruma's retry limit may end it before the budget does
                 assert "evaluation stopped on event ev-0" in summary["first_error"]
-        disabled = {line["rule"] for line in lines if line["event"] == "rule_disabled"}
-        assert disabled >= {"Loop", "Recursion", "Allocation"}
+        strained = {line["rule"] for line in lines if line["event"] == "rule_strained"}
+        assert strained >= {"Loop", "Recursion", "Allocation"}
     finally:
         loaded = current._loaded
         if loaded is not None:
