@@ -151,8 +151,8 @@ def assignment(op: str, a: Cost, b: Cost) -> Cost:
     and update each path once per output of ``b`` (jq updates in place: one path costs O(depth))."""
     if op == "|=":
         return Cost(plus(pipe(a, b).work, a.outs), ONE, SIZE_N)
-    per = Cost(plus(a.work, a.outs, times(a.size, SIZE_VAR)), ONE, SIZE_N)
-    return Cost(plus(b.work, times(b.outs, per.work)), b.outs, times(b.outs, SIZE_N))
+    per_value = plus(a.work, a.outs, a.size, times(a.outs, b.size))  # each path's value combined with b's
+    return Cost(plus(b.work, times(b.outs, per_value)), b.outs, times(b.outs, SIZE_N))
 
 
 # ----------------------------------------------------------------------------------- builtins

@@ -458,3 +458,45 @@ def test_quadratic_rule_is_isolated_and_stopped_on_a_long_list_while_good_rules_
     assert found == ["Create User", "Create User (libjq)", "Counted"]
     [(event, message)] = errors.of("Pairs")
     assert event == "ev-1" and "no answer within its budget of 0.3 s" in message
+
+
+# ----------------------------------------------------------------------------------- repetition chains
+
+
+@pytest.mark.parametrize("program", [
+    '"x" * 100000 * 100000', '"x" * 10000 * 10000 * 10000', '("x" * 1000) * 1000 * 1000', '"ab" * 1e9',
+])
+def test_guard_refuses_literal_repetition_chains_building_hundreds_of_mb(program: str) -> None:
+    verdict = analyse(program)
+    assert verdict.unbounded and "hundreds of MB" in verdict.unbounded[0]
+
+
+@pytest.mark.parametrize("program", [
+    ".userAgent * 10000 * 10000", ".a * 1000", '"x" * 2000 * 1000', ".a *= 1000", "(.a * 8) | . * 8 | . * 8",
+    '"x" * .n * 2',
+])
+def test_guard_leaves_computed_repetition_chains_unproven(program: str) -> None:
+    verdict = analyse(program)
+    assert not verdict.proven and not verdict.unbounded, verdict
+
+
+@pytest.mark.parametrize("program", ['"x" * 10000', ".a * 2 * 2", ".a * 4 + 1", '"-" * 80'])
+def test_guard_proves_small_repetitions(program: str) -> None:
+    assert analyse(program).proven, analyse(program)
+
+
+def test_a_nested_repetition_of_a_record_string_runs_isolated_under_the_memory_limit() -> None:
+    """``.userAgent * 1000 * 500`` on a 3 kB user agent asks for 1.5 GB (under jq's own limit on a
+    repeated string): in-process that took the Lambda's memory; isolated, the child's address-space
+    limit stops it and the good rules go on."""
+    rule = Rule.compiled("Repeat", 'select(.eventName == "CreateUser") | (.userAgent * 1000 * 500 | length) > 0')
+    errors = Errors()
+    engine = Engine([rule, *good_rules()], budget=30.0, on_error=errors, sandbox_memory=256 * MB)
+    assert engine.isolated[0] is rule  # checked before evaluating: in-process it would exhaust the memory
+    try:
+        found = [m.rule.name for m in engine.evaluate(hostile(1))]
+    finally:
+        engine.close()
+    assert found == ["Create User", "Create User (libjq)", "Counted"]
+    [(event, message)] = errors.of("Repeat")
+    assert event == "ev-1" and ("out of memory" in message or "crashed the isolation child" in message), message
