@@ -35,21 +35,20 @@ size-doubling steps, may pass as proven.
 
 from __future__ import annotations
 
-import math
+import json
 from dataclasses import dataclass
 
 from tattletail.backtracking import regex_risk
 from tattletail.cost import UNKNOWN_DEGREE
 from tattletail.costparse import work_degree
 from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
+from tattletail.repetition import repetition
 
 RANGE_LIMIT = 100_000          # outputs of one constant range still proven
 RANGE_PRODUCT_LIMIT = 1_000_000
-CONSTANT_STRING = 1 << 20      # bytes a literal repeated may build and still be proven
 TRAVERSAL_LIMIT = 2            # .., paths, walk... more than this may multiply into a high-degree polynomial
 GROWTH_LIMIT = 6               # additions of two computed values (each may double a size): 2**6 times the record
 ENDLESS_COUNT = 1e9            # a constant range this long never ends within any budget
-HUGE_STRING = 100_000_000      # bytes a literal repetition may build before it is refused
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -219,7 +218,7 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             elif tok.text == "..":
                 traversals += 1
             elif tok.text in ("*", "*="):
-                growth += _repetition(tokens, i, unproven, never)
+                growth += repetition(tokens, i, unproven, never)
             elif tok.text in ("+", "+=") and prev is not None and i + 1 < len(tokens) \
                     and prev.kind not in ("num", "str") and tokens[i + 1].kind not in ("num", "str"):
                 growth += 1
@@ -227,8 +226,8 @@ def _analyse(tokens: list[Tok]) -> Verdict:
         if tok.kind != "ident" or _is_key(tokens, i, stack) or (prev is not None and prev.text == "def"):
             continue
         name, args = tok.text, call_args(tokens, i)
-        collected = prev is not None and (prev.text == "[" or prev.text == "reduce") \
-            or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text == "last")
+        collected = prev is not None and prev.text in ("[", "reduce", "foreach") \
+            or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text in ("last", "add"))
         if name in ("reduce", "foreach"):
             unproven.append(name)
         elif name in ("import", "include"):
@@ -237,11 +236,11 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             continue
         elif name in LOOPING:
             unproven.append(LOOPING[name])
-            _endless(name, args, collected, never)
+            _endless(tokens, i, name, args, collected, never)
         elif name == "recurse" and args:
             unproven.append("recurse(f)")
-            if collected and args[0] and [t.text for t in args[0]] == ["."]:
-                never.append("[recurse(.)] collects an endless generator")
+            if [t.text for t in args[0]] == ["."] and (len(args) == 1 or _truth(args[1]) is True):
+                _endless(tokens, i, "recurse", args[:1], collected, never)
         elif name == "range":
             count = _range_count(args)
             if count is None or count > RANGE_LIMIT:
@@ -293,100 +292,52 @@ def _flags(name: str, args: list[list[Tok]]) -> str | None:
     return arg[0].text if len(arg) == 1 and arg[0].kind == "str" else None
 
 
-def _endless(name: str, args: list[list[Tok]], collected: bool, never: list[str]) -> None:
-    cond = [t.text for t in args[0]] if args else []
-    if name == "until" and cond in (["false"], ["null"]):
-        never.append(f"until({cond[0]}; ...) never ends")
-    elif collected and (name == "repeat" or (name == "while" and len(cond) == 1
-                                             and (args[0][0].kind in ("num", "str") or cond == ["true"]))):
+def _endless(tokens: list[Tok], i: int, name: str, args: list[list[Tok]], collected: bool,
+             never: list[str]) -> None:
+    """The loops that provably never end once reached (``until``, ``while``, ``repeat`` at ``i``):
+    ``until`` whose condition is a constant that is false (``false``, ``null``, ``1 == 2``; note that
+    ``0`` and ``""`` are true in jq, so ``until(0; .)`` ends at once); an endless generator (``repeat``,
+    ``while`` with a constant true condition) collected whole; and one that repeats the same value
+    (update ``.``) into ``select``/``empty``, which on a record they reject never outputs nor ends.
+    An update that may stop the loop (``error``, ``empty``, ``halt``, ``break``) proves nothing."""
+    update = args[-1] if args else []
+    if any(t.kind == "ident" and t.text in ("error", "empty", "halt", "halt_error", "break", "select")
+           for t in update):
+        return
+    cond = " ".join(t.text for t in args[0]) if args and name in ("until", "while") else ""
+    if name == "until" and len(args) == 2 and _truth(args[0]) is False:
+        never.append(f"until({cond}; ...) never ends: its condition is always false")
+        return
+    endless = name in ("repeat", "recurse") or (name == "while" and len(args) == 2 and _truth(args[0]) is True)
+    if not endless:
+        return
+    if collected:
         never.append(f"collects {name}(...), an endless generator")
+        return
+    end = close(tokens, i + 1) if i + 1 < len(tokens) and tokens[i + 1].text == "(" else i
+    after = [t.text for t in tokens[end + 1:end + 3]]
+    if [t.text for t in update] == ["."] and after[:1] == ["|"] and after[1:] in (["select"], ["empty"]):
+        never.append(f"{name}(...) repeats the same value into {after[1]}: on a record it rejects, it never ends")
 
 
-def _repetition(tokens: list[Tok], i: int, unproven: list[str], never: list[str]) -> int:
-    """``a * b`` repeats a string when one side is a string and the other a number. Judged per chain
-    ``a * b * c ...`` (``"x" * 10000 * 10000`` is 100 MB though each step is small): a literal string
-    repeated into more than ``CONSTANT_STRING`` bytes is unproven (``HUGE_STRING``: refused); a computed
-    value multiplied by a computed number, or a literal string by one, is unproven; a computed value by
-    literals counts their product as growth (doublings), like additions. Returns the doublings."""
-    if tokens[i].text == "*" and _left_start(tokens, i) is None:
-        return 0  # not the chain's first '*': judged with it
-    operands = []
-    k = i
-    start = _left_start(tokens, i) if tokens[i].text == "*" else None
-    operands.append(_value(tokens[start:i]) if start is not None else None)
-    while k < len(tokens) and tokens[k].kind == "op" and (tokens[k].text == "*" or k == i):
-        end = _right_end(tokens, k)
-        operands.append(_value(tokens[k + 1:end]))
-        k = end
-    computed = sum(1 for o in operands if o is None)
-    numbers = [abs(o[1]) for o in operands if o is not None and o[0] == "num"]
-    strings = [o[1] for o in operands if o is not None and o[0] == "str"]
-    factor = 1.0
-    for n in numbers:
-        factor *= max(n, 1.0)
-    if strings and not computed:
-        size = max(strings) * factor
-        if size >= HUGE_STRING:
-            never.append(f"repeats a string {factor:.3g} times: hundreds of MB at least")
-        if size > CONSTANT_STRING:
-            unproven.append(f"builds a string of {size:.3g} bytes by repetition")
-        return 0
-    if computed >= 2 or (computed and strings):
-        unproven.append("multiplication by a computed number (string repetition)")
-        return 0
-    return math.ceil(math.log2(factor)) if computed else 0
+_CONSTANT_WORDS = frozenset({"true", "false", "null", "not", "and", "or"})
+_CONSTANT_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "(", ")", "|", "//", "+", "-"})
 
 
-def _left_start(tokens: list[Tok], i: int) -> int | None:
-    """Where the operand left of the ``*`` at ``i`` starts, or ``None`` when that operand is itself the
-    right operand of another ``*`` (so ``i`` is not the first of its chain)."""
-    j = i - 1
-    if j < 0:
-        return 0
-    start = j
-    if tokens[j].kind == "op" and tokens[j].text == ")":
-        depth = 0
-        for k in range(j, -1, -1):
-            depth += tokens[k].text == ")" and tokens[k].kind == "op"
-            depth -= tokens[k].text == "(" and tokens[k].kind == "op"
-            if depth == 0:
-                start = k
-                break
-    if start > 0 and tokens[start - 1].kind == "op" and tokens[start - 1].text == "*":
+def _truth(arg: list[Tok]) -> bool | None:
+    """Whether a constant expression (literals, comparisons, ``and``/``or``/``not``) is true as jq
+    judges it (only ``false`` and ``null`` are false); ``None`` when it is not constant or not one value."""
+    if not arg or not all(t.kind in ("num", "str") or (t.kind == "ident" and t.text in _CONSTANT_WORDS)
+                          or (t.kind == "op" and t.text in _CONSTANT_OPS) for t in arg):
         return None
-    return start
+    text = " ".join(json.dumps(t.text) if t.kind == "str" else t.text for t in arg)
+    try:
+        import jq
 
-
-def _right_end(tokens: list[Tok], k: int) -> int:
-    """Index after the operand right of the ``*`` at ``k`` (a literal, ``-`` literal, or a group)."""
-    j = k + 1
-    if j < len(tokens) and tokens[j].text == "-" and tokens[j].kind == "op":
-        j += 1
-    if j < len(tokens) and tokens[j].kind == "op" and tokens[j].text == "(":
-        return close(tokens, j) + 1
-    return j + 1
-
-
-def _value(operand: list[Tok]) -> tuple[str, float] | None:
-    """A literal operand's kind and magnitude (a number's value, a string's bytes), ``None`` if computed.
-    A parenthesised chain of literals is evaluated (``("x" * 1000)``)."""
-    if len(operand) == 1 and operand[0].kind == "num":
-        return ("num", float(operand[0].text))
-    if len(operand) == 2 and operand[0].text == "-" and operand[1].kind == "num":
-        return ("num", -float(operand[1].text))
-    if len(operand) == 1 and operand[0].kind == "str":
-        return ("str", float(len(operand[0].text.encode())))
-    if len(operand) > 2 and operand[0].text == "(" and operand[-1].text == ")" and \
-            all(t.kind in ("num", "str") or t.text in ("*", "(", ")") for t in operand):
-        inner = [_value([t]) for t in operand[1:-1] if t.kind in ("num", "str")]
-        if any(v is None for v in inner) or len(inner) != sum(1 for t in operand if t.kind in ("num", "str")):
-            return None
-        values = [v for v in inner if v is not None]
-        product = 1.0
-        for _, magnitude in values:
-            product *= max(abs(magnitude), 1.0)
-        return ("str" if any(kind == "str" for kind, _ in values) else "num", product)
-    return None
+        outputs = jq.compile(text).input_value(None).all()
+    except Exception:  # noqa: BLE001 - not an expression jq reads alone: nothing proven
+        return None
+    return not (outputs[0] is None or outputs[0] is False) if len(outputs) == 1 else None
 
 
 def problems(program: str) -> list[str]:

@@ -160,7 +160,7 @@ def test_loader_refuses_rules_that_can_never_end_naming_rule_and_construct() -> 
     with pytest.raises(ConfigError) as info:
         config_module.loads(text, "t.toml")
     assert info.value.problems == [
-        "t.toml: rule 'Loop': jq_match can never end: until(false; ...) never ends",
+        "t.toml: rule 'Loop': jq_match can never end: until(false; ...) never ends: its condition is always false",
         "t.toml: rule 'Recursion': jq_match can never end: def f calls itself with no way out: it recurses"
         " without end",
         "t.toml: rule 'Title': title can never end: repeats a string 1e+09 times: hundreds of MB at least",
@@ -500,3 +500,32 @@ def test_a_nested_repetition_of_a_record_string_runs_isolated_under_the_memory_l
     assert found == ["Create User", "Create User (libjq)", "Counted"]
     [(event, message)] = errors.of("Repeat")
     assert event == "ev-1" and ("out of memory" in message or "crashed the isolation child" in message), message
+
+
+# ----------------------------------------------------------------------------------- constant conditions
+
+
+@pytest.mark.parametrize("program", [
+    "until(1 == 2; .)", "until(null // false; .)", "until(true | not; . + 1)", "select(.a) | until((false); .)",
+    "while(true; .) | select(.a)", "repeat(.) | select(.eventName == \"X\")", "[while(1 < 2; . + 1)]",
+    "last(repeat(1))", "reduce while(true; .) as $x (0; .)", "recurse(.) | empty", "[recurse(.; true)]",
+])
+def test_guard_refuses_loops_whose_constant_condition_never_lets_them_end(program: str) -> None:
+    assert analyse(program).unbounded, analyse(program)
+
+
+@pytest.mark.parametrize("program", [
+    "until(0; .)", 'until(""; .)', "until(false; error(\"stop\"))", "first(repeat(.))", "[repeat(empty)]",
+    "while(true; .)", "[limit(3; while(true; .))]", "until(1 == 1; . + 1)",
+])
+def test_guard_accepts_loops_that_end_with_a_constant_condition(program: str) -> None:
+    """``0`` and ``""`` are true in jq: ``until(0; .)`` ends at once; an update that errors ends too."""
+    assert not analyse(program).unbounded, analyse(program)
+
+
+def test_check_refuses_a_constant_false_until(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(rule_toml("Never", 'select(.eventName == "X") | until(1 == 2; .)'))
+    err = io.StringIO()
+    assert cli.main(["check", str(path)], io.StringIO(), err) == 1
+    assert "jq_match can never end: until(1 == 2; ...) never ends: its condition is always false" in err.getvalue()
