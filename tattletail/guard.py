@@ -6,22 +6,26 @@ hang the invocation or, when libjq's allocator gives up, ``abort()`` the whole p
 is judged here, once, when the engine is built:
 
 ``proven``
-    Provably terminating, with a cost bounded by a low-degree polynomial of the record's size: no
-    ``def``, no ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``,
-    ``recurse(f)``), ``range`` only with small constant bounds, string repetition only by small
-    constants, regular expressions without nested or alternated repeats (exponential backtracking),
-    few whole-record traversals (``..``, ``paths``, ``walk``), few additions of two computed values
-    (each may double a size), and only builtins known to terminate. These rules run in-process as
-    before (compiled Python or the combined libjq program): every rule of the shipped packs and of the
-    benchmark sets is proven.
+    Provably terminating, with a cost at most linear in the record's size: no ``def``, no
+    ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``, ``recurse(f)``),
+    ``range`` only with small constant bounds, string repetition only by small constants (per chain,
+    ``tattletail.repetition``), regular expressions without nested or overlapping alternated repeats
+    (exponential backtracking, ``tattletail.backtracking``), few whole-record traversals (``..``,
+    ``paths``, ``walk``), few doublings of computed values (additions, repetitions), only builtins
+    known to terminate, and work of degree 1 in the record's size by ``tattletail.cost``: iterations
+    nested through an ``as`` binding, a variable or a cartesian operator (``.a[] as $x | .b[]``,
+    ``.a[] == .b[]``) are quadratic and so not proven. These rules run in-process (compiled Python
+    or the combined libjq program): every rule of the shipped packs and benchmark sets is proven.
 ``unproven``
     Anything else, with the reasons. The engine evaluates such rules in a child process under a
     wall-clock budget (``tattletail.sandbox``). Unproven is not wrong: ``until(. > 3; . + 1)`` ends.
 ``unbounded``
-    Constructs that, once reached, cannot end: ``until(false; ...)``, a ``def`` that calls itself with
-    no way out (``def f: f;``, ``def f: [f];``), an endless generator collected whole
-    (``[repeat(.)]``, ``last(range(1e12))``), a string literal repeated into hundreds of MB. The loader
-    refuses them as it refuses a program that does not compile (see ``problems``).
+    Constructs that, once reached, cannot end: ``until`` with a constant false condition
+    (``until(false; ...)``, ``until(1 == 2; ...)``; jq holds ``0`` true, so ``until(0; .)`` ends), a
+    ``def`` that calls itself with no way out (``def f: f;``, ``def f: [f];``), an endless generator
+    collected whole (``[repeat(.)]``, ``last(range(1e12))``) or repeating one value into ``select``, a
+    string literal repeated into hundreds of MB. The loader refuses them as it refuses a program that
+    does not compile (see ``problems``), and so does ``tattletail check``.
 
 Why a token-level analysis rather than ``jq.parse``'s AST: libjq rules are precisely those the compiled
 subset's parser refuses (``def``, ``as``, ``reduce``...), so the check must read all of jq. It does so
