@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tattletail.jqtokens import Tok
 
@@ -40,9 +41,13 @@ UNKNOWN_DEGREE = 50
 SMALL_RANGE = 64  # a constant range this long counts as a constant number of outputs; longer, as N
 
 
+@lru_cache(maxsize=8192)
 def poly(*monomials: tuple[int, int]) -> Poly:
-    """The polynomial of these monomials, keeping only the maximal ones (degrees capped)."""
+    """The polynomial of these monomials, keeping only the maximal ones (degrees capped). Cached, as
+    are the operations below: a program's polynomials are few and small, and checks run at load."""
     capped = {(min(d, UNKNOWN_DEGREE), min(v, UNKNOWN_DEGREE)) for d, v in monomials}
+    if len(capped) <= 1:
+        return frozenset(capped)
     return frozenset(m for m in capped if not any(o != m and o[0] >= m[0] and o[1] >= m[1] for o in capped))
 
 
@@ -50,10 +55,12 @@ ZERO, ONE, SIZE_N, SIZE_VAR = poly(), poly((0, 0)), poly((1, 0)), poly((0, 1))
 UNKNOWN = poly((UNKNOWN_DEGREE, UNKNOWN_DEGREE))
 
 
+@lru_cache(maxsize=8192)
 def plus(*ps: Poly) -> Poly:
     return poly(*(m for p in ps for m in p))
 
 
+@lru_cache(maxsize=8192)
 def times(p: Poly, q: Poly) -> Poly:
     return poly(*((a + c, b + d) for a, b in p for c, d in q))
 
@@ -70,6 +77,7 @@ def degree(p: Poly) -> int:
     return max((d + v for d, v in p), default=0)
 
 
+@lru_cache(maxsize=8192)
 def summed(f: Poly, size: Poly, count: Poly) -> Poly:
     """``f`` summed over ``count`` inputs whose sizes total ``size``."""
     return plus(*(times(power(size, d), poly((0, v))) if d else times(count, poly((0, v))) for d, v in f))

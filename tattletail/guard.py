@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tattletail.backtracking import regex_risk
 from tattletail.cost import UNKNOWN_DEGREE
@@ -188,8 +189,9 @@ def _recursion(tokens: list[Tok], d: _Def) -> tuple[bool, bool]:
     return True, True
 
 
+@lru_cache(maxsize=2048)
 def analyse(program: str) -> Verdict:
-    """The verdict on one jq program."""
+    """The verdict on one jq program (cached: the loader, the engine and ``check`` all ask)."""
     try:
         tokens = tokenize(program)
         return _analyse(tokens)
