@@ -6,9 +6,10 @@ Code map, in the order data flows (the Lambda runs every part marked *):
     inputs/ *           events (every Lambda event shape) -> log objects (logfile, recordstream, scan, batch:
                         streamed, bounded records); history (local files, s3:// prefixes by date; its LogRef
                         is what pipeline.process_ref reads, the discovery is the command line's)
-    guard.py, backtracking.py, sandbox.py *
-                        every rule evaluation bounded: what can be proven to end runs in-process, the
-                        rest in a child process under a time budget
+    guard.py, cost.py, sandbox.py *
+                        every rule evaluation bounded: what can be proven to end at a cost linear in the
+                        record runs in-process, the rest in a child process under a time budget (with
+                        costparse, jqtokens, backtracking, repetition: the static checks' parts)
     config/ *           loader (TOML -> checked, frozen Config; checks in tables, rule_checks,
                         destination_checks, packs), secrets (SSM, Secrets Manager, env),
                         current (the Lambda's config, cached per container, re-read on a new ETag)

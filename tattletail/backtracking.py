@@ -14,9 +14,13 @@ from __future__ import annotations
 import re
 
 
-def regex_risk(pattern: str) -> str | None:
+def regex_risk(pattern: str, flags: str | None = "") -> str | None:
     """Why ``pattern`` may backtrack exponentially (an unbounded repeat of a group that itself repeats
-    or alternates, or a backreference), or ``None``. Polynomial backtracking (``a.*b.*c``) is accepted."""
+    or alternates, or a backreference), or ``None``. Polynomial backtracking (``a.*b.*c``) is accepted.
+    ``flags`` are jq's (``"ix"``...); ``None`` means computed, so any flag may be set."""
+    every = flags is None
+    ignore_case = every or "i" in (flags or "") or re.search(r"\(\?[A-Za-z-]*i", pattern) is not None
+    extended = every or "x" in (flags or "") or re.search(r"\(\?[A-Za-z-]*x", pattern) is not None
     groups: list[list[bool]] = [[False, False]]  # per open group: [holds a repeat, holds an alternation]
     last: tuple[bool, bool] | None = None        # the atom a quantifier would apply to
     opened: list[int] = []                        # where each open group starts
@@ -36,7 +40,8 @@ def regex_risk(pattern: str) -> str | None:
             pos, last = pos + 1, None
         elif ch == ")":
             inner = groups.pop() if len(groups) > 1 else [False, False]
-            if inner[1] and not inner[0] and _disjoint_chars(pattern, opened.pop() if opened else 0, pos):
+            if inner[1] and not inner[0] \
+                    and _disjoint_chars(pattern, opened.pop() if opened else 0, pos, ignore_case, extended):
                 inner[1] = False  # (?:.|\n): one character either way, nothing to backtrack over
             elif opened:
                 opened.pop()
@@ -65,18 +70,74 @@ def regex_risk(pattern: str) -> str | None:
 
 
 _CHAR = re.compile(r"\\.|[^\\|()\[\]{}*+?^$]")
+_ESCAPED_LITERAL = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "e": "\x1b", "a": "\x07"}
+# Unicode simple case foldings that join characters Python's lower/upper do not pair both ways
+_FOLD_EXTRA = {"k": "\u212a", "s": "\u017f", "\u00e5": "\u212b", "\u03b9": "\u1fbe\u0345",
+               "\u03c3": "\u03c2", "\u03b2": "\u03d0", "\u03b5": "\u03f5", "\u03b8": "\u03d1\u03f4",
+               "\u03ba": "\u03f0", "\u03c0": "\u03d6", "\u03c1": "\u03f1", "\u03c6": "\u03d5",
+               "\u03bc": "\u00b5"}
 
 
-def _disjoint_chars(pattern: str, start: int, end: int) -> bool:
-    """Whether the group ``pattern[start:end+1]`` is an alternation of distinct single characters
-    (``.`` counting as "any but a newline"), so that at most one branch matches a given character."""
+def _variants(ch: str) -> set[str]:
+    """The characters a case-insensitive match of ``ch`` also matches (simple case folding)."""
+    found = {ch}
+    for form in (ch.lower(), ch.upper(), ch.casefold(), ch.swapcase()):
+        if len(form) == 1:
+            found.add(form)
+    for base in list(found):
+        for key, extra in _FOLD_EXTRA.items():
+            if base == key or base in extra or base.lower() == key:
+                found.update({key, key.upper(), *extra})
+    return found
+
+
+def _branch_chars(branch: str, ignore_case: bool) -> set[str] | None:
+    """The characters a single-character branch matches when that is a short literal set (an escaped or
+    plain literal, with its case variants under ``ignore_case``); ``None`` for classes (``\\d``, ``.``...)."""
+    if branch.startswith("\\"):
+        escaped = branch[1:]
+        if escaped.isalnum():
+            literal = _ESCAPED_LITERAL.get(escaped)
+            if literal is None:
+                return None  # \d \w \s \h \p... a class: it may hold any literal
+            return {literal}
+        ch = escaped
+    elif branch == ".":
+        return None
+    else:
+        ch = branch
+    return _variants(ch) if ignore_case else {ch}
+
+
+def _disjoint_chars(pattern: str, start: int, end: int, ignore_case: bool = False,
+                    extended: bool = False) -> bool:
+    """Whether the group ``pattern[start:end+1]`` is an alternation of single characters no two of which
+    can match the same character, so that at most one branch matches a given character (no backtracking
+    between them). Sound rather than complete: two literal characters are disjoint unless they are equal
+    (or case variants of each other under ``ignore_case``); ``.`` is disjoint only from a literal newline;
+    any other class (``\\d``, ``\\w``, ``[0-9]``) is taken to overlap everything else, as ``\\d|1`` does.
+    Under ``extended`` (flag ``x``) a blank or ``#`` branch is no character at all: not judged."""
     body = pattern[start + 1:end]
     if body.startswith("?:"):
         body = body[2:]
     branches = body.split("|")
+    if extended and any(b.isspace() or b == "#" for b in branches):
+        return False
     if any(_CHAR.fullmatch(b) is None for b in branches) or len(set(branches)) != len(branches):
         return False
-    return "." not in branches or all(b in (".", "\\n") for b in branches)
+    seen: set[str] = set()
+    dots = 0
+    for branch in branches:
+        chars = _branch_chars(branch, ignore_case)
+        if chars is None:
+            if branch != ".":
+                return False
+            dots += 1
+            continue
+        if chars & seen:
+            return False
+        seen |= chars
+    return dots == 0 or (dots == 1 and seen <= {"\n"})
 
 
 def _class_end(pattern: str, pos: int) -> int:

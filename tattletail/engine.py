@@ -17,11 +17,17 @@ to evaluating those rules one by one, so the result is always that of ``Rule.mat
 3. Every evaluation is bounded. Rules that ``tattletail.guard`` proves terminating (every real rule so
    far) run in-process as above. The others run in a child process (``tattletail.sandbox``) with a
    wall-clock ``budget`` per rule and record: a rule that overruns it, or crashes libjq, is stopped and
-   reported through ``on_error`` (rule, eventID, budget); after ``max_overruns`` overruns it is disabled,
-   with one ``rule_disabled`` log line, until the evaluation of the current object ends. An object's
-   evaluation is recognised by its ``on_error`` handler: ``pipeline.evaluate`` passes a new one per
-   object, so a new handler starts a new count; evaluations that use the engine's own handler count for
-   the engine's life (one CLI run). ``reset_overruns`` starts a new count explicitly.
+   reported through ``on_error`` (rule, eventID, budget), every time. A rule is never disabled: a
+   hostile file could otherwise trip its overruns on purpose and buy silence for the records after
+   them. Instead, after ``max_overruns`` overruns in one object the rule's budget halves at each further
+   overrun, down to ``STRAINED_BUDGET`` (one ``rule_strained`` log line when this starts): the rule
+   still answers on every later record (real rules take milliseconds), and a hostile record costs at
+   most that floor plus a child restart (~0.2 s), so the time a file can take is bounded by its count
+   of hostile records, and the invocation's deadline bounds that. A record answered within the budget
+   does not restore it. An object's evaluation is recognised by its ``on_error`` handler:
+   ``pipeline.evaluate`` passes a new one per object, so a new handler starts a new count; evaluations
+   that use the engine's own handler count for the engine's life (one CLI run). ``reset_overruns``
+   starts a new count explicitly.
 """
 
 from __future__ import annotations
@@ -39,12 +45,13 @@ from tattletail.errors import RuleRuntimeError
 from tattletail.guard import Verdict, analyse
 from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
-from tattletail.jq.values import JqError, normalize, record_text, without_lone_surrogates
+from tattletail.jq.values import JqError, record_text, without_lone_surrogates
 from tattletail.rules import Match, Rule, compile_jq
 from tattletail.sandbox import Sandbox, SandboxBroken
 
 DEFAULT_BUDGET = 1.0   # seconds of wall clock per isolated rule and record; real rules take milliseconds
-MAX_OVERRUNS = 3       # overruns before a rule is disabled for the rest of the object
+MAX_OVERRUNS = 3       # overruns at the full budget; then the budget halves at each one, down to:
+STRAINED_BUDGET = 0.05  # seconds: still far above what a real rule takes on a record
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
 
@@ -90,7 +97,6 @@ class Engine:
         self._sandbox_slot = {i: n for n, i in enumerate(self._isolated)}
         self._sandbox: Sandbox | None = None
         self._overruns: dict[int, int] = {}
-        self._disabled: set[int] = set()
         self._handler: ErrorHandler | None = None  # whose object the overrun counts belong to
         # rules in the compiled subset run as Python on the parsed record; the others share one libjq program
         self._python: dict[int, Any] = {}
@@ -149,9 +155,8 @@ class Engine:
         return [self.rules[i] for i in self._isolated]
 
     def reset_overruns(self) -> None:
-        """Start a new overrun count: disabled rules are enabled again (a new object begins)."""
+        """Start a new overrun count: every rule has its full budget again (a new object begins)."""
         self._overruns.clear()
-        self._disabled.clear()
 
     def close(self) -> None:
         """Stop the isolation child, if one runs (a new one starts when needed)."""
@@ -173,8 +178,7 @@ class Engine:
         isolated = []
         for i in candidates:
             if i in self._sandbox_slot:
-                if i not in self._disabled:
-                    isolated.append(i)
+                isolated.append(i)
                 continue
             compiled = self._python.get(i)
             if compiled is None:
@@ -204,13 +208,15 @@ class Engine:
         if self._sandbox is None:
             self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated], memory_limit=self.sandbox_memory)
         slots = [self._sandbox_slot[i] for i in candidates]
+        budgets = {self._sandbox_slot[i]: self.budget_of(i) for i in candidates}
         try:
             # the text libjq reads in-process too (a lone surrogate as U+FFFD, which the child's parser
-            # would otherwise refuse, losing the record for every isolated rule)
-            outcomes = self._sandbox.evaluate(record_text(normalize(record)), slots, self.budget)
+            # would otherwise refuse, losing the record for every isolated rule; numbers as written)
+            outcomes = self._sandbox.evaluate(record_text(record), slots, budgets)
         except SandboxBroken as exc:
             for i in candidates:
-                self._overrun(i, record, f"cannot be evaluated safely: {exc}", on_error)
+                self._overrun(i, record, f"cannot be evaluated safely: {exc}", budgets[self._sandbox_slot[i]],
+                              on_error)
             return {}
         matches: dict[int, Match] = {}
         for slot, outcome in outcomes:
@@ -223,23 +229,30 @@ class Engine:
             elif outcome.kind == "error":
                 on_error(rule, record, outcome.message)
             elif outcome.kind in ("overrun", "crashed"):
-                self._overrun(i, record, outcome.message, on_error)
+                self._overrun(i, record, outcome.message, budgets[slot], on_error)
         return matches
 
-    def _overrun(self, i: int, record: dict[str, Any], message: str, on_error: ErrorHandler) -> None:
-        """Report one stopped evaluation; disable the rule at ``max_overruns``."""
+    def budget_of(self, i: int) -> float:
+        """Rule ``i``'s budget on the next record: the full budget for its first ``max_overruns``
+        overruns in the object, then halved at each further one, down to ``STRAINED_BUDGET``."""
+        beyond = self._overruns.get(i, 0) - self.max_overruns
+        if beyond < 0:
+            return self.budget
+        return max(min(STRAINED_BUDGET, self.budget), self.budget * 0.5 ** (beyond + 1))
+
+    def _overrun(self, i: int, record: dict[str, Any], message: str, budget: float,
+                 on_error: ErrorHandler) -> None:
+        """Report one stopped evaluation (every one: the rule stays on, with a shorter budget)."""
         rule = self.rules[i]
         count = self._overruns[i] = self._overruns.get(i, 0) + 1
         event_id = record.get("eventID") if isinstance(record, dict) else None
-        left = self.max_overruns - count
-        after = f"{left} more and it is disabled for the rest of the object" if left > 0 \
-            else "disabled for the rest of the object"
+        following = self.budget_of(i)
         on_error(rule, record, f"evaluation stopped on event {event_id}: {message} "
-                               f"(budget {self.budget:g} s per record; overrun {count} of {self.max_overruns}, "
-                               f"{after})")
-        if left <= 0:
-            self._disabled.add(i)
-            log.emit("rule_disabled", logging.ERROR, rule=rule.name, overruns=count, budget_seconds=self.budget,
+                               f"(budget {budget:g} s per record; overrun {count} in this object; the rule stays "
+                               f"on, with {following:g} s per record from now)")
+        if count == self.max_overruns:
+            log.emit("rule_strained", logging.ERROR, rule=rule.name, overruns=count, budget_seconds=self.budget,
+                     strained_budget_seconds=min(STRAINED_BUDGET, self.budget),
                      reasons=list(self.verdicts[i].unproven), last_event_id=event_id, last_error=message)
 
     def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],

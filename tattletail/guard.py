@@ -6,22 +6,26 @@ hang the invocation or, when libjq's allocator gives up, ``abort()`` the whole p
 is judged here, once, when the engine is built:
 
 ``proven``
-    Provably terminating, with a cost bounded by a low-degree polynomial of the record's size: no
-    ``def``, no ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``,
-    ``recurse(f)``), ``range`` only with small constant bounds, string repetition only by small
-    constants, regular expressions without nested or alternated repeats (exponential backtracking),
-    few whole-record traversals (``..``, ``paths``, ``walk``), few additions of two computed values
-    (each may double a size), and only builtins known to terminate. These rules run in-process as
-    before (compiled Python or the combined libjq program): every rule of the shipped packs and of the
-    benchmark sets is proven.
+    Provably terminating, with a cost at most linear in the record's size: no ``def``, no
+    ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``, ``recurse(f)``),
+    ``range`` only with small constant bounds, string repetition only by small constants (per chain,
+    ``tattletail.repetition``), regular expressions without nested or overlapping alternated repeats
+    (exponential backtracking, ``tattletail.backtracking``), few whole-record traversals (``..``,
+    ``paths``, ``walk``), few doublings of computed values (additions, repetitions), only builtins
+    known to terminate, and work of degree 1 in the record's size by ``tattletail.cost``: iterations
+    nested through an ``as`` binding, a variable or a cartesian operator (``.a[] as $x | .b[]``,
+    ``.a[] == .b[]``) are quadratic and so not proven. These rules run in-process (compiled Python
+    or the combined libjq program): every rule of the shipped packs and benchmark sets is proven.
 ``unproven``
     Anything else, with the reasons. The engine evaluates such rules in a child process under a
     wall-clock budget (``tattletail.sandbox``). Unproven is not wrong: ``until(. > 3; . + 1)`` ends.
 ``unbounded``
-    Constructs that, once reached, cannot end: ``until(false; ...)``, a ``def`` that calls itself with
-    no way out (``def f: f;``, ``def f: [f];``), an endless generator collected whole
-    (``[repeat(.)]``, ``last(range(1e12))``), a string literal repeated into hundreds of MB. The loader
-    refuses them as it refuses a program that does not compile (see ``problems``).
+    Constructs that, once reached, cannot end: ``until`` with a constant false condition
+    (``until(false; ...)``, ``until(1 == 2; ...)``; jq holds ``0`` true, so ``until(0; .)`` ends), a
+    ``def`` that calls itself with no way out (``def f: f;``, ``def f: [f];``), an endless generator
+    collected whole (``[repeat(.)]``, ``last(range(1e12))``) or repeating one value into ``select``, a
+    string literal repeated into hundreds of MB. The loader refuses them as it refuses a program that
+    does not compile (see ``problems``), and so does ``tattletail check``.
 
 Why a token-level analysis rather than ``jq.parse``'s AST: libjq rules are precisely those the compiled
 subset's parser refuses (``def``, ``as``, ``reduce``...), so the check must read all of jq. It does so
@@ -36,18 +40,20 @@ size-doubling steps, may pass as proven.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tattletail.backtracking import regex_risk
+from tattletail.cost import UNKNOWN_DEGREE
+from tattletail.costparse import work_degree
+from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
+from tattletail.repetition import repetition
 
 RANGE_LIMIT = 100_000          # outputs of one constant range still proven
 RANGE_PRODUCT_LIMIT = 1_000_000
-REPEAT_LIMIT = 10_000          # string * n still proven
 TRAVERSAL_LIMIT = 2            # .., paths, walk... more than this may multiply into a high-degree polynomial
 GROWTH_LIMIT = 6               # additions of two computed values (each may double a size): 2**6 times the record
 ENDLESS_COUNT = 1e9            # a constant range this long never ends within any budget
-HUGE_STRING = 100_000_000      # bytes a literal repetition may build before it is refused
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -77,23 +83,6 @@ TRAVERSALS = frozenset({"..", "paths", "leaf_paths", "tostream", "walk", "recurs
 KEYWORDS = frozenset({"if", "then", "elif", "else", "end", "as", "def", "reduce", "foreach", "try", "catch",
                       "label", "import", "include", "and", "or", "__loc__", "break", "true", "false", "null"})
 
-_TOKEN = re.compile(r"""
-      (?P<ws>\s+|\#[^\n]*)
-    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<var>\$(?:__loc__|[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*))
-    | (?P<format>@[A-Za-z0-9_]+)
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
-    | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-    | (?P<op>\?//|//=|//|\|=|\+=|-=|\*=|/=|%=|==|!=|<=|>=|\.\.|[.|,()\[\]{}:;?<>=+\-*/%])
-    """, re.VERBOSE)
-
-
-@dataclass(frozen=True)
-class Tok:
-    kind: str   # field var format ident num op str
-    text: str
-
-
 @dataclass(frozen=True)
 class Verdict:
     """What the check found: ``unproven`` reasons (empty: proven) and ``unbounded`` reasons."""
@@ -104,96 +93,6 @@ class Verdict:
     @property
     def proven(self) -> bool:
         return not self.unproven and not self.unbounded
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def tokenize(program: str) -> list[Tok]:
-    """jq's tokens; a string's interpolations ``\\(...)`` become ``( tokens )`` after the string."""
-    out: list[Tok] = []
-    pos = 0
-    while pos < len(program):
-        if program[pos] == '"':
-            pos = _string(program, pos, out)
-            continue
-        m = _TOKEN.match(program, pos)
-        if not m:
-            raise _Unreadable(f"token {program[pos:pos + 10]!r}")
-        if m.lastgroup != "ws":
-            out.append(Tok(m.lastgroup or "", m.group()))
-        pos = m.end()
-    return out
-
-
-def _string(program: str, start: int, out: list[Tok]) -> int:
-    pos, text, inner = start + 1, [], []
-    while pos < len(program):
-        ch = program[pos]
-        if ch == "\\" and program.startswith("\\(", pos):
-            depth, end = 0, pos + 1
-            while end < len(program):  # the interpolation's closing parenthesis, strings inside skipped
-                c = program[end]
-                if c == '"':
-                    end = _string(program, end, []) - 1
-                elif c == "(":
-                    depth += 1
-                elif c == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                end += 1
-            inner.append(program[pos + 2:end])
-            pos = end + 1
-        elif ch == "\\":
-            text.append(program[pos:pos + 2])
-            pos += 2
-        elif ch == '"':
-            try:
-                value = json.loads('"' + "".join(text) + '"') if not inner else "".join(text)
-            except ValueError:
-                value = "".join(text)
-            out.append(Tok("str", value))
-            for code in inner:
-                out.extend([Tok("op", "("), *tokenize(code), Tok("op", ")")])
-            return pos + 1
-        else:
-            text.append(ch)
-            pos += 1
-    raise _Unreadable("unterminated string")
-
-
-def _close(tokens: list[Tok], i: int) -> int:
-    """Index of the bracket closing the one at ``i``."""
-    depth = 0
-    for j in range(i, len(tokens)):
-        if tokens[j].kind == "op" and tokens[j].text in "([{":
-            depth += 1
-        elif tokens[j].kind == "op" and tokens[j].text in ")]}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise _Unreadable("unbalanced brackets")
-
-
-def _args(tokens: list[Tok], i: int) -> list[list[Tok]]:
-    """The ``;``-separated arguments of the call whose name is at ``i`` (none without parentheses)."""
-    if i + 1 >= len(tokens) or tokens[i + 1].text != "(" or tokens[i + 1].kind != "op":
-        return []
-    end = _close(tokens, i + 1)
-    args: list[list[Tok]] = [[]]
-    depth = 0
-    for tok in tokens[i + 2:end]:
-        if tok.kind == "op" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "op" and tok.text in ")]}":
-            depth -= 1
-        if depth == 0 and tok.kind == "op" and tok.text == ";":
-            args.append([])
-        else:
-            args[-1].append(tok)
-    return args
 
 
 def _constant(arg: list[Tok]) -> float | None:
@@ -239,14 +138,14 @@ def _defs(tokens: list[Tok]) -> list[_Def]:
 
     def read(i: int) -> int:  # tokens[i] is "def"; returns the index after its closing ';'
         if i + 1 >= len(tokens) or tokens[i + 1].kind != "ident":
-            raise _Unreadable("def without a name")
+            raise Unreadable("def without a name")
         name, j, params = tokens[i + 1].text, i + 2, set()
         if j < len(tokens) and tokens[j].text == "(":
-            end = _close(tokens, j)
+            end = close(tokens, j)
             params = {t.text.lstrip("$") for t in tokens[j + 1:end] if t.kind in ("ident", "var")}
             j = end + 1
         if j >= len(tokens) or tokens[j].text != ":":
-            raise _Unreadable("def without ':'")
+            raise Unreadable("def without ':'")
         start, depth, k = j + 1, 0, j + 1
         while k < len(tokens):
             tok = tokens[k]
@@ -261,7 +160,7 @@ def _defs(tokens: list[Tok]) -> list[_Def]:
                 found.append(_Def(name, params, start, k))
                 return k + 1
             k += 1
-        raise _Unreadable(f"def {name} is not closed by ';'")
+        raise Unreadable(f"def {name} is not closed by ';'")
 
     i = 0
     while i < len(tokens):
@@ -290,12 +189,13 @@ def _recursion(tokens: list[Tok], d: _Def) -> tuple[bool, bool]:
     return True, True
 
 
+@lru_cache(maxsize=2048)
 def analyse(program: str) -> Verdict:
-    """The verdict on one jq program."""
+    """The verdict on one jq program (cached: the loader, the engine and ``check`` all ask)."""
     try:
         tokens = tokenize(program)
         return _analyse(tokens)
-    except (_Unreadable, RecursionError, ValueError) as exc:
+    except (Unreadable, RecursionError, ValueError) as exc:
         return Verdict(unproven=(f"not read by the termination check: {exc}",))
 
 
@@ -324,16 +224,16 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             elif tok.text == "..":
                 traversals += 1
             elif tok.text in ("*", "*="):
-                _repetition(tokens, i, unproven, never)
+                growth += repetition(tokens, i, unproven, never)
             elif tok.text in ("+", "+=") and prev is not None and i + 1 < len(tokens) \
                     and prev.kind not in ("num", "str") and tokens[i + 1].kind not in ("num", "str"):
                 growth += 1
             continue
         if tok.kind != "ident" or _is_key(tokens, i, stack) or (prev is not None and prev.text == "def"):
             continue
-        name, args = tok.text, _args(tokens, i)
-        collected = prev is not None and (prev.text == "[" or prev.text == "reduce") \
-            or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text == "last")
+        name, args = tok.text, call_args(tokens, i)
+        collected = prev is not None and prev.text in ("[", "reduce", "foreach") \
+            or (i >= 2 and prev is not None and prev.text == "(" and tokens[i - 2].text in ("last", "add"))
         if name in ("reduce", "foreach"):
             unproven.append(name)
         elif name in ("import", "include"):
@@ -342,11 +242,11 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             continue
         elif name in LOOPING:
             unproven.append(LOOPING[name])
-            _endless(name, args, collected, never)
+            _endless(tokens, i, name, args, collected, never)
         elif name == "recurse" and args:
             unproven.append("recurse(f)")
-            if collected and args[0] and [t.text for t in args[0]] == ["."]:
-                never.append("[recurse(.)] collects an endless generator")
+            if [t.text for t in args[0]] == ["."] and (len(args) == 1 or _truth(args[1]) is True):
+                _endless(tokens, i, "recurse", args[:1], collected, never)
         elif name == "range":
             count = _range_count(args)
             if count is None or count > RANGE_LIMIT:
@@ -358,7 +258,7 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             pattern = args[0] if args else []
             if len(pattern) != 1 or pattern[0].kind != "str":
                 unproven.append(f"{name} with a computed regular expression")
-            elif (risk := regex_risk(pattern[0].text)) is not None:
+            elif (risk := regex_risk(pattern[0].text, _flags(name, args))) is not None:
                 unproven.append(f"{name}({pattern[0].text!r}): {risk}")
         elif name not in TERMINATING:
             unproven.append(f"{name} (not known to terminate)")
@@ -369,33 +269,81 @@ def _analyse(tokens: list[Tok]) -> Verdict:
     if traversals > TRAVERSAL_LIMIT:
         unproven.append(f"{traversals} whole-record traversals")
     if growth > GROWTH_LIMIT:
-        unproven.append(f"{growth} additions of computed values (each may double a size)")
+        unproven.append(f"{growth} doublings of computed values (additions, repetitions): sizes may grow"
+                        f" {2 ** growth:g} times")
+    _cost(tokens, unproven)
     return Verdict(tuple(dict.fromkeys(unproven)), tuple(dict.fromkeys(never)))
 
 
-def _endless(name: str, args: list[list[Tok]], collected: bool, never: list[str]) -> None:
-    cond = [t.text for t in args[0]] if args else []
-    if name == "until" and cond in (["false"], ["null"]):
-        never.append(f"until({cond[0]}; ...) never ends")
-    elif collected and (name == "repeat" or (name == "while" and len(cond) == 1
-                                             and (args[0][0].kind in ("num", "str") or cond == ["true"]))):
-        never.append(f"collects {name}(...), an endless generator")
-
-
-def _repetition(tokens: list[Tok], i: int, unproven: list[str], never: list[str]) -> None:
-    """``a * b`` repeats a string when one side is a string and the other a number: proven only when
-    one side is a small numeric literal."""
-    left = tokens[i - 1] if i > 0 else None
-    right = tokens[i + 1] if i + 1 < len(tokens) else None
-    if right is not None and right.text == "-" and i + 2 < len(tokens):
-        right = tokens[i + 2]
-    numbers = [float(t.text) for t in (left, right) if t is not None and t.kind == "num"]
-    if any(n <= REPEAT_LIMIT for n in numbers):
+def _cost(tokens: list[Tok], unproven: list[str]) -> None:
+    """Proven also means linear in cost (``tattletail.cost``): libjq cannot be stopped in-process."""
+    try:
+        found = work_degree(tokens)
+    except (Unreadable, RecursionError) as exc:
+        unproven.append(f"not read by the cost check: {exc}")
         return
-    unproven.append("multiplication by a computed or large number (string repetition)")
-    texts = [t.text for t in (left, right) if t is not None and t.kind == "str"]
-    if numbers and texts and max(numbers) * max(len(s.encode()) for s in texts) >= HUGE_STRING:
-        never.append(f"repeats a string {max(numbers):.3g} times: hundreds of MB at least")
+    if 2 <= found < UNKNOWN_DEGREE:
+        unproven.append(f"work may grow as N^{found} with the record's size N (iterations nested through a "
+                        "variable, an 'as' binding or a product of generators)")
+    elif found >= UNKNOWN_DEGREE and not unproven:
+        unproven.append("a cost the check cannot bound")
+
+
+def _flags(name: str, args: list[list[Tok]]) -> str | None:
+    """A regex builtin's literal flags (``""`` when none are given; ``None`` when they are computed)."""
+    arg = args[2] if name in ("sub", "gsub") and len(args) > 2 else args[1] if len(args) > 1 and name not in (
+        "sub", "gsub") else None
+    if arg is None:
+        return ""
+    return arg[0].text if len(arg) == 1 and arg[0].kind == "str" else None
+
+
+def _endless(tokens: list[Tok], i: int, name: str, args: list[list[Tok]], collected: bool,
+             never: list[str]) -> None:
+    """The loops that provably never end once reached (``until``, ``while``, ``repeat`` at ``i``):
+    ``until`` whose condition is a constant that is false (``false``, ``null``, ``1 == 2``; note that
+    ``0`` and ``""`` are true in jq, so ``until(0; .)`` ends at once); an endless generator (``repeat``,
+    ``while`` with a constant true condition) collected whole; and one that repeats the same value
+    (update ``.``) into ``select``/``empty``, which on a record they reject never outputs nor ends.
+    An update that may stop the loop (``error``, ``empty``, ``halt``, ``break``) proves nothing."""
+    update = args[-1] if args else []
+    if any(t.kind == "ident" and t.text in ("error", "empty", "halt", "halt_error", "break", "select")
+           for t in update):
+        return
+    cond = " ".join(t.text for t in args[0]) if args and name in ("until", "while") else ""
+    if name == "until" and len(args) == 2 and _truth(args[0]) is False:
+        never.append(f"until({cond}; ...) never ends: its condition is always false")
+        return
+    endless = name in ("repeat", "recurse") or (name == "while" and len(args) == 2 and _truth(args[0]) is True)
+    if not endless:
+        return
+    if collected:
+        never.append(f"collects {name}(...), an endless generator")
+        return
+    end = close(tokens, i + 1) if i + 1 < len(tokens) and tokens[i + 1].text == "(" else i
+    after = [t.text for t in tokens[end + 1:end + 3]]
+    if [t.text for t in update] == ["."] and after[:1] == ["|"] and after[1:] in (["select"], ["empty"]):
+        never.append(f"{name}(...) repeats the same value into {after[1]}: on a record it rejects, it never ends")
+
+
+_CONSTANT_WORDS = frozenset({"true", "false", "null", "not", "and", "or"})
+_CONSTANT_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "(", ")", "|", "//", "+", "-"})
+
+
+def _truth(arg: list[Tok]) -> bool | None:
+    """Whether a constant expression (literals, comparisons, ``and``/``or``/``not``) is true as jq
+    judges it (only ``false`` and ``null`` are false); ``None`` when it is not constant or not one value."""
+    if not arg or not all(t.kind in ("num", "str") or (t.kind == "ident" and t.text in _CONSTANT_WORDS)
+                          or (t.kind == "op" and t.text in _CONSTANT_OPS) for t in arg):
+        return None
+    text = " ".join(json.dumps(t.text) if t.kind == "str" else t.text for t in arg)
+    try:
+        import jq
+
+        outputs = jq.compile(text).input_value(None).all()
+    except Exception:  # noqa: BLE001 - not an expression jq reads alone: nothing proven
+        return None
+    return not (outputs[0] is None or outputs[0] is False) if len(outputs) == 1 else None
 
 
 def problems(program: str) -> list[str]:

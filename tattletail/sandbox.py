@@ -13,7 +13,11 @@ one child per engine, started on first use and reused across records and Lambda 
   address-space limit set in the child, the OOM killer), costs one kill and one restart; the rules after
   it on that record are evaluated by the new child;
 - the child's address space is limited (``RLIMIT_AS``) so that an allocating rule fails there instead of
-  taking the Lambda's memory.
+  taking the Lambda's memory;
+- an answer is bounded too (``answer_limit``: 1 MB, or twice the record when that is larger, as a rule
+  that outputs the record itself must still match): the child refuses to send a larger output (a rule
+  error), and the parent never buffers more than that from the pipe (a child that writes more is killed),
+  so a rule building a huge value costs the parent nothing.
 
 Cost: rules proven terminating (all real rules so far) never come here, so the common path is unchanged.
 An unproven rule pays a pipe round trip and a JSON encode/decode per record it is a candidate for (tens of
@@ -38,6 +42,13 @@ from dataclasses import dataclass
 from typing import Any
 
 STARTUP_SECONDS = 20.0  # a child that is not ready by then is reported as broken
+ANSWER_BYTES = 1 << 20  # the least an answer may take; see answer_limit
+
+
+def answer_limit(record_bytes: int) -> int:
+    """The largest answer (one JSON line) accepted for a record of ``record_bytes``: a rule's output is
+    usually small, but one that outputs the record itself (or a large part of it) must still match."""
+    return max(ANSWER_BYTES, 2 * record_bytes + 1024)
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._eof = False  # the last _line found the child's output closed (it died)
+        self._overflow = False  # the last _line found more than its limit without a line end
         self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
 
     # ------------------------------------------------------------- lifecycle
@@ -119,9 +131,10 @@ class Sandbox:
 
     # ------------------------------------------------------------- evaluation
 
-    def evaluate(self, record_text: str, slots: Sequence[int], budget: float) -> list[tuple[int, Outcome]]:
-        """Each slot's outcome on the record, in order; each rule gets ``budget`` seconds of wall clock.
-        Raises ``SandboxBroken`` only when no child can be started at all."""
+    def evaluate(self, record_text: str, slots: Sequence[int],
+                 budget: float | Mapping[int, float]) -> list[tuple[int, Outcome]]:
+        """Each slot's outcome on the record, in order; each rule gets ``budget`` seconds of wall clock
+        (one for all, or per slot). Raises ``SandboxBroken`` only when no child can be started at all."""
         results: list[tuple[int, Outcome]] = []
         pending = list(slots)
         while pending:
@@ -132,12 +145,18 @@ class Sandbox:
                 self.close()
                 proc = self._start()
                 self._send(json.dumps(pending) + "\n" + record_text)
+            limit = answer_limit(len(record_text))
             while pending:
                 slot = pending[0]
-                line = self._line(time.monotonic() + budget)
+                allowed = budget if isinstance(budget, (int, float)) else budget[slot]
+                line = self._line(time.monotonic() + allowed, limit)
                 if line is None:
-                    outcome = Outcome("crashed", message=f"it crashed the isolation child ({_death(proc)})") \
-                        if self._eof else Outcome("overrun", message=f"no answer within its budget of {budget:g} s")
+                    if self._overflow:
+                        outcome = Outcome("overrun", message=f"an output larger than {limit} bytes")
+                    elif self._eof:
+                        outcome = Outcome("crashed", message=f"it crashed the isolation child ({_death(proc)})")
+                    else:
+                        outcome = Outcome("overrun", message=f"no answer within its budget of {allowed:g} s")
                     self.close()
                     results.append((slot, outcome))
                     pending.pop(0)
@@ -159,19 +178,23 @@ class Sandbox:
         self._proc.stdin.write(text.encode() + b"\n")
         self._proc.stdin.flush()
 
-    def _line(self, deadline: float) -> bytes | None:
-        """The child's next line, or ``None`` when the deadline passes or the child is gone (``_eof``)."""
+    def _line(self, deadline: float, limit: int = ANSWER_BYTES) -> bytes | None:
+        """The child's next line, or ``None`` when the deadline passes, the child is gone (``_eof``) or
+        it has written more than ``limit`` bytes without ending the line (``_overflow``)."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
-        self._eof = False
+        self._eof = self._overflow = False
         while b"\n" not in self._buffer:
+            if len(self._buffer) > limit:
+                self._overflow = True
+                return None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 return None
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(fd, min(1 << 16, limit + 1 - len(self._buffer)) or 1)
             if not chunk:
                 self._eof = True
                 return None
@@ -235,16 +258,22 @@ def serve() -> None:
         record = stdin.readline()
         if not header or not record:
             return
+        text = record.decode()
+        limit = answer_limit(len(text) - 1)  # as the parent counts it: characters, without the line end
         for slot in json.loads(header):
-            stdout.write(_answer(programs[slot], record.decode()) + b"\n")
+            stdout.write(_answer(programs[slot], text, limit) + b"\n")
             stdout.flush()
 
 
-def _answer(program: Any, text: str) -> bytes:
-    """The program's first output on the record, as ``Rule.first_output`` takes it."""
+def _answer(program: Any, text: str, limit: int = ANSWER_BYTES) -> bytes:
+    """The program's first output on the record, as ``Rule.first_output`` takes it; an output whose
+    answer would exceed ``limit`` bytes is this rule's error instead (the parent would not read it)."""
     try:
         for value in program.input_text(text):
-            return json.dumps({"value": value}, ensure_ascii=False).encode()
+            answer = json.dumps({"value": value}, ensure_ascii=False).encode()
+            if len(answer) > limit:
+                return json.dumps({"error": f"output of {len(answer)} bytes exceeds the limit of {limit}"}).encode()
+            return answer
         return b"null"
     except ValueError as exc:
         return json.dumps({"error": str(exc)}, ensure_ascii=False).encode()
