@@ -5,6 +5,7 @@ shipped on stay quiet over the real corpus, and the README's per-pack table tell
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections import Counter
@@ -189,3 +190,63 @@ def test_an_include_turns_rules_shipped_off_on_by_name(tmp_path: Path) -> None:
     assert "CIS 4.1 Unauthorized API calls" in names('enable = ["CIS 4.1 Unauthorized API calls"]')
     with pytest.raises(ConfigError, match="enable names no rule of the pack: 'CIS 9.9'"):
         names('enable = ["CIS 9.9"]')
+
+
+RESTRICTING_KEYS = ("aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:SourceVpc", "aws:SourceVpce",
+                    "aws:SourceOrgID", "aws:SourceOrgPaths", "aws:PrincipalArn", "aws:PrincipalAccount",
+                    "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:ResourceAccount", "aws:ResourceOrgID",
+                    "aws:userid", "kms:CallerAccount", "s3:DataAccessPointAccount", "s3:DataAccessPointArn")
+
+
+@functools.cache
+def _policy_rule() -> Rule:
+    return next(r for r in collect([RULES_DIR / "data-exposure.toml"]) if r.name == "Resource policy made public")
+
+
+def _bucket_policy_record(*statements: dict[str, Any]) -> dict[str, Any]:
+    """A PutBucketPolicy record as CloudTrail writes it (the policy as an object), other fields as in the
+    pack's own cases."""
+    rule = _policy_rule()
+    base = next(record for case in rule.tests for record in case_records(rule, case)
+                if record["eventName"] == "PutBucketPolicy")
+    params = {"bucketName": "customer-data", "policy": "",
+              "bucketPolicy": {"Version": "2012-10-17", "Statement": list(statements)}}
+    return {**base, "requestParameters": params}
+
+
+def _statement(condition: Any = None, **principal: Any) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::customer-data/*",
+                 **(principal or {"Principal": "*"})}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "libjq"])
+def test_public_policy_means_anyone_unless_a_condition_fixes_an_account_org_vpc_or_range(compiled: bool) -> None:
+    engine = Engine([_policy_rule()], compiled=compiled)
+
+    def public(*statements: dict[str, Any]) -> bool:
+        return bool(engine.evaluate(_bucket_policy_record(*statements)))
+
+    for key in RESTRICTING_KEYS:
+        value = "arn:aws:iam::111122223333:role/app" if key.endswith(("Arn", "arn")) else "111122223333"
+        assert not public(_statement({"StringEquals": {key: value}})), key
+        assert not public(_statement({"ForAnyValue:StringLike": {key.upper(): [value]}})), key  # keys ignore case
+        assert public(_statement({"StringNotEquals": {key: value}})), key
+        assert public(_statement({"StringEqualsIfExists": {key: value}})), key
+        assert public(_statement({"StringLike": {key: "*"}})), key
+        assert public(_statement({"StringEquals": {key: "${aws:PrincipalAccount}"}})), key
+    assert not public(_statement({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32"]}}))
+    for wide in ("0.0.0.0/0", "0.0.0.0/1", "::/0", "not-an-address"):
+        assert public(_statement({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", wide]}})), wide
+    assert public(_statement({"Bool": {"aws:SecureTransport": "true"}}))
+    assert public(_statement({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}))
+    assert public(_statement(None, Principal={"AWS": ["arn:aws:iam::111122223333:root", "*"]}))
+    assert public(_statement(None, NotPrincipal={"AWS": "arn:aws:iam::111122223333:root"}))
+    assert not public(_statement(None, Principal={"AWS": "arn:aws:iam::111122223333:root"}))
+    assert not public({**_statement(None, NotPrincipal={"AWS": "arn:aws:iam::111122223333:root"}), "Effect": "Deny"})
+    assert not public(_statement({"Bool": {"aws:SecureTransport": "true"},
+                                  "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}))
+    for odd in ("a string", 7, None, [], {"StringEquals": "x"}, {"StringEquals": {"aws:SourceAccount": []}}):
+        assert public(_statement(odd)), odd  # a condition that fixes nothing leaves the statement public

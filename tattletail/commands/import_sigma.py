@@ -23,6 +23,8 @@ dependency), and translated from its parsed condition tree with Sigma's semantic
 Field paths through lists match any element, as SIEM backends do: ``a.b`` reaches ``a[i].b`` for every
 element of a list ``a``, and a list reached at the end of the path matches if any of its elements does
 (so ``requestParameters.containerDefinitions.command`` reaches every command of every container).
+Under ``not`` this reads "no element matches", so a filter on such a path is dodged by a record that adds
+one excused element (documented in the README's Sigma section; kept, as it is Sigma's meaning).
 A field that is absent, or cannot be reached (a path through a string), simply does not match.
 Anything that cannot be translated faithfully (keywords, ``expand`` placeholders, aggregations, regexes
 whose meaning differs) raises ``Skipped`` with the reason: never approximated.
