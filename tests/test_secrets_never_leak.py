@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -336,7 +337,8 @@ def test_a_url_that_slipped_past_load_fails_as_a_delivery_error(url: str) -> Non
     assert TOKEN not in str(caught.value)
 
 
-URL_CHARS = st.sampled_from(list("abcAZ09-._~:/?#[]@!$&'()*+,;=% \t\n\u00e9\u202e") + ["%zz", "::", "//", ".."])
+URL_CHARS = st.sampled_from(list("abcAZ09-._~:/?#[]@!$&'()*+,;=% \t\n\u00e9\u202e\\") +
+                            ["%zz", "::", "//", "..", "%2f", "%5c", "%40", "hooks.slack.com"])
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)
@@ -347,7 +349,26 @@ def test_what_check_accepts_the_transport_can_send_to(scheme: str, rest: str) ->
     if url_problem(url) is None and not is_placeholder(url):
         parsed = urllib3.util.parse_url(url)  # raises on anything urllib3 cannot send to
         assert parsed.scheme in ("http", "https") and parsed.host
+        # the host checked is the host urllib3 connects to
+        assert parsed.host.strip("[]").lower() == urlsplit(url).hostname and parsed.port == urlsplit(url).port
         urllib3.PoolManager().connection_from_url(url)  # a pool for it can be made (no connection yet)
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.slack.com\\@evil.example/services/T/B/X",          # urlsplit: evil.example; urllib3: slack
+    "https://hooks.slack.com\\\\@evil.example/services/T/B/X",
+    "https://hooks.slack.com:443@evil.example/services/T/B/X",         # a "host:port" that is userinfo
+    "https://hooks.slack.com%2f@evil.example/services/T/B/X",          # an encoded slash in the user name
+    "https://user:pw%40hooks.slack.com@evil.example/services/T/B/X",   # an encoded @ in the password
+    "https://hooks.slack.com/\\evil.example/services/T/B/X",
+])
+def test_check_refuses_urls_that_name_another_host_than_urllib3_connects_to(url: str, tmp_path: Path) -> None:
+    assert url_problem(url) is not None
+    path = tmp_path / "tattletail.toml"
+    path.write_text(config_text(url.replace("\\", "\\\\")))
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["check", str(path)], out, err) == 1
+    assert "webhook_url" in err.getvalue() and "/services/T/B/X" not in err.getvalue()
 
 
 def test_every_log_line_is_redacted_even_on_paths_nobody_foresaw(logs: Captured) -> None:

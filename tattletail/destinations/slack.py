@@ -236,8 +236,9 @@ class SlackWebhook(Destination):
         status = response.status
         if 200 <= status < 300:
             return
-        text = response.data[:200].decode("utf-8", "replace")
-        message = f"{where}: HTTP {status}: {scrub(esc.one_line(text), self._url)}"
+        # masked before it is cut: a cut through the URL would leave a part no mask recognises
+        text = scrub(response.data[:65536].decode("utf-8", "replace"), self._url)
+        message = f"{where}: HTTP {status}: {esc.cut(esc.one_line(text), 200)}"
         if status == 429:
             raise RetryableDeliveryError(message, _retry_after(response.headers.get("Retry-After")))
         if status >= 500:
