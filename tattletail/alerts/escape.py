@@ -18,7 +18,11 @@ functions here, so the policy can be read (and audited) in one place:
   backtick inside becomes ``ˋ`` (U+02CB) so no value can close them; ``&``, ``<`` and ``>`` are escaped
   so nothing can mention or link. Trusted text (labels, the rule's own text) goes through
   ``slack_text``. The ``plain_text`` header (``slack_plain``) gets no entities (Slack shows plain text
-  literally): ``<`` and ``>`` become ``‹`` ``›`` and ``@channel``-style words ``＠channel``.
+  literally): ``<`` and ``>`` become ``‹`` ``›``, ``@channel``-style words ``＠channel`` and an emoji
+  shortcode's opening colon ``∶`` (``no_emoji``: the header renders emoji, for our severity marker).
+- **terminals** (every CLI output): ``terminal`` writes invisible characters as JSON escapes, so a
+  jq error quoting a record value cannot move the cursor, recolour or retitle the terminal, and
+  JSON output stays valid JSON meaning the same.
 - **HTML email**: ``html_text`` escapes everything HTML gives meaning to, after ``visible``.
 - **SNS subjects**: ``sns_subject`` -- ASCII printable only (accents folded, anything else ``?``),
   starting with a letter, digit or punctuation, under 100 characters, cut with an ASCII ``...``.
@@ -27,20 +31,25 @@ functions here, so the policy can be read (and audited) in one place:
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import Any, TextIO
 
 # Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests check this against unicodedata),
-# and the blank letters that render as nothing (Hangul fillers, the combining grapheme joiner, Khmer
-# inherent vowels, the braille blank). The C0 controls are added below, with or without \t and \n.
+# the 66 noncharacters, and the blank letters that render as nothing (Hangul fillers, the combining
+# grapheme joiner, Khmer inherent vowels, the braille blank). The C0 controls are added below, with or
+# without \t and \n.
 _BEYOND_C0 = (
     "\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
     "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f"
     "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+    # the noncharacters: U+FFFE and U+FFFF are not even allowed in an SQS message (a dead letter)
+    "\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000))
 )
 _INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
@@ -50,6 +59,9 @@ _ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")
 _ASCII_INVISIBLE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _LINE_BREAKS = re.compile("\r\n|[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]")
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
+# ``:name:`` is an emoji shortcode wherever Slack renders emoji (``no_emoji``)
+_SHORTCODE = re.compile(r":(?=[^\s:]+:)")
+RATIO = "\u2236"  # ∶ looks like a colon, and no shortcode begins with it
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
 
 
@@ -136,10 +148,19 @@ def slack_block(label: str, body: str, limit: int, shortened: str) -> str:
     return head + slack_cut(text, limit - len(head) - 3, f"\n… ({shortened})") + "```"
 
 
+def no_emoji(text: str) -> str:
+    """``text`` with no emoji shortcode: the colon opening each ``:name:`` becomes ``∶`` (U+2236).
+    Slack turns ``:rotating_light:`` into the emoji in a header (``"emoji": true``, which our own
+    severity marker needs) and in notifications, so a record value could pass for our marker or
+    add alarm of its own; inside inline code and code blocks Slack shows shortcodes as written."""
+    return _SHORTCODE.sub(RATIO, text) if ":" in text else text
+
+
 def slack_plain(text: str, limit: int) -> str:
     """Text for a ``plain_text`` object (the header): one line, no ``<...>`` that could be read as a
-    mention or link, no ``@channel``; Slack shows plain text literally, so no entities are used."""
-    line = one_line(text).replace("<", "‹").replace(">", "›")
+    mention or link, no ``@channel``, no emoji shortcode; Slack shows plain text literally, so no
+    entities are used."""
+    line = no_emoji(one_line(text)).replace("<", "‹").replace(">", "›")
     return cut(_MENTION.sub("＠", line), limit)
 
 
@@ -173,3 +194,44 @@ def sns_subject(text: str, fallback: str = "tattletail alert") -> str:
     if not line:
         line = fallback
     return cut(line, SUBJECT_LIMIT, "...")
+
+
+# --- terminals ----------------------------------------------------------------------------------
+
+def terminal(text: str) -> str:
+    """Text for a terminal: every invisible, control or reordering character but ``\\n`` and ``\\t``
+    written as a JSON escape (``\\u001b``), so ESC sequences from a record cannot recolour, move the
+    cursor or retitle the terminal, a U+202E cannot reorder a line, and JSON printed stays valid JSON
+    with the same meaning."""
+    if not _has_invisible(text, keep_lines=True):
+        return text
+    return _INVISIBLE_BUT_LINES.sub(_json_escape, text.replace("\r\n", "\n"))
+
+
+class Terminal(io.TextIOBase):
+    """A text stream writing through ``terminal`` to another one: the CLI wraps its output and error
+    streams in it, so no verb can print a record's control characters raw, whatever path the text
+    took (a jq error quoting a value, a file name, an AWS message). A carriage return that begins a
+    write is kept: it is how a progress line redraws itself, and it can hide nothing at the start of
+    a line, where each ``print`` begins."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        head = "\r" if text.startswith("\r") else ""
+        self.stream.write(head + terminal(text[len(head):]))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
