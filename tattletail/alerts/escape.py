@@ -26,6 +26,8 @@ functions here, so the policy can be read (and audited) in one place:
 - **HTML email**: ``html_text`` escapes everything HTML gives meaning to, after ``visible``.
 - **SNS subjects**: ``sns_subject`` -- ASCII printable only (accents folded, anything else ``?``),
   starting with a letter, digit or punctuation, under 100 characters, cut with an ASCII ``...``.
+- **mail subjects** (SES, and SNS subjects, which email subscriptions receive): no RFC 2047 encoded
+  word (``no_encoded_words``), which a mail client would decode into characters never escaped.
 """
 
 from __future__ import annotations
@@ -187,10 +189,23 @@ def ascii_line(text: str) -> str:
     return "".join(out)
 
 
+def no_encoded_words(text: str) -> str:
+    """``text`` with no RFC 2047 encoded word (``=?utf-8?b?4oCu?=``): a mail client decodes those in a
+    Subject header into any characters at all (a U+202E, a forged line), past every escape above. An
+    email's subject (SES) and an SNS subject (sent as the subject of email subscriptions) get a space
+    between ``=`` and ``?``, which no encoded word can hold."""
+    return text.replace("=?", "= ?") if "=?" in text else text
+
+
+def mail_subject(text: str, limit: int) -> str:
+    """An email Subject (SES): one line, runs of spaces as one, no encoded word, within ``limit``."""
+    return cut(no_encoded_words(" ".join(one_line(text).split())), limit)
+
+
 def sns_subject(text: str, fallback: str = "tattletail alert") -> str:
     """An SNS ``Subject``: printable ASCII, beginning with a letter, digit or punctuation mark, no
-    line breaks or control characters, under 100 characters (cut with ``...``)."""
-    line = " ".join(ascii_line(text).split())
+    line breaks or control characters, no encoded word, under 100 characters (cut with ``...``)."""
+    line = no_encoded_words(" ".join(ascii_line(text).split()))
     if not line:
         line = fallback
     return cut(line, SUBJECT_LIMIT, "...")

@@ -16,7 +16,7 @@ from tattletail import commands as cli
 from tattletail.alerts import escape as esc
 from tattletail.alerts.alert import View
 from tattletail.delivery.deadletter import S3DeadLetters, SqsDeadLetters
-from tattletail.destinations import slack
+from tattletail.destinations import Ses, Sns, slack
 from tests.destinations.test_injection import alert_of, digest_of
 
 SHORTCODE = re.compile(r":[\w+'-]+:")  # the characters of Slack's emoji names
@@ -123,3 +123,20 @@ def test_a_progress_line_keeps_its_leading_carriage_return() -> None:
     stream.write("\r[####] files 1/2")
     stream.write("a\rb\x1bc")
     assert raw.getvalue() == "\r[####] files 1/2a\\u000db\\u001bc"
+
+
+# --- mail subjects: RFC 2047 encoded words -----------------------------------------------------
+
+@pytest.mark.parametrize("hostile", ["=?utf-8?b?4oCuZ25wLmV4ZQ==?=", "=?UTF-8?Q?=E2=80=AE_=0D=0ABcc:_x?=",
+                                     "ok =?iso-8859-1?q?=1b[31m?= =?utf-8?B?QWRtaW4gTUZBIG9r?="])
+def test_subjects_hold_no_encoded_word_a_mail_client_would_decode(hostile: str) -> None:
+    from email.header import decode_header
+
+    alert, digest = alert_of(hostile), digest_of(hostile)
+    subjects = [Ses("e", ["soc@example.com"], "alerts@example.com").render(alert)["Message"]["Subject"]["Data"],
+                Ses("e", ["soc@example.com"], "alerts@example.com").render_digest(digest)["Message"]["Subject"]["Data"],
+                Sns("s", "arn:aws:sns:us-east-1:123456789012:t", "text").render(alert)["Subject"],
+                Sns("s", "arn:aws:sns:us-east-1:123456789012:t").render_digest(digest)["Subject"]]
+    for subject in subjects:
+        assert "=?" not in subject, subject
+        assert all(charset is None for _, charset in decode_header(subject)), subject  # nothing decoded
