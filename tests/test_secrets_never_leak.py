@@ -361,11 +361,13 @@ def test_what_check_accepts_the_transport_can_send_to(scheme: str, rest: str) ->
     "https://hooks.slack.com%2f@evil.example/services/T/B/X",          # an encoded slash in the user name
     "https://user:pw%40hooks.slack.com@evil.example/services/T/B/X",   # an encoded @ in the password
     "https://hooks.slack.com/\\evil.example/services/T/B/X",
+    'https://hooks.slack.com/services/T/B/X"evil.example',             # a quote: JSON logs would escape it
+    "https://hooks.slack.com/services/T/B/X|evil^{x}`",
 ])
 def test_check_refuses_urls_that_name_another_host_than_urllib3_connects_to(url: str, tmp_path: Path) -> None:
     assert url_problem(url) is not None
     path = tmp_path / "tattletail.toml"
-    path.write_text(config_text(url.replace("\\", "\\\\")))
+    path.write_text(config_text(url.replace("\\", "\\\\").replace('"', '\\"')))
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["check", str(path)], out, err) == 1
     assert "webhook_url" in err.getvalue() and "/services/T/B/X" not in err.getvalue()

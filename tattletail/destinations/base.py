@@ -91,6 +91,7 @@ class Destination:
 
 
 _PLACEHOLDER = re.compile(r"___|\bYOUR[_ -]|<[^<>]*>|\.\.\.|\{\{|CHANGE[_ ]?ME|REPLACE[_ ]?ME|\bTODO\b")
+_UNSAFE = frozenset('"<>^`{|}')
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -122,6 +123,8 @@ def url_problem(url: str, schemes: tuple[str, ...] = ("https", "http")) -> str |
         return "contains non-ASCII characters (percent-encode them)"
     if "\\" in url:
         return "contains a backslash (parsers disagree on the host it names)"
+    if any(ch in _UNSAFE for ch in url):  # RFC 3986: never in a URL as such; JSON and logs quote some
+        return f"contains characters that must be percent-encoded ({' '.join(sorted(_UNSAFE))})"
     try:
         parts = urlsplit(url)
         port = parts.port
