@@ -112,29 +112,31 @@ def _decoded(text: str) -> str:
     return unquote(text, errors="surrogateescape")
 
 
-def _forms(text: str) -> list[str]:
-    """``text`` lowered, and decoded as each encoding ``_pattern`` accepts would decode it: a piece in
-    any of its encodings is a plain substring of one of these."""
+def _forms(text: str) -> str:
+    """``text`` lowered, then decoded as each encoding ``_pattern`` accepts would decode it, joined by
+    NULs: a piece in any of its encodings is a plain substring of this."""
     lowered = text.lower()
     forms = [lowered]
     if "%" in lowered:
         forms.append(_decoded(_HEX_AFTER_25.sub("%", lowered)))
     if "+" in lowered:
         forms += [form.replace("+", " ") for form in forms]
-    return forms
+    return "\0".join(forms)
 
 
 class _Finder:
     """The pieces of one secret in one pattern, longest first (so the whole URL wins over its own
     path), a group and a mask each. The pattern is slow on long texts (each position tries every
     encoding of every piece), so a text is first searched for the pieces as plain substrings of its
-    ``_forms``: only a text holding one goes through the pattern. Pieces for which that shortcut could
-    miss a form (a decoded ``%``, or both a space and a ``+``) make every text go through it."""
+    ``_forms``: only a text holding one goes through the pattern. A piece holding another needs no
+    search of its own. Pieces for which that shortcut could miss a form (a decoded ``%``, or both a
+    space and a ``+``) make every text go through the pattern."""
 
     def __init__(self, pieces: dict[str, str]) -> None:
         self.ordered = sorted(pieces.items(), key=lambda item: -len(item[0]))
         self.masks = tuple(mask for _, mask in self.ordered)
-        self.needles = tuple(piece.lower() for piece, _ in self.ordered)
+        lowered = {piece.lower() for piece, _ in self.ordered}
+        self.needles = tuple(n for n in lowered if not any(o != n and o in n for o in lowered))
         self.always = any("%" in piece or (" " in piece and "+" in piece) for piece, _ in self.ordered)
         self._pattern: re.Pattern[str] | None = None  # compiled when first needed (it takes milliseconds)
 
@@ -144,12 +146,15 @@ class _Finder:
             self._pattern = re.compile("|".join(f"({_pattern(piece)})" for piece, _ in self.ordered), re.IGNORECASE)
         return self._pattern
 
-    def sub(self, text: str, forms: list[str] | None = None) -> str:
+    def sub(self, text: str, forms: str | None = None) -> str:
         if not text:
             return text
         if not self.always:
             forms = _forms(text) if forms is None else forms
-            if not any(needle in form for needle in self.needles for form in forms):
+            for needle in self.needles:
+                if needle in forms:
+                    break
+            else:
                 return text
         return self.pattern.sub(lambda m: self.masks[(m.lastindex or 1) - 1], text)
 
