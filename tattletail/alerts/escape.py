@@ -7,7 +7,8 @@ functions here, so the policy can be read (and audited) in one place:
 
 - **every format**: characters a reader cannot see or that reorder what they see -- C0/C1 controls
   (NUL, BEL, ESC, DEL...), bidirectional overrides (U+202E...), zero-width and other format characters
-  (U+200B, U+FEFF...), line/paragraph separators and lone surrogates -- are shown as ``\\u202e``
+  (U+200B, U+FEFF...), line/paragraph separators, lone surrogates, noncharacters and diacritics
+  stacked three or more on a letter -- are shown as ``\\u202e``
   (``visible``). Nothing is silently dropped, so an analyst sees that a value was crafted.
 - **one-line contexts** (facts, titles, subjects, headers): line breaks and tabs become one space
   first (``one_line``), so a value cannot forge a line that looks like the message's own label.
@@ -53,8 +54,13 @@ _BEYOND_C0 = (
     "\ufdd0-\ufdef\ufffe\uffff"
     + "".join(f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000))
 )
-_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
-_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
+# Diacritics stacked on one letter beyond what any language writes (Vietnamese stacks two): a run of
+# them ("Zalgo" text) draws over the lines above and below, hiding the message's own text. From the
+# third on, each is shown as an escape like an invisible character.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_STACKED = f"(?<=[{_MARKS}]{{2}})[{_MARKS}]"
+_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]|{_STACKED}")
+_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]|{_STACKED}")  # \t and \n kept
 # ASCII text (the common case) can only hold C0 controls and DEL: a small pattern finds them many times
 # faster than the full one, which is slow on its astral ranges.
 _ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")

@@ -140,3 +140,15 @@ def test_subjects_hold_no_encoded_word_a_mail_client_would_decode(hostile: str) 
     for subject in subjects:
         assert "=?" not in subject, subject
         assert all(charset is None for _, charset in decode_header(subject)), subject  # nothing decoded
+
+
+# --- stacked diacritics ------------------------------------------------------------------------
+
+def test_diacritics_stacked_beyond_two_are_shown_as_escapes_and_real_words_are_kept() -> None:
+    zalgo = "Z" + "\u0336\u0335\u0334" * 30 + "algo"
+    for shown in (esc.visible(zalgo), esc.one_line(zalgo), esc.json_text(zalgo), esc.terminal(zalgo),
+                  esc.slack_plain(zalgo, 150), esc.slack_code(zalgo, 2000), esc.html_text(zalgo)):
+        assert not re.search("[\u0300-\u036f]{3}", shown), shown
+    assert json.loads(esc.json_text(zalgo)) == zalgo  # escaped, not dropped
+    for word in ("Nguye\u0302\u0303n", "Tiê\u0301ng Việt", "cafe\u0301", "\u0915\u094d\u0937"):
+        assert esc.visible(word) == word and esc.json_text(word) == f'"{word}"'

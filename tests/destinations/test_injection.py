@@ -41,6 +41,7 @@ HOSTILE = {
     "emoji": ":rotating_light: :red_circle: URGENT :skull::skin-tone-2: at 10:00:00",
     "noncharacter": "a\ufffeb\uffffc\ufdd0d\U0010ffff end",
     "encoded_word": "=?utf-8?b?4oCuZ25wLmV4ZQ==?= =?UTF-8?Q?=0D=0AWho:_root?=",
+    "zalgo": "Z" + "\u0336\u0335\u0334\u20d2" * 40 + "algo Nguye\u0302\u0303n",
 }
 SHORTCODE = re.compile(r":[\w+'-]+:")  # an emoji shortcode (the characters of Slack's emoji names)
 
