@@ -10,8 +10,9 @@ digits, ``%`` itself possibly encoded again), a space also as ``+`` (``_pattern`
 
 Only what is secret-like is masked on its own: the whole URL always, and its parts (path, query,
 fragment, userinfo, a path segment, a query value) only when they have at least 8 characters and are
-more than ordinary words and small numbers -- a query ``?debug=true`` or a user name ``user`` must not
-turn every ``true`` and ``user`` of a log into ``***``.
+more than ordinary words and small numbers (or are a path of two segments or more) -- a query
+``?debug=true`` or a user name ``user`` must not turn every ``true`` and ``user`` of a log into ``***``.
+A secret of ordinary words alone (``/hook/abcdefghij``) is masked in the URL and its path, not on its own.
 
 Each secret a process holds (webhook URLs, values read from SSM or Secrets Manager) is also
 ``register``-ed here, and ``redact`` scrubs all of them: the log lines, the ``InvocationFailed``
@@ -77,7 +78,9 @@ def _variants(secret: str) -> dict[str, str]:
                   parts.fragment, userinfo, userinfo.partition(":")[2]]
     candidates += parts.path.split("/") + re.split(r"[&=]", parts.query)
     for candidate in candidates:
-        if secret_like(candidate):
+        # a path of two segments or more (``/webhook/abcdefghij``) is the URL's own, whatever its words
+        if secret_like(candidate) or (candidate.startswith("/") and candidate.count("/") >= 2
+                                      and len(candidate) >= MIN_SECRET):
             found.setdefault(candidate, MASK)
     return found
 

@@ -105,6 +105,12 @@ def test_ordinary_words_of_a_secret_url_are_not_masked_elsewhere(url: str) -> No
     assert "Xy9AbCdEfGhIjKlMn" not in redact.redact(f"sent to {url.split('?')[0]}")  # the token still is
 
 
+def test_a_path_of_ordinary_words_is_still_masked_as_the_urls_own() -> None:
+    url = "https://chat.example.com/webhook/abcdefghij?kind=alert"
+    text = "Max retries exceeded with url: /webhook/abcdefghij?kind=alert; kind=alert and webhook stay"
+    assert redact.scrub(text, url) == "Max retries exceeded with url: ***; kind=alert and webhook stay"
+
+
 @pytest.mark.parametrize(("piece", "secret_like"), [
     ("true", False), ("debug=true", False), ("channel=alerts", False), ("services", False), ("2026", False),
     ("T0AB1CD2E", True), ("Xy9AbCdEfGhIjKlMn", True), ("abcdefghijklmnopqrstuvwx", True),
