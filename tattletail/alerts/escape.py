@@ -34,33 +34,38 @@ functions here, so the policy can be read (and audited) in one place:
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any, TextIO
 
 # Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests check this against unicodedata),
-# the 66 noncharacters, and the blank letters that render as nothing (Hangul fillers, the combining
+# the BMP's noncharacters, and the blank letters that render as nothing (Hangul fillers, the combining
 # grapheme joiner, Khmer inherent vowels, the braille blank). The C0 controls are added below, with or
 # without \t and \n.
+_BLANKS = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"  # printable, yet render as nothing
 _BEYOND_C0 = (
     "\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
     "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f"
-    "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
-    # the noncharacters: U+FFFE and U+FFFF are not even allowed in an SQS message (a dead letter)
+    f"{_BLANKS}"
+    # the BMP's noncharacters: U+FFFE and U+FFFF are not even allowed in an SQS message (a dead letter).
+    # (The 32 of the other planes are left: SQS takes them, and each astral character in this class
+    # makes every search slower, on every character of every text.)
     "\ufdd0-\ufdef\ufffe\uffff"
-    + "".join(f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000))
 )
 # Diacritics stacked on one letter beyond what any language writes (Vietnamese stacks two): a run of
 # them ("Zalgo" text) draws over the lines above and below, hiding the message's own text. From the
 # third on, each is shown as an escape like an invisible character.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_STACKED = f"(?<=[{_MARKS}]{{2}})[{_MARKS}]"
-_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]|{_STACKED}")
-_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]|{_STACKED}")  # \t and \n kept
+_STACKED = re.compile(f"(?<=[{_MARKS}]{{2}})[{_MARKS}]")  # a separate pass: in the class below, the
+_MARK_RUN = re.compile(f"[{_MARKS}]{{3}}")                # lookbehind would be tried at every character
+_BLANK_OR_RUN = re.compile(f"[{_BLANKS}]|[{_MARKS}]{{3}}")  # all the class finds in printable text
+_BLANK_OR_MARK = re.compile(f"[{_BLANKS}{_MARKS}]")  # one class: a quick first look for the above
+_INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
 # ASCII text (the common case) can only hold C0 controls and DEL: a small pattern finds them many times
 # faster than the full one, which is slow on its astral ranges.
 _ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")
@@ -81,7 +86,16 @@ def _escape_one(match: re.Match[str]) -> str:
 def _has_invisible(text: str, keep_lines: bool) -> bool:
     if text.isascii():
         return (_ASCII_INVISIBLE_BUT_LINES if keep_lines else _ASCII_INVISIBLE).search(text) is not None
-    return (_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+    if text.isprintable():  # C speed: no Other (Cc, Cf, Cs, Cn) or Separator (Zl, Zp, Zs) character
+        return _BLANK_OR_MARK.search(text) is not None and _BLANK_OR_RUN.search(text) is not None
+    return ((_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+            or _MARK_RUN.search(text) is not None)
+
+
+def _escape_all(pattern: re.Pattern[str], escape: Callable[[re.Match[str]], str], text: str) -> str:
+    """Every character ``pattern`` finds escaped, then every stacked diacritic beyond the second."""
+    text = pattern.sub(escape, text)
+    return _STACKED.sub(escape, text) if not text.isascii() else text
 
 
 def visible(text: str, *, keep_lines: bool = True) -> str:
@@ -90,8 +104,8 @@ def visible(text: str, *, keep_lines: bool = True) -> str:
     if not _has_invisible(text, keep_lines):
         return text
     if keep_lines:
-        return _INVISIBLE_BUT_LINES.sub(_escape_one, text.replace("\r\n", "\n"))
-    return _INVISIBLE.sub(_escape_one, text)
+        return _escape_all(_INVISIBLE_BUT_LINES, _escape_one, text.replace("\r\n", "\n"))
+    return _escape_all(_INVISIBLE, _escape_one, text)
 
 
 def one_line(text: str) -> str:
@@ -114,7 +128,7 @@ def json_text(value: Any, indent: int | None = None) -> str:
     # json.dumps escapes the C0 controls inside strings: a raw newline is the indentation's own
     if not _has_invisible(text, keep_lines=True):
         return text
-    return _INVISIBLE_BUT_LINES.sub(_json_escape, text)
+    return _escape_all(_INVISIBLE_BUT_LINES, _json_escape, text)
 
 
 def cut(text: str, limit: int, marker: str = "…") -> str:
@@ -226,21 +240,23 @@ def terminal(text: str) -> str:
     with the same meaning."""
     if not _has_invisible(text, keep_lines=True):
         return text
-    return _INVISIBLE_BUT_LINES.sub(_json_escape, text.replace("\r\n", "\n"))
+    return _escape_all(_INVISIBLE_BUT_LINES, _json_escape, text.replace("\r\n", "\n"))
 
 
-class Terminal(io.TextIOBase):
+class Terminal:
     """A text stream writing through ``terminal`` to another one: the CLI wraps its output and error
     streams in it, so no verb can print a record's control characters raw, whatever path the text
     took (a jq error quoting a value, a file name, an AWS message). A carriage return that begins a
     write is kept: it is how a progress line redraws itself, and it can hide nothing at the start of
-    a line, where each ``print`` begins."""
+    a line, where each ``print`` begins. A plain class, not an ``io`` one: ``run`` prints a line per
+    match, and the plain ASCII line costs one search more than printing it raw."""
 
     def __init__(self, stream: TextIO) -> None:
-        super().__init__()
         self.stream = stream
 
     def write(self, text: str) -> int:
+        if text.isascii() and _ASCII_INVISIBLE_BUT_LINES.search(text) is None:
+            return self.stream.write(text)
         head = "\r" if text.startswith("\r") else ""
         self.stream.write(head + terminal(text[len(head):]))
         return len(text)

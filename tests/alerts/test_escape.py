@@ -20,7 +20,7 @@ from tattletail.destinations import Ses, Sns, slack
 from tests.destinations.test_injection import alert_of, digest_of
 
 SHORTCODE = re.compile(r":[\w+'-]+:")  # the characters of Slack's emoji names
-NONCHARACTERS = ["\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff"]
+NONCHARACTERS = ["\ufdd0", "\ufdef", "\ufffe", "\uffff"]
 
 
 def sqs_allows(text: str) -> bool:
@@ -64,7 +64,7 @@ class _Capture:
 
 
 def test_noncharacters_in_a_dead_letter_are_escaped_and_come_back_the_same() -> None:
-    value = "a" + "b".join(NONCHARACTERS) + "\ud800 end"
+    value = "a" + "b".join(NONCHARACTERS) + "\U0010ffff\ud800 end"  # SQS takes the astral ones
     letter: dict[str, Any] = {"rule": value, "records": [{"userAgent": value, value: [value]}],
                               "rendered": {"text": value}}
     client = _Capture()

@@ -39,7 +39,7 @@ HOSTILE = {
     "entities": "&lt;!channel&gt; &amp;lt; &#60;!here&#62;",
     "non_ascii": "Ünïcødé 日本語 Ａｄｍｉｎ 👨\u200d👩\u200d👧",
     "emoji": ":rotating_light: :red_circle: URGENT :skull::skin-tone-2: at 10:00:00",
-    "noncharacter": "a\ufffeb\uffffc\ufdd0d\U0010ffff end",
+    "noncharacter": "a\ufffeb\uffffc\ufdd0d end",
     "encoded_word": "=?utf-8?b?4oCuZ25wLmV4ZQ==?= =?UTF-8?Q?=0D=0AWho:_root?=",
     "zalgo": "Z" + "\u0336\u0335\u0334\u20d2" * 40 + "algo Nguye\u0302\u0303n",
 }
@@ -51,7 +51,9 @@ class _Invisible:
 
     @staticmethod
     def search(text: str) -> str | None:
-        return next((m.group() for m in esc._INVISIBLE.finditer(text) if m.group() not in "\n\t"), None)
+        found = next((m.group() for m in esc._INVISIBLE.finditer(text) if m.group() not in "\n\t"), None)
+        stacked = esc._STACKED.search(text)
+        return found or (stacked.group() if stacked else None)
 
 
 INVISIBLE = _Invisible()
