@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -51,9 +52,9 @@ def secret_url(port: int) -> str:
             f"?token={QUERY}#{FRAGMENT}")
 
 
-def assert_no_secret(texts: list[str]) -> None:
+def assert_no_secret(texts: list[str], markers: tuple[str, ...] | list[str] = MARKERS) -> None:
     for text in texts:
-        for marker in MARKERS:
+        for marker in markers:
             assert marker not in text, f"secret {marker} leaked in: {text[:500]}"
 
 
@@ -216,6 +217,25 @@ def test_slack_failures_never_show_the_webhook_url(endpoint: str, store: str, st
     assert_no_secret([*texts, *logs.lines, captured.out, captured.err])
 
 
+@pytest.mark.parametrize("store", ["sqs", "s3"])
+def test_an_oddly_encoded_webhook_url_never_shows_in_any_encoding(store: str, stores: dict[str, Any], logs: Captured,
+                                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """urllib3 sends ``%2F``, ``%5B``, ``%7E`` where the URL has ``%2f``, ``[``, ``%7e``; the endpoint echoes
+    what it received: neither form, nor any letter case of it, may show anywhere."""
+    echo = EchoServer()
+    try:
+        url = (f"http://hookuser:{PASSWORD}@127.0.0.1:{echo.port}/services/T0LEAKTEST/B0LEAKTEST/"
+               f"{TOKEN}%2f[x]~%7e{FRAGMENT}?token={QUERY}%7E")
+        texts = run_lambda_and_redrive(stores, monkeypatch, tmp_path, config_text(url), store)
+    finally:
+        echo.close()
+    captured = capsys.readouterr()
+    everything = [*texts, *logs.lines, captured.out, captured.err]
+    assert any("no_service" in text for text in everything)  # the endpoint's answer is shown...
+    assert_no_secret([text.lower() for text in everything], [marker.lower() for marker in MARKERS])  # ...masked
+
+
 @pytest.mark.parametrize("endpoint", ["404", "refused"], indirect=True)
 def test_a_webhook_read_from_ssm_never_shows_either(endpoint: str, stores: dict[str, Any], logs: Captured,
                                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -336,7 +356,8 @@ def test_a_url_that_slipped_past_load_fails_as_a_delivery_error(url: str) -> Non
     assert TOKEN not in str(caught.value)
 
 
-URL_CHARS = st.sampled_from(list("abcAZ09-._~:/?#[]@!$&'()*+,;=% \t\n\u00e9\u202e") + ["%zz", "::", "//", ".."])
+URL_CHARS = st.sampled_from(list("abcAZ09-._~:/?#[]@!$&'()*+,;=% \t\n\u00e9\u202e\\") +
+                            ["%zz", "::", "//", "..", "%2f", "%5c", "%40", "hooks.slack.com"])
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)
@@ -347,7 +368,28 @@ def test_what_check_accepts_the_transport_can_send_to(scheme: str, rest: str) ->
     if url_problem(url) is None and not is_placeholder(url):
         parsed = urllib3.util.parse_url(url)  # raises on anything urllib3 cannot send to
         assert parsed.scheme in ("http", "https") and parsed.host
+        # the host checked is the host urllib3 connects to
+        assert parsed.host.strip("[]").lower() == urlsplit(url).hostname and parsed.port == urlsplit(url).port
         urllib3.PoolManager().connection_from_url(url)  # a pool for it can be made (no connection yet)
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.slack.com\\@evil.example/services/T/B/X",          # urlsplit: evil.example; urllib3: slack
+    "https://hooks.slack.com\\\\@evil.example/services/T/B/X",
+    "https://hooks.slack.com:443@evil.example/services/T/B/X",         # a "host:port" that is userinfo
+    "https://hooks.slack.com%2f@evil.example/services/T/B/X",          # an encoded slash in the user name
+    "https://user:pw%40hooks.slack.com@evil.example/services/T/B/X",   # an encoded @ in the password
+    "https://hooks.slack.com/\\evil.example/services/T/B/X",
+    'https://hooks.slack.com/services/T/B/X"evil.example',             # a quote: JSON logs would escape it
+    "https://hooks.slack.com/services/T/B/X|evil^{x}`",
+])
+def test_check_refuses_urls_that_name_another_host_than_urllib3_connects_to(url: str, tmp_path: Path) -> None:
+    assert url_problem(url) is not None
+    path = tmp_path / "tattletail.toml"
+    path.write_text(config_text(url.replace("\\", "\\\\").replace('"', '\\"')))
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["check", str(path)], out, err) == 1
+    assert "webhook_url" in err.getvalue() and "/services/T/B/X" not in err.getvalue()
 
 
 def test_every_log_line_is_redacted_even_on_paths_nobody_foresaw(logs: Captured) -> None:

@@ -7,7 +7,8 @@ functions here, so the policy can be read (and audited) in one place:
 
 - **every format**: characters a reader cannot see or that reorder what they see -- C0/C1 controls
   (NUL, BEL, ESC, DEL...), bidirectional overrides (U+202E...), zero-width and other format characters
-  (U+200B, U+FEFF...), line/paragraph separators and lone surrogates -- are shown as ``\\u202e``
+  (U+200B, U+FEFF...), line/paragraph separators, lone surrogates, noncharacters and diacritics
+  stacked three or more on a letter -- are shown as ``\\u202e``
   (``visible``). Nothing is silently dropped, so an analyst sees that a value was crafted.
 - **one-line contexts** (facts, titles, subjects, headers): line breaks and tabs become one space
   first (``one_line``), so a value cannot forge a line that looks like the message's own label.
@@ -18,10 +19,16 @@ functions here, so the policy can be read (and audited) in one place:
   backtick inside becomes ``ˋ`` (U+02CB) so no value can close them; ``&``, ``<`` and ``>`` are escaped
   so nothing can mention or link. Trusted text (labels, the rule's own text) goes through
   ``slack_text``. The ``plain_text`` header (``slack_plain``) gets no entities (Slack shows plain text
-  literally): ``<`` and ``>`` become ``‹`` ``›`` and ``@channel``-style words ``＠channel``.
+  literally): ``<`` and ``>`` become ``‹`` ``›``, ``@channel``-style words ``＠channel`` and an emoji
+  shortcode's opening colon ``∶`` (``no_emoji``: the header renders emoji, for our severity marker).
+- **terminals** (every CLI output): ``terminal`` writes invisible characters as JSON escapes, so a
+  jq error quoting a record value cannot move the cursor, recolour or retitle the terminal, and
+  JSON output stays valid JSON meaning the same.
 - **HTML email**: ``html_text`` escapes everything HTML gives meaning to, after ``visible``.
 - **SNS subjects**: ``sns_subject`` -- ASCII printable only (accents folded, anything else ``?``),
   starting with a letter, digit or punctuation, under 100 characters, cut with an ASCII ``...``.
+- **mail subjects** (SES, and SNS subjects, which email subscriptions receive): no RFC 2047 encoded
+  word (``no_encoded_words``), which a mail client would decode into characters never escaped.
 """
 
 from __future__ import annotations
@@ -30,18 +37,33 @@ import html
 import json
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 # Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests check this against unicodedata),
-# and the blank letters that render as nothing (Hangul fillers, the combining grapheme joiner, Khmer
-# inherent vowels, the braille blank). The C0 controls are added below, with or without \t and \n.
+# the BMP's noncharacters, and the blank letters that render as nothing (Hangul fillers, the combining
+# grapheme joiner, Khmer inherent vowels, the braille blank). The C0 controls are added below, with or
+# without \t and \n.
+_BLANKS = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"  # printable, yet render as nothing
 _BEYOND_C0 = (
     "\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
     "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f"
-    "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+    f"{_BLANKS}"
+    # the BMP's noncharacters: U+FFFE and U+FFFF are not even allowed in an SQS message (a dead letter).
+    # (The 32 of the other planes are left: SQS takes them, and each astral character in this class
+    # makes every search slower, on every character of every text.)
+    "\ufdd0-\ufdef\ufffe\uffff"
 )
+# Diacritics stacked on one letter beyond what any language writes (Vietnamese stacks two): a run of
+# them ("Zalgo" text) draws over the lines above and below, hiding the message's own text. From the
+# third on, each is shown as an escape like an invisible character.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_STACKED = re.compile(f"(?<=[{_MARKS}]{{2}})[{_MARKS}]")  # a separate pass: in the class below, the
+_MARK_RUN = re.compile(f"[{_MARKS}]{{3}}")                # lookbehind would be tried at every character
+_BLANK_OR_RUN = re.compile(f"[{_BLANKS}]|[{_MARKS}]{{3}}")  # all the class finds in printable text
+_BLANK_OR_MARK = re.compile(f"[{_BLANKS}{_MARKS}]")  # one class: a quick first look for the above
 _INVISIBLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _INVISIBLE_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # \t and \n kept
 # ASCII text (the common case) can only hold C0 controls and DEL: a small pattern finds them many times
@@ -50,6 +72,9 @@ _ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]")
 _ASCII_INVISIBLE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _LINE_BREAKS = re.compile("\r\n|[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]")
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
+# ``:name:`` is an emoji shortcode wherever Slack renders emoji (``no_emoji``)
+_SHORTCODE = re.compile(r":(?=[^\s:]+:)")
+RATIO = "\u2236"  # ∶ looks like a colon, and no shortcode begins with it
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
 
 
@@ -61,7 +86,16 @@ def _escape_one(match: re.Match[str]) -> str:
 def _has_invisible(text: str, keep_lines: bool) -> bool:
     if text.isascii():
         return (_ASCII_INVISIBLE_BUT_LINES if keep_lines else _ASCII_INVISIBLE).search(text) is not None
-    return (_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+    if text.isprintable():  # C speed: no Other (Cc, Cf, Cs, Cn) or Separator (Zl, Zp, Zs) character
+        return _BLANK_OR_MARK.search(text) is not None and _BLANK_OR_RUN.search(text) is not None
+    return ((_INVISIBLE_BUT_LINES if keep_lines else _INVISIBLE).search(text) is not None
+            or _MARK_RUN.search(text) is not None)
+
+
+def _escape_all(pattern: re.Pattern[str], escape: Callable[[re.Match[str]], str], text: str) -> str:
+    """Every character ``pattern`` finds escaped, then every stacked diacritic beyond the second."""
+    text = pattern.sub(escape, text)
+    return _STACKED.sub(escape, text) if not text.isascii() else text
 
 
 def visible(text: str, *, keep_lines: bool = True) -> str:
@@ -70,8 +104,8 @@ def visible(text: str, *, keep_lines: bool = True) -> str:
     if not _has_invisible(text, keep_lines):
         return text
     if keep_lines:
-        return _INVISIBLE_BUT_LINES.sub(_escape_one, text.replace("\r\n", "\n"))
-    return _INVISIBLE.sub(_escape_one, text)
+        return _escape_all(_INVISIBLE_BUT_LINES, _escape_one, text.replace("\r\n", "\n"))
+    return _escape_all(_INVISIBLE, _escape_one, text)
 
 
 def one_line(text: str) -> str:
@@ -94,7 +128,7 @@ def json_text(value: Any, indent: int | None = None) -> str:
     # json.dumps escapes the C0 controls inside strings: a raw newline is the indentation's own
     if not _has_invisible(text, keep_lines=True):
         return text
-    return _INVISIBLE_BUT_LINES.sub(_json_escape, text)
+    return _escape_all(_INVISIBLE_BUT_LINES, _json_escape, text)
 
 
 def cut(text: str, limit: int, marker: str = "…") -> str:
@@ -136,10 +170,19 @@ def slack_block(label: str, body: str, limit: int, shortened: str) -> str:
     return head + slack_cut(text, limit - len(head) - 3, f"\n… ({shortened})") + "```"
 
 
+def no_emoji(text: str) -> str:
+    """``text`` with no emoji shortcode: the colon opening each ``:name:`` becomes ``∶`` (U+2236).
+    Slack turns ``:rotating_light:`` into the emoji in a header (``"emoji": true``, which our own
+    severity marker needs) and in notifications, so a record value could pass for our marker or
+    add alarm of its own; inside inline code and code blocks Slack shows shortcodes as written."""
+    return _SHORTCODE.sub(RATIO, text) if ":" in text else text
+
+
 def slack_plain(text: str, limit: int) -> str:
     """Text for a ``plain_text`` object (the header): one line, no ``<...>`` that could be read as a
-    mention or link, no ``@channel``; Slack shows plain text literally, so no entities are used."""
-    line = one_line(text).replace("<", "‹").replace(">", "›")
+    mention or link, no ``@channel``, no emoji shortcode; Slack shows plain text literally, so no
+    entities are used."""
+    line = no_emoji(one_line(text)).replace("<", "‹").replace(">", "›")
     return cut(_MENTION.sub("＠", line), limit)
 
 
@@ -166,10 +209,66 @@ def ascii_line(text: str) -> str:
     return "".join(out)
 
 
+def no_encoded_words(text: str) -> str:
+    """``text`` with no RFC 2047 encoded word (``=?utf-8?b?4oCu?=``): a mail client decodes those in a
+    Subject header into any characters at all (a U+202E, a forged line), past every escape above. An
+    email's subject (SES) and an SNS subject (sent as the subject of email subscriptions) get a space
+    between ``=`` and ``?``, which no encoded word can hold."""
+    return text.replace("=?", "= ?") if "=?" in text else text
+
+
+def mail_subject(text: str, limit: int) -> str:
+    """An email Subject (SES): one line, runs of spaces as one, no encoded word, within ``limit``."""
+    return cut(no_encoded_words(" ".join(one_line(text).split())), limit)
+
+
 def sns_subject(text: str, fallback: str = "tattletail alert") -> str:
     """An SNS ``Subject``: printable ASCII, beginning with a letter, digit or punctuation mark, no
-    line breaks or control characters, under 100 characters (cut with ``...``)."""
-    line = " ".join(ascii_line(text).split())
+    line breaks or control characters, no encoded word, under 100 characters (cut with ``...``)."""
+    line = no_encoded_words(" ".join(ascii_line(text).split()))
     if not line:
         line = fallback
     return cut(line, SUBJECT_LIMIT, "...")
+
+
+# --- terminals ----------------------------------------------------------------------------------
+
+def terminal(text: str) -> str:
+    """Text for a terminal: every invisible, control or reordering character but ``\\n`` and ``\\t``
+    written as a JSON escape (``\\u001b``), so ESC sequences from a record cannot recolour, move the
+    cursor or retitle the terminal, a U+202E cannot reorder a line, and JSON printed stays valid JSON
+    with the same meaning."""
+    if not _has_invisible(text, keep_lines=True):
+        return text
+    return _escape_all(_INVISIBLE_BUT_LINES, _json_escape, text.replace("\r\n", "\n"))
+
+
+class Terminal:
+    """A text stream writing through ``terminal`` to another one: the CLI wraps its output and error
+    streams in it, so no verb can print a record's control characters raw, whatever path the text
+    took (a jq error quoting a value, a file name, an AWS message). A carriage return that begins a
+    write is kept: it is how a progress line redraws itself, and it can hide nothing at the start of
+    a line, where each ``print`` begins. A plain class, not an ``io`` one: ``run`` prints a line per
+    match, and the plain ASCII line costs one search more than printing it raw."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if text.isascii() and _ASCII_INVISIBLE_BUT_LINES.search(text) is None:
+            return self.stream.write(text)
+        head = "\r" if text.startswith("\r") else ""
+        self.stream.write(head + terminal(text[len(head):]))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()

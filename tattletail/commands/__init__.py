@@ -19,9 +19,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TextIO, cast
 
 from tattletail import __version__, log
+from tattletail.alerts.escape import Terminal
 from tattletail.commands.common import aws_failure
 from tattletail.errors import TattletailError
 
@@ -88,13 +89,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     words = list(sys.argv[1:] if argv is None else argv)
     verb = next((word for word in words if not word.startswith("-")), None)
     args = build_parser(verb).parse_args(words)
+    raw_out = out
+    # every verb's output shown as text a terminal cannot act on (control and bidi characters escaped)
+    out, err = cast(TextIO, Terminal(out)), cast(TextIO, Terminal(err))
     try:
         status = int(args.func(args, out, err))
         out.flush()
         return status
     except BrokenPipeError:
         # the reader went away (`run ... | head`): stop quietly, and keep Python's own flush at exit quiet too
-        if out is sys.stdout:
+        if raw_out is sys.stdout:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:

@@ -105,12 +105,22 @@ class Resolver:
 
 def hide(message: str, resolved: Mapping[str, str]) -> str:
     """A problem found in resolved values (value -> its reference), naming each secret by its
-    reference, never its value (nor its masked URL: even a secret URL's host is the secret's business)."""
+    reference, never its value (nor its masked URL: even a secret URL's host is the secret's business).
+
+    Validators quote a value (``repr``) or mask a URL, and those forms are always replaced. A value
+    seen bare is replaced only where it stands as a word of its own, and only from 4 characters: a
+    short value (``e``, ``on``, ``us``) would otherwise be cut out of every word of the message."""
     for value, ref in sorted(resolved.items(), key=lambda item: -len(item[0])):
+        if not value:
+            continue
+        name = f"(the value of {ref})"
         masked = redact.mask_url(value)
-        for form in (repr(value), value, *((masked,) if "://" in masked else ())):
-            if form:
-                message = message.replace(form, f"(the value of {ref})")
+        for form in (repr(value), json.dumps(value), f"'{value}'", *((masked,) if "://" in masked else ())):
+            message = message.replace(form, name)
+        if len(value) >= redact.MIN_SECRET:
+            message = message.replace(value, name)
+        elif len(value) >= 4:
+            message = re.sub(rf"(?<![\w]){re.escape(value)}(?![\w])", name.replace("\\", "\\\\"), message)
     return message
 
 

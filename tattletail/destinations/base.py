@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tattletail.alerts.alert import Alert, Digest, View
 from tattletail.redact import mask_url, scrub
@@ -91,6 +91,7 @@ class Destination:
 
 
 _PLACEHOLDER = re.compile(r"___|\bYOUR[_ -]|<[^<>]*>|\.\.\.|\{\{|CHANGE[_ ]?ME|REPLACE[_ ]?ME|\bTODO\b")
+_UNSAFE = frozenset('"<>^`{|}')
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -109,11 +110,21 @@ def is_placeholder(value: str) -> bool:
 def url_problem(url: str, schemes: tuple[str, ...] = ("https", "http")) -> str | None:
     """What makes ``url`` unusable for an HTTP request (scheme, host, port, characters), or ``None``.
     The message never quotes the URL: it is a secret. Anything this accepts can be sent to, so a
-    destination that passes ``check`` cannot fail at send time before its request is made."""
+    destination that passes ``check`` cannot fail at send time before its request is made.
+
+    The URL is read by the parser urllib3 sends with (``urllib3.util.parse_url``) as well as by
+    ``urlsplit``, and refused when they disagree on its scheme, host or port: a URL such as
+    ``https://hooks.slack.com\\@evil.example/`` must not be checked as one host and sent to another.
+    A backslash, or a user name that looks like a host (``https://hooks.slack.com:443@evil.example``),
+    is refused outright: a reader would take the wrong host for the real one."""
     if any(ch.isspace() or not ch.isprintable() for ch in url):
         return "contains spaces or control characters"
     if not url.isascii():
         return "contains non-ASCII characters (percent-encode them)"
+    if "\\" in url:
+        return "contains a backslash (parsers disagree on the host it names)"
+    if any(ch in _UNSAFE for ch in url):  # RFC 3986: never in a URL as such; JSON and logs quote some
+        return f"contains characters that must be percent-encoded ({' '.join(sorted(_UNSAFE))})"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -134,6 +145,24 @@ def url_problem(url: str, schemes: tuple[str, ...] = ("https", "http")) -> str |
             return "has an invalid IPv6 host"
     elif len(host) > 253 or not all(_LABEL.match(label) for label in host.rstrip(".").split(".")):
         return "has an invalid host name"
+    user, _, password = unquote(parts.netloc.rpartition("@")[0]).partition(":")
+    if any(c in user for c in "./\\@?#") or any(c in password for c in "\\@"):
+        return "has a user name that looks like a host or path (the host is what follows the last @)"
+    return _ambiguous(url, parts.scheme, host, port)
+
+
+def _ambiguous(url: str, scheme: str, host: str, port: int | None) -> str | None:
+    """Whether urllib3, which sends the request, reads another scheme, host or port than ``urlsplit``.
+    urllib3 is imported here, at load, only for a URL destination: the Lambda imports it with botocore
+    anyway, before any file is read."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        sent = parse_url(url)
+    except LocationParseError:
+        return "cannot be parsed"
+    sent_host = unquote((sent.host or "").strip("[]").lower())
+    if (sent.scheme or "").lower() != scheme.lower() or sent_host != unquote(host.lower()) or sent.port != port:
+        return "is ambiguous (urllib3 would send to another host or port than it names)"
     return None
-
-

@@ -87,12 +87,11 @@ class Ses(Destination):
         return self._email(self.view.digest_summary(digest), text, f"<pre>{esc.html_text(text)}</pre>")
 
     def _email(self, subject: str, text: str, html: str) -> dict[str, Any]:
-        line = " ".join(esc.one_line(subject).split())
         return {
             "Source": self.from_email,
             "Destination": {"ToAddresses": self.to_emails},
             "Message": {
-                "Subject": {"Data": esc.cut(line, SUBJECT_LIMIT), "Charset": "UTF-8"},
+                "Subject": {"Data": esc.mail_subject(subject, SUBJECT_LIMIT), "Charset": "UTF-8"},
                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}},
             },
         }

@@ -74,13 +74,15 @@ def _link(url: str, text: str) -> str:
 
 
 def _header(marker: str, title: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": esc.slack_plain(f"{marker} {title}", HEADER_LIMIT),
-                                       "emoji": True}}
+    """Our marker is the only emoji: the title's shortcodes are neutralised (``escape.no_emoji``)."""
+    text = f"{marker} {esc.slack_plain(title, HEADER_LIMIT - len(marker) - 1)}"
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
 
 def _fallback(marker: str, summary: str) -> dict[str, Any]:
     """The notification text: one line, escaped, and not read as mrkdwn (``mrkdwn: false``)."""
-    return {"text": esc.slack_cut(escape(esc.one_line(f"{marker} {summary}")), TEXT_LIMIT), "mrkdwn": False}
+    line = f"{marker} {escape(esc.no_emoji(esc.one_line(summary)))}"
+    return {"text": esc.slack_cut(line, TEXT_LIMIT), "mrkdwn": False}
 
 
 def render(alert: Alert, view: View) -> dict[str, Any]:
@@ -236,8 +238,9 @@ class SlackWebhook(Destination):
         status = response.status
         if 200 <= status < 300:
             return
-        text = response.data[:200].decode("utf-8", "replace")
-        message = f"{where}: HTTP {status}: {scrub(esc.one_line(text), self._url)}"
+        # masked before it is cut: a cut through the URL would leave a part no mask recognises
+        text = scrub(response.data[:65536].decode("utf-8", "replace"), self._url)
+        message = f"{where}: HTTP {status}: {esc.cut(esc.one_line(text), 200)}"
         if status == 429:
             raise RetryableDeliveryError(message, _retry_after(response.headers.get("Retry-After")))
         if status >= 500:

@@ -38,7 +38,12 @@ HOSTILE = {
     "surrogate": "bad\ud800surrogate\udfff end",
     "entities": "&lt;!channel&gt; &amp;lt; &#60;!here&#62;",
     "non_ascii": "Ünïcødé 日本語 Ａｄｍｉｎ 👨\u200d👩\u200d👧",
+    "emoji": ":rotating_light: :red_circle: URGENT :skull::skin-tone-2: at 10:00:00",
+    "noncharacter": "a\ufffeb\uffffc\ufdd0d end",
+    "encoded_word": "=?utf-8?b?4oCuZ25wLmV4ZQ==?= =?UTF-8?Q?=0D=0AWho:_root?=",
+    "zalgo": "Z" + "\u0336\u0335\u0334\u20d2" * 40 + "algo Nguye\u0302\u0303n",
 }
+SHORTCODE = re.compile(r":[\w+'-]+:")  # an emoji shortcode (the characters of Slack's emoji names)
 
 
 class _Invisible:
@@ -46,7 +51,9 @@ class _Invisible:
 
     @staticmethod
     def search(text: str) -> str | None:
-        return next((m.group() for m in esc._INVISIBLE.finditer(text) if m.group() not in "\n\t"), None)
+        found = next((m.group() for m in esc._INVISIBLE.finditer(text) if m.group() not in "\n\t"), None)
+        stacked = esc._STACKED.search(text)
+        return found or (stacked.group() if stacked else None)
 
 
 INVISIBLE = _Invisible()
@@ -135,6 +142,9 @@ def check_slack(payload: dict[str, Any], alert: Alert | None, links: set[str] | 
     title = header["text"]["text"]
     assert len(title) <= 150 and "\n" not in title and "<" not in title and ">" not in title
     assert not re.search(r"@(channel|here|everyone)", title, re.IGNORECASE)
+    for line in (title, payload["text"]):  # our severity marker is the only live emoji
+        marker, _, rest = line.partition(" ")
+        assert SHORTCODE.fullmatch(marker) and not SHORTCODE.search(rest), line[:200]
     for block in blocks:
         model = Block.parse(block)
         assert isinstance(model, HeaderBlock | SectionBlock | ContextBlock), block["type"]
@@ -187,6 +197,7 @@ def check_subject(subject: str) -> None:
     assert 0 < len(subject) < 100
     assert all(" " <= ch <= "~" for ch in subject), subject
     assert subject[0] != " "
+    assert "=?" not in subject  # no RFC 2047 encoded word for a mail client to decode
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -277,7 +288,7 @@ def test_ses_html_has_only_our_markup_and_subjects_one_line(name: str) -> None:
     for rendered in (ses.render(alert_of(h)), ses.render_digest(digest_of(h))):
         message = rendered["Message"]
         subject = message["Subject"]["Data"]
-        assert len(subject) <= 200 and not INVISIBLE.search(subject) and "\n" not in subject
+        assert len(subject) <= 200 and not INVISIBLE.search(subject) and "\n" not in subject and "=?" not in subject
         html = message["Body"]["Html"]["Data"]
         parser = _Tags()
         parser.feed(html)
