@@ -60,7 +60,7 @@ def test_render_filters_by_rule_and_destination_and_says_when_nothing_matches(tm
     code, out, _ = render("--destination", "Email JA", str(EVENTS / "records" / "root.json"))
     assert code == 0 and out.count("=== ") == 1 and "Subject: [高] ConsoleLogin in us-east-1" in out
     code, _, err = render("--rule", "Nope", str(EVENTS / "records" / "root.json"))
-    assert code == 1 and "no rule named 'Nope'" in err
+    assert code == 2 and "no rule named 'Nope'" in err  # a usage error
     other = tmp_path / "r.json"
     other.write_text(json.dumps({"eventName": "x"}))
     code, _, err = render(str(other))
