@@ -79,7 +79,7 @@ class SqsDeadLetters:
         try:
             self.client.send_message(QueueUrl=self.queue_url, MessageBody=text)
         except Exception as exc:
-            raise DeadLetterError(f"dead letter queue {self.queue_url}: {exc}") from None
+            raise DeadLetterError(f"dead letter queue {self.queue_url}: {aws.describe(exc)}") from None
 
     def letters(self) -> Iterator[Letter]:
         while True:
@@ -119,7 +119,7 @@ class S3DeadLetters:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(letter).encode(),
                                    ContentType="application/json")
         except Exception as exc:
-            raise DeadLetterError(f"dead letters {self}: {exc}") from None
+            raise DeadLetterError(f"dead letters {self}: {aws.describe(exc)}") from None
 
     def letters(self) -> Iterator[Letter]:
         paginator = self.client.get_paginator("list_objects_v2")

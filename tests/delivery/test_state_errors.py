@@ -36,3 +36,17 @@ def test_delivery_state_errors_name_the_aws_error_code_not_botocore_text(
 def test_correlation_state_errors_name_the_aws_error_code_not_botocore_text(aws: None) -> None:
     windows = DynamoWindows("missing", boto3.client("dynamodb", region_name="us-east-1"))
     _assert_described(lambda: windows.done("k", 0), "cannot mark correlation fired")
+
+
+def test_dead_letter_errors_name_the_aws_error_code_not_botocore_text(aws: None) -> None:
+    from tattletail.delivery.deadletter import S3DeadLetters, SqsDeadLetters
+    from tattletail.errors import DeadLetterError
+
+    queue = SqsDeadLetters("https://sqs.us-east-1.amazonaws.com/123456789012/missing",
+                           boto3.client("sqs", region_name="us-east-1"))
+    bucket = S3DeadLetters("s3://missing-bucket/letters", boto3.client("s3", region_name="us-east-1"))
+    for store, code in ((queue, "NonExistentQueue"), (bucket, "NoSuchBucket")):
+        with pytest.raises(DeadLetterError) as caught:
+            store.put({"version": 1, "kind": "alert", "rule": "r", "records": []})
+        text = str(caught.value)
+        assert code in text and "An error occurred" not in text and "when calling" not in text, text
