@@ -40,7 +40,7 @@ from tattletail.guard import Verdict, analyse
 from tattletail.jq.compile import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.values import JqError, normalize, record_text
-from tattletail.rules import Match, Rule, compile_jq
+from tattletail.rules import NO_MATCH, RECORD_VAR, Match, Rule, code_program, compile_jq, evaluating
 from tattletail.sandbox import Sandbox, SandboxBroken
 
 DEFAULT_BUDGET = 1.0   # seconds of wall clock per isolated rule and record; real rules take milliseconds
@@ -48,7 +48,6 @@ MAX_OVERRUNS = 3       # overruns before a rule is disabled for the rest of the 
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
 
-_RECORD_VAR = "$__tattletail_record"
 _MASK_VAR = "$__tattletail_mask"
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
@@ -59,18 +58,13 @@ def _ignore(rule: Rule, record: dict[str, Any], message: str) -> None:
 
 def combined_program(rules: Sequence[Rule]) -> str:
     """One jq program evaluating every rule whose mask bit is set, emitting ``[index, code]`` only
-    for rules with something to report. Each rule's text stands on lines of its own, so a trailing
-    ``# comment`` in it cannot swallow the wrapper's closing parenthesis."""
+    for rules with something to report (``rules.code_program``: each rule's text on lines of its own,
+    so a trailing ``# comment``, even one continued by a backslash, cannot swallow the wrapper)."""
     parts = []
     for i, rule in enumerate(rules):
-        parts.append(
-            f"(if {_MASK_VAR}[{i}] == 1 then ((try ([first(\n{rule.jq_match}\n)]"
-            f" | if length == 0 then null else .[0]"
-            f" | if . == null or . == false then null elif . == true then 1"
-            f" elif . == {_RECORD_VAR} then 0 else [.] end end)"
-            f' catch {{"error": .}}) | select(. != null) | [{i}, .]) else empty end)'
-        )
-    return f".[0] as {_MASK_VAR} | .[1] | . as {_RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
+        parts.append(f"(if {_MASK_VAR}[{i}] == 1 then (({code_program(rule.jq_match)})"
+                     f" | select({NO_MATCH}) | [{i}, .]) else empty end)")
+    return f".[0] as {_MASK_VAR} | .[1] | . as {RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
 
 
 class Engine:
@@ -166,6 +160,13 @@ class Engine:
         candidates = self.candidates(record)
         if not candidates:
             return []
+        evaluating(record)
+        try:
+            return self._evaluate(record, candidates, on_error)
+        finally:
+            evaluating(None)
+
+    def _evaluate(self, record: dict[str, Any], candidates: list[int], on_error: ErrorHandler) -> list[Match]:
         found: dict[int, Match] = {}
         jq_candidates = []
         isolated = []
@@ -241,8 +242,9 @@ class Engine:
     def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],
                      on_error: ErrorHandler) -> dict[int, Match]:
         """The libjq rules among ``candidates``, in one call of the combined program. The record is given
-        with integral floats as integers: jq 1.7 would otherwise keep ``1.0`` as written, where jq 1.6, the
-        Go tool (gojq) and the compiled path print ``1``."""
+        as ``values.record_text`` writes it (the number policy stated there): numbers keep their text
+        (``1.0`` stays ``1.0``, as libjq 1.8 and the compiled path both print it), bigger ints and
+        infinities are written so that libjq reads the values the compiled path hands over."""
         text = record_text(record)
         if self._program is None:
             return self._one_by_one(record, text, candidates, on_error)
@@ -258,12 +260,8 @@ class Engine:
             rule, i = self._jq_rules[n], self._jq_positions[n]
             if isinstance(code, dict):
                 on_error(rule, record, _error_text(code.get("error")))
-            elif code == 0:
-                matches[i] = Match(rule, record, record, None)
-            elif code == 1:
-                matches[i] = Match(rule, record, True, None)
-            else:
-                matches[i] = Match(rule, record, code[0], code[0])
+            elif (match := Match.from_code(rule, record, code)) is not None:
+                matches[i] = match
         return matches
 
     def _one_by_one(self, record: dict[str, Any], text: str, candidates: Iterable[int],
@@ -305,5 +303,5 @@ def isolation_notes(rules: Sequence[Rule], budget: float = DEFAULT_BUDGET) -> li
 
 
 def _error_text(message: Any) -> str:
-    """jq's error value as text: ``error("x")`` gives "x"; other values are shown as JSON."""
+    """The error text of a code (jq's own text already, see ``rules.code_program``)."""
     return message if isinstance(message, str) else json.dumps(message)
