@@ -182,13 +182,13 @@ class Engine:
             rule = self.rules[i]
             try:
                 out = first(compiled, record)
+                match = Match.from_output(rule, record, out) if out is not NOTHING else None
             except JqError as exc:
                 on_error(rule, record, str(exc))
                 continue
             except Exception as exc:  # a bug in the compiled path must not silence the other rules
                 on_error(rule, record, f"internal error in compiled rule: {type(exc).__name__}: {exc}")
                 continue
-            match = Match.from_output(rule, record, out) if out is not NOTHING else None
             if match is not None:
                 found[i] = match
         if jq_candidates:

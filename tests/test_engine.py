@@ -385,9 +385,11 @@ def test_a_record_nested_deeper_than_pythons_stack_is_evaluated_by_libjq(depth: 
     text = record_text(record)
     assert text.count("[") == depth + 1 and text.startswith('{"eventName":"X","requestParameters":{"x":1,')
     rules = [Rule("x", "select(.requestParameters.x == 1)"), Rule("has", 'select(.requestParameters | has("x"))'),
-             Rule("tojson", ".requestParameters | tojson | length > 5"), Rule("not", "select(.eventName == \"Y\")")]
+             Rule("tojson", ".requestParameters | tojson | length > 5"), Rule("not", "select(.eventName == \"Y\")"),
+             Rule("annotated", ".requestParameters")]
     for compiled in (True, False):
         errors: list[str] = []
         got = Engine(rules, compiled=compiled).evaluate(
             record, on_error=lambda r, rec, m, errors=errors: errors.append(m))
-        assert ([m.rule.name for m in got], errors) == (["x", "has", "tojson"], []), compiled
+        assert ([m.rule.name for m in got], errors) == (["x", "has", "tojson", "annotated"], []), compiled
+        assert sorted(got[-1].annotation) == ["deep", "x"] and got[-1].annotation["x"] == 1

@@ -382,9 +382,10 @@ def error_value(v: Any) -> str:
     return f"{type_name(v)} ({dump_trunc(v)})"
 
 
-def normalize(v: Any) -> Any:
+def normalize(v: Any, depth: int = 0) -> Any:
     """A value as the ``jq`` binding gives it back (``_jv_to_python``): numbers through doubles, integral
-    ones as ints, infinities as the largest double, NaN as ``None``."""
+    ones as ints, infinities as the largest double, NaN as ``None`` (past ``MAX_EXACT_DEPTH`` without
+    recursion)."""
     if isinstance(v, float):
         if v != v:
             return None
@@ -396,11 +397,31 @@ def normalize(v: Any) -> Any:
             return int(float(v))
         except OverflowError:
             return math.copysign(_DBL_MAX, v)
+    if isinstance(v, list | dict) and depth >= MAX_EXACT_DEPTH:
+        return _deep_normalize(v)
     if isinstance(v, list):
-        return [normalize(x) for x in v]
+        return [normalize(x, depth + 1) for x in v]
     if isinstance(v, dict):
-        return {k: normalize(x) for k, x in v.items()}
+        return {k: normalize(x, depth + 1) for k, x in v.items()}
     return v
+
+
+def _deep_normalize(v: Any) -> Any:
+    """``normalize`` with a stack of its own: containers are copied, then their slots normalized."""
+    root = [v]
+    todo: list[tuple[Any, Any]] = [(root, 0)]
+    while todo:
+        holder, key = todo.pop()
+        x = holder[key]
+        if isinstance(x, list):
+            holder[key] = x = list(x)
+            todo.extend((x, n) for n in range(len(x)))
+        elif isinstance(x, dict):
+            holder[key] = x = dict(x)
+            todo.extend((x, k) for k in x)
+        else:
+            holder[key] = normalize(x)
+    return root[0]
 
 
 _DBL_MAX = 1.7976931348623157e308
