@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def jq_cli_program(programs: list[str]) -> str:
-    parts = [f"(try (first((\n{p}\n)) | select(. != null and . != false) | [$i, {j}]) catch empty)"
+    parts = [f"(try (first((\n{p}\n\n)) | select(. != null and . != false) | [$i, {j}]) catch empty)"
              for j, p in enumerate(programs)]
     return ".Records | range(length) as $i | .[$i] | (\n" + ",\n".join(parts) + "\n)"
 

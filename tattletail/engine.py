@@ -46,7 +46,7 @@ from tattletail.guard import Verdict, analyse
 from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.values import JqError, record_text, without_lone_surrogates
-from tattletail.rules import Match, Rule, compile_jq
+from tattletail.rules import NO_MATCH, RECORD_VAR, Match, Rule, code_program, compile_jq, evaluating
 from tattletail.sandbox import Sandbox, SandboxBroken
 
 DEFAULT_BUDGET = 1.0   # seconds of wall clock per isolated rule and record; real rules take milliseconds
@@ -55,7 +55,6 @@ STRAINED_BUDGET = 0.05  # seconds: still far above what a real rule takes on a r
 
 ErrorHandler = Callable[[Rule, dict[str, Any], str], None]
 
-_RECORD_VAR = "$__tattletail_record"
 _MASK_VAR = "$__tattletail_mask"
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
@@ -66,18 +65,13 @@ def _ignore(rule: Rule, record: dict[str, Any], message: str) -> None:
 
 def combined_program(rules: Sequence[Rule]) -> str:
     """One jq program evaluating every rule whose mask bit is set, emitting ``[index, code]`` only
-    for rules with something to report. Each rule's text stands on lines of its own, so a trailing
-    ``# comment`` in it cannot swallow the wrapper's closing parenthesis."""
+    for rules with something to report (``rules.code_program``: each rule's text on lines of its own,
+    so a trailing ``# comment``, even one continued by a backslash, cannot swallow the wrapper)."""
     parts = []
     for i, rule in enumerate(rules):
-        parts.append(
-            f"(if {_MASK_VAR}[{i}] == 1 then ((try ([first(\n{rule.jq_match}\n)]"
-            f" | if length == 0 then null else .[0]"
-            f" | if . == null or . == false then null elif . == true then 1"
-            f" elif . == {_RECORD_VAR} then 0 else [.] end end)"
-            f' catch {{"error": .}}) | select(. != null) | [{i}, .]) else empty end)'
-        )
-    return f".[0] as {_MASK_VAR} | .[1] | . as {_RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
+        parts.append(f"(if {_MASK_VAR}[{i}] == 1 then (({code_program(rule.jq_match)})"
+                     f" | select({NO_MATCH}) | [{i}, .]) else empty end)")
+    return f".[0] as {_MASK_VAR} | .[1] | . as {RECORD_VAR} | [\n" + ",\n".join(parts) + "\n]"
 
 
 class Engine:
@@ -173,6 +167,13 @@ class Engine:
         candidates = self.candidates(record)
         if not candidates:
             return []
+        evaluating(record)
+        try:
+            return self._evaluate(record, candidates, on_error)
+        finally:
+            evaluating(None)
+
+    def _evaluate(self, record: dict[str, Any], candidates: list[int], on_error: ErrorHandler) -> list[Match]:
         found: dict[int, Match] = {}
         jq_candidates = []
         isolated = []
@@ -187,13 +188,13 @@ class Engine:
             rule = self.rules[i]
             try:
                 out = first(compiled, record)
+                match = Match.from_output(rule, record, out) if out is not NOTHING else None
             except JqError as exc:
                 on_error(rule, record, str(exc))
                 continue
             except Exception as exc:  # a bug in the compiled path must not silence the other rules
                 on_error(rule, record, f"internal error in compiled rule: {type(exc).__name__}: {exc}")
                 continue
-            match = Match.from_output(rule, record, out) if out is not NOTHING else None
             if match is not None:
                 found[i] = match
         if jq_candidates:
@@ -258,8 +259,9 @@ class Engine:
     def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],
                      on_error: ErrorHandler) -> dict[int, Match]:
         """The libjq rules among ``candidates``, in one call of the combined program. The record is given
-        with integral floats as integers: jq 1.7 would otherwise keep ``1.0`` as written, where jq 1.6, the
-        Go tool (gojq) and the compiled path print ``1``."""
+        as ``values.record_text`` writes it (the number policy stated there): numbers keep their text
+        (``1.0`` stays ``1.0``, as libjq 1.8 and the compiled path both print it), bigger ints and
+        infinities are written so that libjq reads the values the compiled path hands over."""
         text = record_text(record)
         if self._program is None:
             return self._one_by_one(record, text, candidates, on_error)
@@ -275,12 +277,8 @@ class Engine:
             rule, i = self._jq_rules[n], self._jq_positions[n]
             if isinstance(code, dict):
                 on_error(rule, record, _error_text(code.get("error")))
-            elif code == 0:
-                matches[i] = Match(rule, record, record, None)
-            elif code == 1:
-                matches[i] = Match(rule, record, True, None)
-            else:
-                matches[i] = Match(rule, record, code[0], code[0])
+            elif (match := Match.from_code(rule, record, code)) is not None:
+                matches[i] = match
         return matches
 
     def _one_by_one(self, record: dict[str, Any], text: str, candidates: Iterable[int],
@@ -322,5 +320,5 @@ def isolation_notes(rules: Sequence[Rule], budget: float = DEFAULT_BUDGET) -> li
 
 
 def _error_text(message: Any) -> str:
-    """jq's error value as text: ``error("x")`` gives "x"; other values are shown as JSON."""
+    """The error text of a code (jq's own text already, see ``rules.code_program``)."""
     return message if isinstance(message, str) else json.dumps(message)

@@ -29,26 +29,29 @@ def compile_jq(program: str) -> Any:
         raise ValueError("\n".join(lines) or message) from None
 
 
-_last_record: list[Any] = [None, {}]
+_evaluating: list[Any] = [None, {}]  # the record an engine is evaluating, and its exactness per part
+
+
+def evaluating(record: Any) -> None:
+    """Remember ``exact_record``'s answers for ``record`` until the next call (``None``: forget them).
+    The engine calls it around one record's evaluation, so all its rules share one check; outside it
+    nothing is cached, as a record can be changed in place between two evaluations (Python API)."""
+    _evaluating[0], _evaluating[1] = record, {}
 
 
 def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
     """``values.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
-    when ``None``), computed once per record and part (the engine evaluates all rules on one record
-    before the next)."""
+    when ``None``), computed once per part while the engine evaluates this record (``evaluating``)."""
     from tattletail.jq.values import exact, vouched
 
     if vouched(record):
         return True
-    if _last_record[0] is not record:
-        _last_record[0], _last_record[1] = record, {}
-    known: dict[Any, bool] = _last_record[1]
-    if fields is None:
-        if None not in known:
-            known[None] = exact(record)
-        return known[None]
-    if not isinstance(record, dict):
-        return exact_record(record, None)
+    known: dict[Any, bool] = _evaluating[1] if _evaluating[0] is record else {}
+    if fields is None or not isinstance(record, dict):
+        ok = known.get(None)
+        if ok is None:
+            ok = known[None] = exact(record)
+        return ok
     for name in fields:
         ok = known.get(name)
         if ok is None:
@@ -56,6 +59,29 @@ def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
         if not ok:
             return False
     return True
+
+
+RECORD_VAR = "$__tattletail_record"
+
+
+def code_program(program: str) -> str:
+    """jq text evaluating ``program`` on ``.`` (with ``$__tattletail_record`` bound to the record) to a
+    small code for its first output: ``null`` none, ``0`` the record itself (jq's ``==``, on the values
+    libjq holds), ``1`` true, ``[value]`` any other value (``null`` and ``false`` too: no match, but the
+    compiled path's libjq fallback gives them back as they are), ``{"error": text}`` a runtime error,
+    with jq's own text for the error value (``tojson`` for a non-string: ``error(1.0)`` is "1.0", as
+    the compiled path says). ``NO_MATCH`` selects the codes worth reporting.
+
+    The rule's text stands on lines of its own, followed by an empty line: in jq 1.8 a ``# comment``
+    ending in a backslash continues onto the next line (one line: a backslash takes one newline), so a
+    single newline would let the comment swallow the wrapper's closing parenthesis."""
+    return (f"try ([first(\n{program}\n\n)] | if length == 0 then null else .[0]"
+            f" | if . == true then 1 elif . == {RECORD_VAR} then 0 else [.] end end)"
+            ' catch {"error": (if type == "string" then . else tojson end)}')
+
+
+NO_MATCH = ". != null and . != [null] and . != [false]"
+"""A jq condition on a ``code_program`` code: true when the code reports something (match or error)."""
 
 
 def _binding_error(exc: ValueError) -> str:
@@ -88,7 +114,7 @@ class Rule:
     title_program: Any = field(default=None, compare=False, repr=False)
     field_programs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     _python: Any = field(default=None, compare=False, repr=False)  # (compiled, reason it is None)
-    _libjq_wrapped: Any = field(default=None, compare=False, repr=False)  # for values the compiled path hands over
+    _libjq_wrapped: Any = field(default=None, compare=False, repr=False)  # code_program in libjq (False: cannot)
 
     @property
     def python(self) -> Any:
@@ -121,7 +147,8 @@ class Rule:
         """The compiled program where it is exact, libjq where it is not: a record holding a value the
         compiled path cannot treat as libjq does (``values.exact``), or a value it asks libjq about
         (``Fallback``: a regex that could reach Oniguruma's retry limit, Unicode case folding...), or
-        any Python exception (a bug must cost speed, never a different answer) is evaluated by libjq."""
+        any Python exception (a bug, a record nested too deep for Python's stack: it must cost speed,
+        never a different answer) is evaluated by libjq."""
         from tattletail.jq.modes import NOTHING, OPT, first
         from tattletail.jq.values import JqError
 
@@ -133,28 +160,47 @@ class Rule:
                     raise
                 except Exception:  # noqa: BLE001 - Fallback, or anything unforeseen: ask libjq
                     pass
-            has_output, value = self._libjq_first(record)
-            return value if has_output else NOTHING
+            code = self.libjq_code(record)
+            if code is None:
+                return NOTHING
+            if isinstance(code, dict):
+                raise JqError(code["error"])
+            return record if code == 0 else True if code == 1 else code[0]  # null, false as they are
         return (OPT, run)
 
-    def _libjq_first(self, record: Any) -> tuple[bool, Any]:
-        """libjq's first output on ``record`` as the compiled path reports it (the record itself when
-        jq says it is equal to it, as the engine's combined program does); ``JqError`` on error."""
-        from tattletail.jq.values import JqError, record_text
-
+    def libjq_code(self, record: Any, text: str | None = None) -> Any:
+        """libjq's answer for this rule on ``record`` (given as ``text`` when the caller has it) as a code
+        (``code_program``): decided inside jq, so "the output is the record itself" is jq's ``==`` on the
+        values libjq holds, and an error's text is jq's own. If the wrapped program does not compile
+        (it should always), the rule runs alone and the code is built here: never silenced."""
+        text = text if text is not None else values_record_text(record)
         program = self._libjq_wrapped
         if program is None:
-            program = compile_jq(f". as $__tattletail_record | [first((\n{self.jq_match}\n))]"
-                                 " | if length == 0 then [] elif .[0] == $__tattletail_record then [0]"
-                                 " else [1, .[0]] end")
+            try:
+                program = compile_jq(f". as {RECORD_VAR} | {code_program(self.jq_match)}")
+            except ValueError:
+                program = False
             object.__setattr__(self, "_libjq_wrapped", program)
+        if program is False:
+            return self._code_alone(record, text)
         try:
-            code = program.input_text(record_text(record)).first()
-        except ValueError as exc:
-            raise JqError(_binding_error(exc)) from None
-        if not code:
-            return False, None
-        return True, record if code[0] == 0 else code[1]
+            return program.input_text(text).first()
+        except StopIteration:  # halt: no output
+            return None
+        except ValueError as exc:  # an error the wrapper cannot catch: the rule's error
+            return {"error": _binding_error(exc)}
+
+    def _code_alone(self, record: Any, text: str) -> Any:
+        """``libjq_code`` from the rule's own program (the binding's error text; identity by ``equal``)."""
+        try:
+            has_output, value = self.first_output(record, text)
+        except RuleRuntimeError as exc:
+            return {"error": str(exc)}
+        if not has_output:
+            return None
+        if value is True:
+            return 1
+        return 0 if value is record or (isinstance(value, dict) and equal(value, record)) else [value]
 
     @classmethod
     def compiled(cls, name: str, jq_match: str, **options: Any) -> Rule:
@@ -183,9 +229,12 @@ class Rule:
         return False, None
 
     def match(self, record: dict[str, Any], record_text: str | None = None) -> Match | None:
-        """Evaluate this rule alone on one record (the reference path the engine must agree with)."""
-        has_output, value = self.first_output(record, record_text)
-        return Match.from_output(self, record, value) if has_output else None
+        """Evaluate this rule alone on one record in libjq (the reference path the engine must agree
+        with; its one-by-one fallback): ``RuleRuntimeError`` with jq's text on a runtime error."""
+        code = self.libjq_code(record, record_text)
+        if isinstance(code, dict):
+            raise RuleRuntimeError(code["error"])
+        return Match.from_code(self, record, code)
 
 
 @dataclass(frozen=True)
@@ -211,3 +260,14 @@ class Match:
             return cls(rule, record, record, None)
         value = normalize(value)
         return cls(rule, record, value, value)
+
+    @classmethod
+    def from_code(cls, rule: Rule, record: dict[str, Any], code: Any) -> Match | None:
+        """The match a ``code_program`` code makes (not an error code): jq has decided already."""
+        if code is None or (isinstance(code, list) and (code[0] is None or code[0] is False)):
+            return None  # (not ``code == [False]``: Python's ``[0] == [False]``)
+        if code == 0:
+            return cls(rule, record, record, None)
+        if code == 1:
+            return cls(rule, record, True, None)
+        return cls(rule, record, code[0], code[0])

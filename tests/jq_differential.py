@@ -22,7 +22,7 @@ Stream = list[tuple[str, str]]  # ("o", output as JSON text) or ("e", error valu
 
 @lru_cache(maxsize=4096)
 def _libjq(program: str) -> Any:
-    wrapped = (f"[limit({MAX_OUTPUTS}; try ((\n{program}\n) | [\"o\", tojson]) catch [\"e\", tojson])]")
+    wrapped = (f"[limit({MAX_OUTPUTS}; try ((\n{program}\n\n) | [\"o\", tojson]) catch [\"e\", tojson])]")
     return jq.compile(wrapped)
 
 

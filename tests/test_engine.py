@@ -398,3 +398,66 @@ def test_a_nested_repetition_of_a_record_string_runs_isolated_under_the_memory_l
     assert found == ["Create User", "Create User (libjq)", "Counted"]
     [(event, message)] = errors.of("Repeat")
     assert event == "ev-1" and ("out of memory" in message or "crashed the isolation child" in message), message
+
+
+@pytest.mark.parametrize("value", [1.0, 1e22, -0.0, 1e300, 100.0, 0.1, 1e-07, 2**60 + 1, float("inf")])
+@pytest.mark.parametrize("program", ['select(.eventName == "X") | error(.a)', "error({n: (.a + 0)})",
+                                     "error(.a * 1)", "error([.a, null])"])
+def test_a_non_string_error_value_has_jqs_own_text_on_every_path(program: str, value: Any) -> None:
+    import jq
+
+    from tattletail.errors import RuleRuntimeError
+    from tattletail.jq.values import record_text
+
+    record = {"eventName": "X", "a": value}
+    expected = jq.compile(f"try ({program}) catch tojson").input_text(record_text(record)).first()
+    rule = Rule("r", program)
+    for compiled in (True, False):
+        errors: list[str] = []
+        Engine([rule], compiled=compiled).evaluate(record, on_error=lambda r, rec, m, errors=errors: errors.append(m))
+        assert errors == [expected], compiled
+    with pytest.raises(RuleRuntimeError) as raised:
+        rule.match(record)
+    assert str(raised.value) == expected
+
+
+def test_a_record_changed_in_place_is_checked_again() -> None:
+    """The compiled path checks each record's values once per evaluation (``values.exact``); a record
+    changed in place between two evaluations is checked again, so an infinity goes to libjq."""
+    from tattletail.jq.modes import first
+
+    rule = Rule("r", ".a | tojson")
+    assert rule.python is not None
+    engine = Engine([rule])
+    record: dict[str, Any] = {"a": 1}
+    assert [m.annotation for m in engine.evaluate(record)] == ["1"]
+    record["a"] = float("inf")
+    assert [m.annotation for m in engine.evaluate(record)] == ["1E+1000"]  # libjq's text for the literal
+    record["a"] = 1
+    assert first(rule.python, record) == "1"
+    record["a"] = float("inf")
+    assert first(rule.python, record) == "1E+1000"
+
+
+@pytest.mark.parametrize("depth", [400, 1000, 5000])
+def test_a_record_nested_deeper_than_pythons_stack_is_evaluated_by_libjq(depth: int) -> None:
+    """The log reader stops at depth 64; through the Python API a deeper record goes to libjq (which
+    reads up to 10000) instead of a RecursionError."""
+    from tattletail.jq.values import exact, record_text
+
+    deep: list[Any] = []
+    for _ in range(depth):
+        deep = [deep, {"k": 1}]
+    record = {"eventName": "X", "requestParameters": {"x": 1, "deep": deep}}
+    assert not exact(record)
+    text = record_text(record)
+    assert text.count("[") == depth + 1 and text.startswith('{"eventName":"X","requestParameters":{"x":1,')
+    rules = [Rule("x", "select(.requestParameters.x == 1)"), Rule("has", 'select(.requestParameters | has("x"))'),
+             Rule("tojson", ".requestParameters | tojson | length > 5"), Rule("not", "select(.eventName == \"Y\")"),
+             Rule("annotated", ".requestParameters")]
+    for compiled in (True, False):
+        errors: list[str] = []
+        got = Engine(rules, compiled=compiled).evaluate(
+            record, on_error=lambda r, rec, m, errors=errors: errors.append(m))
+        assert ([m.rule.name for m in got], errors) == (["x", "has", "tojson", "annotated"], []), compiled
+        assert sorted(got[-1].annotation) == ["deep", "x"] and got[-1].annotation["x"] == 1

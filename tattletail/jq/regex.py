@@ -17,6 +17,10 @@ _REGEX_TOKEN = re.compile(r"""
   | [^\\\[\](){}*+?|^$.]          # a literal character
 """, re.VERBOSE)
 
+ONIG_MAX_REPEAT = 100_000
+"""Oniguruma's largest repeat bound (``ONIG_MAX_REPEAT_NUM``): ``a{1,100001}`` is its error "too big
+number for repeat range" in libjq, where Python's ``re`` accepts it; such patterns are left to libjq."""
+
 REGEX_BUDGET = 2_000_000
 """Backtracking paths the compiled path may explore for one ``test``; beyond, libjq decides. Oniguruma
 stops a match after 10 million retries with an error, so a subject whose worst case stays under this
@@ -46,6 +50,8 @@ def regex_shape(pattern: str) -> tuple[int, int] | None:
         if token == "(" and body.startswith("?", m.end()):
             return None  # (?=, (?!, (?<, (?P, inline flags: syntax or meaning differs
         if token[0] in "*+?{":
+            if token[0] == "{" and any(int(n) > ONIG_MAX_REPEAT for n in re.findall(r"\d+", token)):
+                return None  # Oniguruma refuses the bound: libjq gives its error
             if pos > 0 and body[pos - 1] in "*+?}" and not token.startswith("?"):
                 return None  # a repeat of a repeat (possessive in Oniguruma, an error in Python)
             if closed and not _disjoint_characters(body[groups_body[0]:groups_body[1]], pattern != body):

@@ -41,14 +41,15 @@ class Double(float):
 
 class JqError(Exception):
     """A jq runtime error (the rule does not match the record). ``value`` is jq's error value; the text
-    is what the ``jq`` binding reports for it (a string as it is, anything else as JSON)."""
+    is jq's own for it, as the libjq paths report it too (``rules.code_program``): a string as it is,
+    anything else as libjq's ``tojson`` prints it (``error(1.0)`` is "1.0", a computed 1 is "1")."""
 
     def __init__(self, value: Any) -> None:
         super().__init__(value)
         self.value = value
 
     def __str__(self) -> str:
-        return self.value if isinstance(self.value, str) else json.dumps(self.value)
+        return self.value if isinstance(self.value, str) else tojson(self.value)
 
 
 class Fallback(Exception):  # noqa: N818 - not an error: a request
@@ -236,21 +237,29 @@ def vouched(record: Any) -> bool:
     return _vouched.get(id(record)) is record
 
 
-def exact(v: Any) -> bool:
+MAX_EXACT_DEPTH = 200
+"""Nesting beyond which a value is not ``exact``: the compiled path (recursive Python) leaves values
+that deep to libjq, whose limit is 10000, rather than risk Python's stack (the log reader stops at 64;
+the Python API does not)."""
+
+
+def exact(v: Any, depth: int = 0) -> bool:
     """Whether the compiled path can evaluate ``v`` exactly as libjq evaluates ``record_text(v)``: every
-    number is ``exact_number`` and no string (key or value) holds a lone surrogate (libjq reads those
-    as U+FFFD)."""
+    number is ``exact_number``, no string (key or value) holds a lone surrogate (libjq reads those
+    as U+FFFD), and no container is nested deeper than ``MAX_EXACT_DEPTH``."""
     if isinstance(v, str):
         return v.isascii() or _no_surrogate(v)
     if isinstance(v, dict):
+        if depth >= MAX_EXACT_DEPTH:
+            return False
         for k, x in v.items():
             if not (k.isascii() or _no_surrogate(k)):
                 return False
-            if x is not None and not isinstance(x, bool) and not exact(x):
+            if x is not None and not isinstance(x, bool) and not exact(x, depth + 1):
                 return False
         return True
     if isinstance(v, list):
-        return all(exact(x) for x in v)
+        return depth < MAX_EXACT_DEPTH and all(exact(x, depth + 1) for x in v)
     if isinstance(v, int | float) and not isinstance(v, bool):
         return exact_number(v)
     return True
@@ -274,9 +283,10 @@ def _number_json(x: int | float) -> str:
     return repr(x)
 
 
-def record_text(v: Any) -> str:
+def record_text(v: Any, depth: int = 0) -> str:
     """The JSON text libjq must read for ``v`` (see the number policy above): compact, big ints as their
-    digits, infinities as ``1e1000``, NaN as ``nan`` (both of which libjq reads)."""
+    digits, infinities as ``1e1000``, NaN as ``nan`` (both of which libjq reads). Past
+    ``MAX_EXACT_DEPTH`` the rest is written without recursion, so any nesting libjq reads is written."""
     if v is None:
         return "null"
     if v is True:
@@ -287,11 +297,47 @@ def record_text(v: Any) -> str:
         return _string_text(v)
     if isinstance(v, int | float):
         return _number_json(v)
+    if depth >= MAX_EXACT_DEPTH:
+        return _deep_record_text(v)
     if isinstance(v, list):
-        return "[" + ",".join(record_text(x) for x in v) + "]"
+        return "[" + ",".join(record_text(x, depth + 1) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(_string_text(k) + ":" + record_text(x) for k, x in v.items()) + "}"
+        return "{" + ",".join(_string_text(k) + ":" + record_text(x, depth + 1) for k, x in v.items()) + "}"
     raise TypeError(f"not a JSON value: {type(v).__name__}")
+
+
+class _Text(str):
+    """Text ``_deep_record_text`` writes as it is (not a JSON string to quote)."""
+
+    __slots__ = ()
+
+
+def _deep_record_text(v: Any) -> str:
+    """``record_text`` with a stack of its own instead of Python's (for very deep values)."""
+    out: list[str] = []
+    todo: list[Any] = [v]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Text):
+            out.append(item)
+        elif isinstance(item, list):
+            todo.append(_Text("]"))
+            for n in range(len(item) - 1, -1, -1):
+                todo.append(item[n])
+                if n:
+                    todo.append(_Text(","))
+            todo.append(_Text("["))
+        elif isinstance(item, dict):
+            todo.append(_Text("}"))
+            pairs = list(item.items())
+            for n in range(len(pairs) - 1, -1, -1):
+                key, value = pairs[n]
+                todo.append(value)
+                todo.append(_Text(("," if n else "") + _string_text(key) + ":"))
+            todo.append(_Text("{"))
+        else:
+            out.append(record_text(item))
+    return "".join(out)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -370,9 +416,10 @@ def error_value(v: Any) -> str:
     return f"{type_name(v)} ({dump_trunc(v)})"
 
 
-def normalize(v: Any) -> Any:
+def normalize(v: Any, depth: int = 0) -> Any:
     """A value as the ``jq`` binding gives it back (``_jv_to_python``): numbers through doubles, integral
-    ones as ints, infinities as the largest double, NaN as ``None``."""
+    ones as ints, infinities as the largest double, NaN as ``None`` (past ``MAX_EXACT_DEPTH`` without
+    recursion)."""
     if isinstance(v, float):
         if v != v:
             return None
@@ -384,11 +431,31 @@ def normalize(v: Any) -> Any:
             return int(float(v))
         except OverflowError:
             return math.copysign(_DBL_MAX, v)
+    if isinstance(v, list | dict) and depth >= MAX_EXACT_DEPTH:
+        return _deep_normalize(v)
     if isinstance(v, list):
-        return [normalize(x) for x in v]
+        return [normalize(x, depth + 1) for x in v]
     if isinstance(v, dict):
-        return {k: normalize(x) for k, x in v.items()}
+        return {k: normalize(x, depth + 1) for k, x in v.items()}
     return v
+
+
+def _deep_normalize(v: Any) -> Any:
+    """``normalize`` with a stack of its own: containers are copied, then their slots normalized."""
+    root = [v]
+    todo: list[tuple[Any, Any]] = [(root, 0)]
+    while todo:
+        holder, key = todo.pop()
+        x = holder[key]
+        if isinstance(x, list):
+            holder[key] = x = list(x)
+            todo.extend((x, n) for n in range(len(x)))
+        elif isinstance(x, dict):
+            holder[key] = x = dict(x)
+            todo.extend((x, k) for k in x)
+        else:
+            holder[key] = normalize(x)
+    return root[0]
 
 
 _DBL_MAX = 1.7976931348623157e308

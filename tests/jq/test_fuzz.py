@@ -25,7 +25,7 @@ def test_fuzzer_finds_no_divergence_on_fixed_seeds(seed: int) -> None:
 
 def _rule_answer(rule: Rule, value: Any) -> Any:
     """What the engine takes from a compiled rule: its first output (as the binding would give it back)
-    or the error text."""
+    or the error text (jq's own: the string, else the value's ``tojson``)."""
     try:
         out = first(rule.python, value)
     except JqError as exc:
@@ -41,8 +41,8 @@ def _libjq_answer(program: str, value: Any) -> Any:
         return ("none",)
     kind, text = stream[0]
     if kind == "e":
-        message = json.loads(text)
-        return ("error", message if isinstance(message, str) else json.dumps(message))
+        message = json.loads(text)  # the stream holds the error value's tojson
+        return ("error", message if isinstance(message, str) else text)
     return ("out", normalize(json.loads(text)))
 
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq command-l
 def jq_cli_matches(program: str, path: str) -> list[tuple[int, str]]:
     """(record index, first output) for every record whose first output is neither null nor false.
     Errors count as no match, as in the engine; ``try`` keeps one record's error from ending the run."""
-    wrapped = (f".Records | range(length) as $i | .[$i] | (try first((\n{program}\n)) catch null)"
+    wrapped = (f".Records | range(length) as $i | .[$i] | (try first((\n{program}\n\n)) catch null)"
                " | select(. != null and . != false) | [$i, .]")
     data = subprocess.run(["gzip", "-dcf", path], check=True, capture_output=True).stdout
     out = subprocess.run(["jq", "-c", wrapped], input=data, check=True, capture_output=True).stdout
