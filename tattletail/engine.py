@@ -45,7 +45,8 @@ from tattletail.errors import RuleRuntimeError
 from tattletail.guard import Verdict, analyse
 from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
-from tattletail.jq.values import JqError, record_text, without_lone_surrogates
+from tattletail.jq.recordtext import record_text, without_lone_surrogates
+from tattletail.jq.values import JqError
 from tattletail.rules import NO_MATCH, RECORD_VAR, Match, Rule, code_program, compile_jq, evaluating
 from tattletail.sandbox import Sandbox, SandboxBroken
 
@@ -259,7 +260,7 @@ class Engine:
     def _evaluate_jq(self, record: dict[str, Any], candidates: list[int],
                      on_error: ErrorHandler) -> dict[int, Match]:
         """The libjq rules among ``candidates``, in one call of the combined program. The record is given
-        as ``values.record_text`` writes it (the number policy stated there): numbers keep their text
+        as ``recordtext.record_text`` writes it (the number policy stated there): numbers keep their text
         (``1.0`` stays ``1.0``, as libjq 1.8 and the compiled path both print it), bigger ints and
         infinities are written so that libjq reads the values the compiled path hands over."""
         text = record_text(record)

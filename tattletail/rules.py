@@ -14,8 +14,8 @@ from typing import Any
 import jq
 
 from tattletail.errors import RuleRuntimeError
+from tattletail.jq.recordtext import record_text as values_record_text
 from tattletail.jq.values import equal, normalize
-from tattletail.jq.values import record_text as values_record_text
 
 
 def compile_jq(program: str) -> Any:
@@ -40,9 +40,9 @@ def evaluating(record: Any) -> None:
 
 
 def exact_record(record: Any, fields: frozenset[str] | None) -> bool:
-    """``values.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
+    """``recordtext.exact`` for the parts of the record a compiled rule reads (``fields``; the whole record
     when ``None``), computed once per part while the engine evaluates this record (``evaluating``)."""
-    from tattletail.jq.values import exact, vouched
+    from tattletail.jq.recordtext import exact, vouched
 
     if vouched(record):
         return True
@@ -145,7 +145,7 @@ class Rule:
 
     def _guarded(self, compiled: Any, fields: frozenset[str] | None) -> Any:
         """The compiled program where it is exact, libjq where it is not: a record holding a value the
-        compiled path cannot treat as libjq does (``values.exact``), or a value it asks libjq about
+        compiled path cannot treat as libjq does (``recordtext.exact``), or a value it asks libjq about
         (``Fallback``: a regex that could reach Oniguruma's retry limit, Unicode case folding...), or
         any Python exception (a bug, a record nested too deep for Python's stack: it must cost speed,
         never a different answer) is evaluated by libjq."""

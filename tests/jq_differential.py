@@ -14,7 +14,8 @@ import jq
 from tattletail.jq.compile import compile_program
 from tattletail.jq.modes import as_many
 from tattletail.jq.nodes import Unsupported
-from tattletail.jq.values import Fallback, JqError, exact, record_text, tojson
+from tattletail.jq.recordtext import exact, record_text
+from tattletail.jq.values import Fallback, JqError, tojson
 
 MAX_OUTPUTS = 50
 Stream = list[tuple[str, str]]  # ("o", output as JSON text) or ("e", error value as JSON text)

@@ -407,7 +407,7 @@ def test_a_non_string_error_value_has_jqs_own_text_on_every_path(program: str, v
     import jq
 
     from tattletail.errors import RuleRuntimeError
-    from tattletail.jq.values import record_text
+    from tattletail.jq.recordtext import record_text
 
     record = {"eventName": "X", "a": value}
     expected = jq.compile(f"try ({program}) catch tojson").input_text(record_text(record)).first()
@@ -422,7 +422,7 @@ def test_a_non_string_error_value_has_jqs_own_text_on_every_path(program: str, v
 
 
 def test_a_record_changed_in_place_is_checked_again() -> None:
-    """The compiled path checks each record's values once per evaluation (``values.exact``); a record
+    """The compiled path checks each record's values once per evaluation (``recordtext.exact``); a record
     changed in place between two evaluations is checked again, so an infinity goes to libjq."""
     from tattletail.jq.modes import first
 
@@ -443,7 +443,7 @@ def test_a_record_changed_in_place_is_checked_again() -> None:
 def test_a_record_nested_deeper_than_pythons_stack_is_evaluated_by_libjq(depth: int) -> None:
     """The log reader stops at depth 64; through the Python API a deeper record goes to libjq (which
     reads up to 10000) instead of a RecursionError."""
-    from tattletail.jq.values import exact, record_text
+    from tattletail.jq.recordtext import exact, record_text
 
     deep: list[Any] = []
     for _ in range(depth):

@@ -34,11 +34,11 @@ def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: A
 
 def jsonl(row: dict[str, Any]) -> str:
     """A row as one line of JSON. ``orjson`` writes it five times faster than ``json``, and means the same
-    wherever every number is exact (``jq.values.exact``: it would write an infinity as null); elsewhere,
+    wherever every number is exact (``jq.recordtext.exact``: it would write an infinity as null); elsewhere,
     and for text ``orjson`` refuses (lone surrogates), ``json`` writes it."""
     import orjson
 
-    from tattletail.jq.values import exact, vouched
+    from tattletail.jq.recordtext import exact, vouched
 
     value = row["match"]
     if (vouched(value) or exact(value)) and exact(row["eventID"]):

@@ -18,7 +18,7 @@ at a time:
 
 Without ``orjson`` installed, nothing is taken here and every record goes the careful way.
 
-A run taken whose text holds no run of 16 digits is *vouched* exact (``jq.values.vouch``): every number
+A run taken whose text holds no run of 16 digits is *vouched* exact (``jq.recordtext.vouch``): every number
 in it is an integer below 10^15 (so below 2^53) or a finite float, and no string holds a lone surrogate
 (``orjson`` refused those), so the compiled rules need not walk its values to know they are exact.
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tattletail.jq.values import vouch
+from tattletail.jq.recordtext import vouch
 
 try:
     import orjson
@@ -89,6 +89,6 @@ def parse_run(buf: str, pos: int, size: int, depth: int) -> tuple[list[dict[str,
     for record in records:
         if type(record) is not dict:
             return None
-    if _EXACT_DIGITS not in digits:  # every integer below 10^15 < 2^53, so exact (jq.values.exact)
+    if _EXACT_DIGITS not in digits:  # every integer below 10^15 < 2^53, so exact (jq.recordtext.exact)
         vouch(records)
     return records, cut + 1

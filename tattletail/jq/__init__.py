@@ -8,7 +8,8 @@
     builtins    the builtin functions the compiler knows (``select``, ``test``, ``any``, ``IN``, ...)
     paths       ``.name``, ``.[key]``, ``.[]`` with libjq's ``jv_get`` rules and messages
     operators   ``+ - * /``, comparisons, ``contains``, ``length``, negation, as libjq's ``jv`` computes
-    values      jq's equality, order and printing, and the number policy
+    values      jq's equality, order and printing
+    recordtext  the number policy: the text libjq reads for a record, and when the compiled path is exact
     regex       the regular expressions Python runs as Oniguruma does
     roots       the top-level record fields a program can read (so only they need the exactness check)
     prefilter   necessary conditions, so records no rule can match are skipped

@@ -13,7 +13,8 @@ from typing import Any
 
 from tattletail.jq.lexer import KEYWORDS, Token, decode, paren_end, tokenize
 from tattletail.jq.nodes import Node, Unsupported
-from tattletail.jq.values import exact_number, literal_text, number_text
+from tattletail.jq.recordtext import exact_number
+from tattletail.jq.values import literal_text, number_text
 
 
 def _interpolation(raw: str) -> Node:

@@ -1,7 +1,7 @@
 """Which top-level fields of a record a program can read (``root_fields``), from its AST.
 
 Only values inside these fields can make the compiled path differ from libjq, so the caller checks only
-them for exactness (``values.exact``) instead of the whole record. An analysis of the AST, not part of
+them for exactness (``recordtext.exact``) instead of the whole record. An analysis of the AST, not part of
 compiling it: it answers ``None`` (may read anything) whenever it is unsure.
 """
 
@@ -14,7 +14,7 @@ from tattletail.jq.parse import parse
 def root_fields(program: str) -> frozenset[str] | None:
     """The record's top-level fields whose values the program can read, or ``None`` when it may read
     anything (the record itself consumed). Only values inside these fields can make the compiled path
-    differ from libjq, so only they need the exactness check (``values.exact``)."""
+    differ from libjq, so only they need the exactness check (``recordtext.exact``)."""
     try:
         found: set[str] = set()
         return frozenset(found) if _roots(parse(program), found) else None

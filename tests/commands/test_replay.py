@@ -91,7 +91,7 @@ def test_jsonl_rows_mean_what_json_writes(value: Any) -> None:
     """``orjson`` writes rows where it means the same as ``json``; elsewhere (inexact numbers, lone
     surrogates) ``json`` writes them, as before."""
     from tattletail.commands.replay import jsonl
-    from tattletail.jq.values import exact
+    from tattletail.jq.recordtext import exact
 
     row = {"rule": "r", "file": "f.json", "index": 3, "eventID": "e", "match": value}
     line = jsonl(row)

@@ -105,14 +105,14 @@ def test_too_deep_sees_only_brackets_outside_strings() -> None:
 def vouched_while_read(data: bytes) -> list[tuple[dict[str, Any], bool]]:
     """Each record with whether it was vouched exact when the reader handed it over (the table keeps
     only the last run, so it is asked at once)."""
-    from tattletail.jq.values import vouched
+    from tattletail.jq.recordtext import vouched
 
     return [(record, vouched(record)) for record in iter_records(io.BytesIO(data), "obj")]
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_only_exact_records_are_vouched(seed: int) -> None:
-    from tattletail.jq.values import exact
+    from tattletail.jq.recordtext import exact
 
     plain = ",".join(f'{{"eventVersion":"1.08","eventID":"p{i}","n":{i},"x":1.5}}' for i in range(2000))
     text = tricky(random.Random(seed), 3000)
@@ -154,7 +154,7 @@ jq_match = '.n | tostring | select(length > 15)'
                for i in range(6000)]
     data = log_bytes(records)
 
-    from tattletail.jq.values import vouched
+    from tattletail.jq.recordtext import vouched
 
     def matches(compiled: bool) -> tuple[list[tuple[int, str, Any]], int]:
         engine = Engine(config.rules, compiled=compiled)

@@ -21,8 +21,9 @@ from tattletail.jq.compile import compile_program
 from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.nodes import Unsupported
 from tattletail.jq.parse import parse
+from tattletail.jq.recordtext import record_text
 from tattletail.jq.regex import regex_agrees
-from tattletail.jq.values import JqError, normalize, record_text
+from tattletail.jq.values import JqError, normalize
 from tattletail.rules import Rule
 from tests.helpers import BENCH, ROOT
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tattletail.jq.modes import NOTHING, first
-from tattletail.jq.values import Fallback, JqError, exact, normalize
+from tattletail.jq.recordtext import exact
+from tattletail.jq.values import Fallback, JqError, normalize
 from tattletail.rules import Rule
 from tests.jq_differential import compile_or_none, compiled_stream, difference, libjq_stream
 from tests.jq_fuzz import run
