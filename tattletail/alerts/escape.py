@@ -19,8 +19,9 @@ functions here, so the policy can be read (and audited) in one place:
   backtick inside becomes ``ˋ`` (U+02CB) so no value can close them; ``&``, ``<`` and ``>`` are escaped
   so nothing can mention or link. Trusted text (labels, the rule's own text) goes through
   ``slack_text``. The ``plain_text`` header (``slack_plain``) gets no entities (Slack shows plain text
-  literally): ``<`` and ``>`` become ``‹`` ``›``, ``@channel``-style words ``＠channel`` and an emoji
-  shortcode's opening colon ``∶`` (``no_emoji``: the header renders emoji, for our severity marker).
+  literally): ``<`` and ``>`` become ``‹`` ``›``, ``@channel``-style words ``＠channel``; it is sent
+  with ``"emoji": false``, so a shortcode stays text. In the notification text an emoji shortcode's
+  opening colon becomes ``∶`` (``no_emoji``).
 - **terminals** (every CLI output): ``terminal`` writes invisible characters as JSON escapes, so a
   jq error quoting a record value cannot move the cursor, recolour or retitle the terminal, and
   JSON output stays valid JSON meaning the same.
@@ -172,17 +173,17 @@ def slack_block(label: str, body: str, limit: int, shortened: str) -> str:
 
 def no_emoji(text: str) -> str:
     """``text`` with no emoji shortcode: the colon opening each ``:name:`` becomes ``∶`` (U+2236).
-    Slack turns ``:rotating_light:`` into the emoji in a header (``"emoji": true``, which our own
-    severity marker needs) and in notifications, so a record value could pass for our marker or
-    add alarm of its own; inside inline code and code blocks Slack shows shortcodes as written."""
+    For the notification text, where Slack turns ``:rotating_light:`` into the emoji, so a record value
+    could add alarm of its own (the header is sent with ``"emoji": false``; inside inline code and code
+    blocks Slack shows shortcodes as written)."""
     return _SHORTCODE.sub(RATIO, text) if ":" in text else text
 
 
 def slack_plain(text: str, limit: int) -> str:
-    """Text for a ``plain_text`` object (the header): one line, no ``<...>`` that could be read as a
-    mention or link, no ``@channel``, no emoji shortcode; Slack shows plain text literally, so no
-    entities are used."""
-    line = no_emoji(one_line(text)).replace("<", "‹").replace(">", "›")
+    """Text for a ``plain_text`` object (the header, sent with ``"emoji": false``, so shortcodes stay
+    text): one line, no ``<...>`` that could be read as a mention or link, no ``@channel``; Slack shows
+    plain text literally, so no entities are used."""
+    line = one_line(text).replace("<", "‹").replace(">", "›")
     return cut(_MENTION.sub("＠", line), limit)
 
 

@@ -39,8 +39,11 @@ BLOCK_LIMIT = 50
 EXPECTED_URL = "https://hooks.slack.com/services/..."
 # what people write for "put yours here"; upper case only for YOUR, so a real host like yourteam.example is not one
 PLACEHOLDER_MARKS = re.compile(r"YOUR|_{3}|(?i:change[-_]?me|replace[-_]?me|placeholder)|<[^>]*>|^\s*$")
-MARKERS = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
-           "low": ":large_blue_circle:", "info": ":white_circle:"}
+# the severity markers as the emoji themselves, not shortcodes: the header shows text literally
+# (``"emoji": false``), so a ``:name:`` in a record value stays text and an ARN or a time keeps its colons
+MARKERS = {"critical": "\U0001f534", "high": "\U0001f7e0", "medium": "\U0001f7e1", "low": "\U0001f535",
+           "info": "\u26aa"}
+NO_SEVERITY = "\U0001f514"  # a bell
 
 
 def escape(text: str) -> str:
@@ -74,9 +77,10 @@ def _link(url: str, text: str) -> str:
 
 
 def _header(marker: str, title: str) -> dict[str, Any]:
-    """Our marker is the only emoji: the title's shortcodes are neutralised (``escape.no_emoji``)."""
+    """Our marker is the only emoji: Slack does not turn the title's shortcodes into emoji
+    (``"emoji": false``), so a record value cannot pass for our marker nor add alarm of its own."""
     text = f"{marker} {esc.slack_plain(title, HEADER_LIMIT - len(marker) - 1)}"
-    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
 def _fallback(marker: str, summary: str) -> dict[str, Any]:
@@ -87,7 +91,7 @@ def _fallback(marker: str, summary: str) -> dict[str, Any]:
 
 def render(alert: Alert, view: View) -> dict[str, Any]:
     """The webhook payload for one alert."""
-    marker = MARKERS.get(alert.severity or "", ":bell:")
+    marker = MARKERS.get(alert.severity or "", NO_SEVERITY)
     blocks: list[dict[str, Any]] = [_header(marker, alert.title)]
     context = f"*{escape(view.label('rule'))}:* {escape(esc.one_line(alert.rule.name))}"
     if alert.severity:
@@ -121,7 +125,7 @@ def _lines(items: list[str]) -> str:
 
 def render_digest(digest: Digest, view: View) -> dict[str, Any]:
     """One message for many matches: count, the first matches with their facts, who and which events."""
-    marker = MARKERS.get(digest.rule.severity or "", ":bell:")
+    marker = MARKERS.get(digest.rule.severity or "", NO_SEVERITY)
     blocks: list[dict[str, Any]] = [
         _header(marker, digest.title),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": esc.slack_cut(

@@ -53,7 +53,7 @@ def test_japanese_labels_and_tokyo_time() -> None:
 def test_slack_header_has_severity_marker_and_title() -> None:
     _, out, _ = render(str(EVENTS / "records" / "assumed-role.json"))
     header = slack_payloads(out)[0]["blocks"][0]["text"]["text"]
-    assert header == ":large_orange_circle: StartSession in eu-west-1"
+    assert header == "\U0001f7e0 StartSession in eu-west-1"
 
 
 def test_render_filters_by_rule_and_destination_and_says_when_nothing_matches(tmp_path: Path) -> None:

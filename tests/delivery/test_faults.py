@@ -258,7 +258,7 @@ def test_a_flood_becomes_one_digest_per_destination(world: World) -> None:
     result = handler.lambda_handler(event, Context(60))
     assert (result["deliveries"], result["digests"], result["alerts_delivered"]) == (2, 2, 80)
     (post,) = world.slack.posts
-    assert post["blocks"][0]["text"]["text"] == ":bell: 40 × Create User"
+    assert post["blocks"][0]["text"]["text"] == "\U0001f514 40 × Create User"
     text = json.dumps(post, ensure_ascii=False)
     assert "26 × `alice`" in text and "14 × `bob`" in text and "40 × `CreateUser`" in text
     (message,) = world.sns_messages()

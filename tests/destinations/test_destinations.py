@@ -36,11 +36,11 @@ def test_slack_message_has_rule_description_annotation_and_key_facts() -> None:
     message = slack.render(Alert.of(match), View())
     text = json.dumps(message)
     assert message["blocks"][0] == {"type": "header",
-                                    "text": {"type": "plain_text", "text": ":bell: SSM ‹Start›", "emoji": True}}
+                                    "text": {"type": "plain_text", "text": "\U0001f514 SSM ‹Start›", "emoji": False}}
     for expected in ("Someone opened a shell &amp; more", "user: alice", "2026-11-20T09:01:40Z", "ap-northeast-1",
                      "123456789012", "alice", "203.0.113.24", "i-0a1b2c3d4e5f67890", "*User*"):
         assert expected in text
-    assert message["text"] == ":bell: SSM &lt;Start&gt;: StartSession (by alice)"
+    assert message["text"] == "\U0001f514 SSM &lt;Start&gt;: StartSession (by alice)"
 
 
 def test_slack_escapes_everything_from_the_event() -> None:
