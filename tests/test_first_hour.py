@@ -395,7 +395,8 @@ def test_redrive_without_credentials_says_so(tmp_path: Path) -> None:
     for store in ("https://sqs.us-east-1.amazonaws.com/123456789012/dlq", "s3://bucket/dead"):
         done = command("redrive", "--config", sendable_config(tmp_path), store, env=env)
         assert done.returncode == 1, done.stderr
-        assert "Traceback" not in done.stderr and "Unable to locate credentials" in done.stderr
+        assert "Traceback" not in done.stderr and "Unable to locate credentials" not in done.stderr
+        assert "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID" in done.stderr
 
 
 def test_redrive_of_a_missing_queue_is_a_clean_error(aws: None, tmp_path: Path) -> None:
