@@ -122,11 +122,28 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | HTTPClientError)
 
 
+# botocore failures a person fixes in their environment: said as what to do, not botocore's text
+_SETUP = {
+    "NoCredentialsError": "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+    "PartialCredentialsError": "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                               "AWS_SECRET_ACCESS_KEY)",
+    "NoRegionError": "no AWS region set (set AWS_REGION or AWS_DEFAULT_REGION)",
+}
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a botocore or boto3 failure (anything else raised near a client is a bug)."""
+    return type(exc).__module__.startswith(("botocore", "boto3"))
+
+
 def describe(exc: BaseException) -> str:
-    """A one-line description of an AWS failure for errors and logs: ``Code: message`` for an AWS error,
-    ``Type: text`` for anything else (connection trouble, missing credentials)."""
+    """A one-line description of an AWS failure for errors and logs, the same wherever it is shown (the
+    Lambda's logs, dead letters, every command): what to set for missing credentials or region,
+    ``Code: message`` for an AWS error, ``Type: text`` for anything else (connection trouble)."""
     if isinstance(exc, ModuleNotFoundError):  # boto3 missing: ``client`` says which extra installs it
         return str(exc)
+    if is_aws_error(exc) and type(exc).__name__ in _SETUP:
+        return _SETUP[type(exc).__name__]
     code = error_code(exc)
     if code:
         message = getattr(exc, "response", {}).get("Error", {}).get("Message") or ""

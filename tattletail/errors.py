@@ -17,7 +17,8 @@
 Catching ``TattletailError`` catches anything the package raises on purpose. Two exceptions live
 outside the tree on purpose and never leave their package: ``tattletail.jq`` (which imports nothing
 else of tattletail) raises ``JqError`` and ``Unsupported``, which the rules and engine turn into
-``RuleRuntimeError`` or a libjq fallback; the Sigma importer's ``Skipped`` becomes a skipped line.
+``RuleRuntimeError`` or a libjq fallback; the Sigma importer's ``Skipped`` (a rule) and
+``SkippedCorrelation`` (a correlation) become skipped lines.
 
 The messages of
 ``ConfigError``, ``DeliveryError`` and ``InvocationFailed`` pass through ``redact.redact``: they are

@@ -154,18 +154,22 @@ def _process(records: Iterable[dict[str, Any]], report: Report, engine: Engine, 
 def process_ref(ref: LogRef, engine: Engine, *, dispatcher: Dispatcher | None = None,
                 on_match: OnMatch | None = None, s3: Any = None, correlator: Correlator | None = None) -> Report:
     """One file of history (local or S3) through ``process_stream``, its outcome in the report rather than
-    raised: ``skipped`` (not CloudTrail), ``error`` (unreadable, corrupt). A local file holding a single
-    record (not a log file) is evaluated as that record."""
+    raised: ``skipped`` (not CloudTrail), ``error`` (unreadable, corrupt). A local file holding records on their
+    own (a record, an EventBridge event, ``lookup-events`` output) is evaluated as those records."""
     report = Report(ref.name)
     try:
         with ref.open(s3) as stream:
             process_stream(stream, report, engine, dispatcher=dispatcher, on_match=on_match, correlator=correlator)
     except NotCloudTrail as exc:
-        record = ref.single_record()
-        if record is None:
+        try:
+            records = ref.standalone_records()
+        except SourceError as problem:
+            report.error = str(problem)
+            return report
+        if records is None:
             report.skipped = str(exc)
         else:
-            process_records([record], report, engine, dispatcher=dispatcher, on_match=on_match,
+            process_records(records, report, engine, dispatcher=dispatcher, on_match=on_match,
                             correlator=correlator)
     except SourceError as exc:
         report.error = str(exc)

@@ -97,7 +97,7 @@ def test_the_lambda_refuses_a_placeholder_a_rule_sends_to() -> None:
     ("CHANGEME", "'CHANGEME'"),
     ("<your webhook here>", "'<your webhook here>'"),
     ("https://hooks.slack.com/services/YOUR/WEBHOOK/URL", "https://hooks.slack.com/***"),
-    ("hooks.slack.com/services/T0/B0/secretpart", "(not shown)"),
+    ("___SLACK___/services/T0/B0/secretpart", "(not shown)"),  # a URL without a scheme is an error, not this
 ])
 def test_unusable_webhook_urls_are_placeholders(url: str, shown: str) -> None:
     config = loader.loads(BLOG_CONFIG.replace("___YOUR_SLACK_WEBHOOK___", url))
@@ -378,22 +378,33 @@ def test_redrive_refuses_what_is_not_a_store() -> None:
     assert code == 2 and "is not a dead-letter store" in err and "s3://bucket/prefix" in err
 
 
+def sendable_config(tmp_path: Path) -> str:
+    """The bundled config with a real-shaped webhook URL: its demo URL is a placeholder, refused where
+    sending is asked (``redrive``)."""
+    text = Path(CONFIG).read_text()
+    demo = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+    assert demo in text
+    text = text.replace(demo, "https://hooks.slack.com/services/T0AB/B0CD/tok3n")
+    return write(tmp_path / "sendable.toml", text.replace('path = "rules/', f'path = "{ROOT / "rules"}/'))
+
+
 def test_redrive_without_credentials_says_so(tmp_path: Path) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": os.devnull,
            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
     for store in ("https://sqs.us-east-1.amazonaws.com/123456789012/dlq", "s3://bucket/dead"):
-        done = command("redrive", "--config", CONFIG, store, env=env)
+        done = command("redrive", "--config", sendable_config(tmp_path), store, env=env)
         assert done.returncode == 1, done.stderr
-        assert "Traceback" not in done.stderr and "Unable to locate credentials" in done.stderr
+        assert "Traceback" not in done.stderr and "Unable to locate credentials" not in done.stderr
+        assert "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID" in done.stderr
 
 
-def test_redrive_of_a_missing_queue_is_a_clean_error(aws: None) -> None:
+def test_redrive_of_a_missing_queue_is_a_clean_error(aws: None, tmp_path: Path) -> None:
     import boto3
 
     url = boto3.client("sqs").create_queue(QueueName="gone")["QueueUrl"]
     boto3.client("sqs").delete_queue(QueueUrl=url)
-    code, _, err = cli_run("redrive", "--config", CONFIG, url)
+    code, _, err = cli_run("redrive", "--config", sendable_config(tmp_path), url)
     assert code == 1 and err.startswith("error: ") and "Traceback" not in err
     assert "NonExistentQueue" in err or "does not exist" in err
 

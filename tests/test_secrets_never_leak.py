@@ -291,10 +291,12 @@ def test_a_failing_dead_letter_store_fails_the_invocation_without_the_url(
     (f"https://hooks.slack.com:99999/services/T/B/{TOKEN}", "invalid port"),
     (f"https://hooks.slack.com:8o/services/T/B/{TOKEN}", "invalid port"),
     (f"https://hooks.slack.com:/services/T/B/{TOKEN}", "invalid port"),
-    (f"ftp://hooks.slack.com/services/T/B/{TOKEN}", "placeholder"),   # not http(s): a warning (issue 16),
-    (f"https:///services/T/B/{TOKEN}", "placeholder"),                # an error only where sending is asked
+    (f"ftp://hooks.slack.com/services/T/B/{TOKEN}", "must start with https://"),  # what is wrong, not "a placeholder"
+    (f"https:///services/T/B/{TOKEN}", "has no host"),
     (f"https://hooks..slack.com/services/T/B/{TOKEN}", "invalid host name"),
-    (f"https://[::1/services/T/B/{TOKEN}", "placeholder"),
+    (f"https://[::1/services/T/B/{TOKEN}", "cannot be parsed"),
+    (f"https://hooks.slack.com/services/T/B/{TOKEN}/TODO", "placeholder"),  # a warning (issue 16), an error
+    ("https://hooks.slack.com/services/...", "placeholder"),               # only where sending is asked
     (f"https://hooks.slack.com/services/T/B/{TOKEN} ", "spaces or control characters"),
     (f"https://hooks.slack.com/services/T/B/{TOKEN}\u00e9", "non-ASCII"),
 ])

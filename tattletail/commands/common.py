@@ -129,18 +129,10 @@ class WindowEngine(Engine):
 
 
 def aws_failure(exc: BaseException) -> str | None:
-    """A one-line account of a botocore failure (no credentials, no region, a missing queue, denied),
-    with what to do when that is clear; ``None`` for anything that is not one (a bug: let it show)."""
-    if not type(exc).__module__.startswith(("botocore", "boto3")):
-        return None
-    name = type(exc).__name__
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
-        return "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-    if name == "NoRegionError":
-        return "no AWS region set (set AWS_REGION or AWS_DEFAULT_REGION)"
-    if aws.is_missing(exc) or "NonExistent" in aws.error_code(exc):
-        return f"not found: {aws.describe(exc)}"
-    return aws.describe(exc)
+    """A one-line account of a botocore failure, worded by ``aws.describe`` as everywhere else (no
+    credentials, no region, a missing queue, denied); ``None`` for anything that is not one (a bug: let
+    it show)."""
+    return aws.describe(exc) if aws.is_aws_error(exc) else None
 
 
 def history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:

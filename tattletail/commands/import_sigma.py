@@ -329,9 +329,9 @@ def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for rule in correlations:  # over the rules just translated (tattletail.correlation.sigma)
         try:
             if rule.title in translated.values():
-                raise sigma_correlations.Skipped("its title is also a rule's (alerts go out under it)")
+                raise sigma_correlations.SkippedCorrelation("its title is also a rule's (alerts go out under it)")
             tables.append(sigma_correlations.translate(rule, translated))
-        except sigma_correlations.Skipped as exc:
+        except sigma_correlations.SkippedCorrelation as exc:
             skipped.append((rule, str(exc)))
     for rule, reason in skipped:
         print(f"skipped: {rule.title} ({rule.custom_attributes.get('tattletail_source', '?')}): {reason}", file=err)

@@ -25,8 +25,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LEVELS = {"informational": "info", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
 
 
-class Skipped(Exception):
-    """A correlation that cannot be translated faithfully; the message says why."""
+class SkippedCorrelation(Exception):
+    """A Sigma correlation that cannot be translated faithfully; the message says why. (A Sigma rule that
+    cannot is ``commands.sigma_sources.Skipped``.) Not a ``TattletailError``: the importer turns it into a
+    ``skipped:`` line and it never leaves the command."""
 
 
 def is_correlation(rule: Any) -> bool:
@@ -53,41 +55,43 @@ def rule_key(rule: Any) -> str:
 def _base_name(reference: Any, translated: dict[str, str]) -> str:
     rule = getattr(reference, "rule", None)
     if rule is None:
-        raise Skipped(f"rule {reference.reference!r} is not among the rules read")
+        raise SkippedCorrelation(f"rule {reference.reference!r} is not among the rules read")
     if is_correlation(rule):
-        raise Skipped(f"it correlates another correlation ({reference.reference!r}), which tattletail does not chain")
+        raise SkippedCorrelation(f"it correlates another correlation ({reference.reference!r}), "
+                                 "which tattletail does not chain")
     name = translated.get(rule_key(rule))
     if name is None:
-        raise Skipped(f"its rule {rule.title!r} was not translated (see its own reason)")
+        raise SkippedCorrelation(f"its rule {rule.title!r} was not translated (see its own reason)")
     return name
 
 
 def translate(rule: Any, translated: dict[str, str]) -> dict[str, Any]:
-    """One Sigma correlation as the values of a ``[[correlation]]`` table; ``Skipped`` with the reason
+    """One Sigma correlation as the values of a ``[[correlation]]`` table; ``SkippedCorrelation`` with the reason
     when it cannot be kept exactly. ``translated`` maps each translated base rule (``rule_key``) to its name."""
     from sigma.correlations import SigmaCorrelationCondition
 
     kind = rule.type.name.lower()
     if kind not in SUPPORTED:
-        raise Skipped(f"correlation type {kind} has no counterpart (supported: {', '.join(SUPPORTED)})")
+        raise SkippedCorrelation(f"correlation type {kind} has no counterpart (supported: {', '.join(SUPPORTED)})")
     if rule.generate:
-        raise Skipped("generate: true (its base rules alerting on their own) cannot be kept: in a pack, "
+        raise SkippedCorrelation("generate: true (its base rules alerting on their own) cannot be kept: in a pack, "
                       "base rules alert only through their correlations")
     condition = rule.condition
     if not isinstance(condition, SigmaCorrelationCondition):
-        raise Skipped("an extended (boolean) condition over the rules cannot be kept")
+        raise SkippedCorrelation("an extended (boolean) condition over the rules cannot be kept")
     operator = condition.op.name.lower()
     if operator not in ("gte", "gt"):
-        raise Skipped(f"condition {operator} needs the window to close, which a stream of invocations never sees")
+        raise SkippedCorrelation(f"condition {operator} needs the window to close, "
+                                 "which a stream of invocations never sees")
     needed = condition.count + (1 if operator == "gt" else 0)
     if needed > MAX_COUNT:
-        raise Skipped(f"condition {operator} {condition.count}: counts beyond {MAX_COUNT} are not kept")
+        raise SkippedCorrelation(f"condition {operator} {condition.count}: counts beyond {MAX_COUNT} are not kept")
     seconds = rule.timespan.seconds
     if seconds > MAX_TIMESPAN:
-        raise Skipped(f"timespan {rule.timespan.spec} is longer than 7 days")
+        raise SkippedCorrelation(f"timespan {rule.timespan.spec} is longer than 7 days")
     rules = [_base_name(ref, translated) for ref in rule.rules or []]
     if not rules:
-        raise Skipped("it names no rules")
+        raise SkippedCorrelation("it names no rules")
     table: dict[str, Any] = {"name": rule.title, "type": kind, "rules": rules, "timespan": show_duration(seconds)}
     aliases: dict[str, dict[str, str]] = {}
     named = {ref.reference: name for ref, name in zip(rule.rules or [], rules, strict=True)}
@@ -95,7 +99,7 @@ def translate(rule: Any, translated: dict[str, str]) -> dict[str, Any]:
         mapping = {}
         for ref, field in alias.mapping.items():
             if ref.reference not in named:
-                raise Skipped(f"alias {alias.alias!r} names {ref.reference!r}, not one of its rules")
+                raise SkippedCorrelation(f"alias {alias.alias!r} names {ref.reference!r}, not one of its rules")
             mapping[named[ref.reference]] = path(field)
         aliases[alias.alias] = mapping
     group_by = [name if name in aliases else path(name) for name in rule.group_by or []]
@@ -106,7 +110,7 @@ def translate(rule: Any, translated: dict[str, str]) -> dict[str, Any]:
     if kind == "value_count":
         field = condition.fieldref
         if not isinstance(field, str):
-            raise Skipped("value_count over several fields at once cannot be kept")
+            raise SkippedCorrelation("value_count over several fields at once cannot be kept")
         table["field"] = path(field)
     if kind in ("event_count", "value_count") or needed != len(rules):
         table["condition"] = {operator: condition.count}

@@ -108,8 +108,6 @@ class DynamoWindows:
         return self._client or aws.client("dynamodb")
 
     def _update(self, entry: Entry, expires_at: int, with_counted: bool, with_evidence: bool) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
         adds = ["t :t"]
         condition = "attribute_not_exists(done_at)"
         values: dict[str, Any] = {":t": {"NS": [str(entry.second)]}, ":x": {"N": str(expires_at)}}
@@ -130,11 +128,9 @@ class DynamoWindows:
                 TableName=self.table, Key={"pk": {"S": entry.key}},
                 UpdateExpression=f"ADD {', '.join(adds)} SET expires_at = :x", ConditionExpression=condition,
                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
-        except ClientError as exc:
+        except Exception as exc:  # botocore: a condition that failed, or denied, throttled, unreachable
             if aws.is_conditional_failure(exc):
                 return None
-            raise StateError(f"state table {self.table}: cannot count correlation: {aws.describe(exc)}") from None
-        except Exception as exc:  # connection errors and the like
             raise StateError(f"state table {self.table}: cannot count correlation: {aws.describe(exc)}") from None
         item: dict[str, Any] = response.get("Attributes", {})
         return item
@@ -161,12 +157,10 @@ class DynamoWindows:
         try:
             item = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
         except Exception as exc:
-            raise StateError(f"state table {self.table}: cannot read correlation window: {exc}") from None
+            raise StateError(f"state table {self.table}: cannot read correlation window: {aws.describe(exc)}") from None
         return _state(item) if item and "done_at" not in item else None
 
     def prune(self, key: str, counted: set[str], times: set[int]) -> None:
-        from botocore.exceptions import ClientError
-
         parts, values = [], {}
         if counted:
             parts.append("c :c")
@@ -182,11 +176,9 @@ class DynamoWindows:
                                     UpdateExpression="DELETE " + ", ".join(parts),
                                     ConditionExpression="attribute_exists(pk) AND attribute_not_exists(done_at)",
                                     ExpressionAttributeValues=values)
-        except ClientError as exc:
+        except Exception as exc:  # botocore: a window gone or done (the condition), or a real failure
             if not aws.is_conditional_failure(exc):
                 raise StateError(f"state table {self.table}: cannot prune correlation: {aws.describe(exc)}") from None
-        except Exception as exc:
-            raise StateError(f"state table {self.table}: cannot prune correlation: {exc}") from None
 
     def done(self, key: str, expires_at: int) -> None:
         self.writes += 1

@@ -90,16 +90,23 @@ class Destination:
         return f"{type(self).__name__}(id={self.id!r})"
 
 
-_PLACEHOLDER = re.compile(r"___|\bYOUR[_ -]|<[^<>]*>|\.\.\.|\{\{|CHANGE[_ ]?ME|REPLACE[_ ]?ME|\bTODO\b")
+# What people write for "put yours here". Marks are whole words (``YOUR`` upper case only), so a real
+# token that merely contains the letters (``...aBcYOURdEf...``) or a host like yourteam.example is not one.
+_PLACEHOLDER = re.compile(
+    r"___|\bYOUR(?:\b|[_ -])|<[^<>]*>|\.\.\.|\{\{|\bTODO\b|\bFIXME\b"
+    r"|(?i:\b(?:change|replace)[-_ ]?me\b|\bplaceholder\b)"
+    r"|/T0{6,}/B0{6,}/|/(?:X{6,}|x{6,})(?:$|[/?#])")  # Slack's documented dummy ids and XXXX tokens
 _UNSAFE = frozenset('"<>^`{|}')
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 def is_placeholder(value: str) -> bool:
-    """A value left as the example had it (``___YOUR_SLACK_WEBHOOK___``, ``<webhook url>``,
-    ``https://hooks.slack.com/services/...``): not a URL anyone meant to send to. Such a value loads
-    (a copied example config can still be checked and dry-run); the destination is ``unusable`` and
-    sending to it is a delivery error."""
+    """A value left as the example had it (``___YOUR_SLACK_WEBHOOK___``, ``<webhook url>``, ``{{token}}``,
+    ``https://hooks.slack.com/services/...``, ``.../TODO``, ``.../T00000000/B00000000/XXXXXXXX``): not a URL
+    anyone meant to send to. Such a value loads (a copied example config can still be checked and
+    dry-run); the destination is ``unusable`` and sending to it is a delivery error. The one test of
+    every destination (``check``'s warning, ``validate``, ``unusable``): anything else that is not a
+    usable URL is an error from ``url_problem`` saying what is wrong (``must start with https://``)."""
     if not value.strip():
         return True
     if "://" not in value and re.fullmatch(r"[\w\s<>{}\[\]()$-]*", value):  # no dot, slash or colon

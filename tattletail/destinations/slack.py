@@ -15,7 +15,6 @@ sends nothing does not pay for it).
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -37,8 +36,6 @@ HEADER_LIMIT = 150       # characters of a header block's plain text
 FIELDS_PER_SECTION = 10
 BLOCK_LIMIT = 50
 EXPECTED_URL = "https://hooks.slack.com/services/..."
-# what people write for "put yours here"; upper case only for YOUR, so a real host like yourteam.example is not one
-PLACEHOLDER_MARKS = re.compile(r"YOUR|_{3}|(?i:change[-_]?me|replace[-_]?me|placeholder)|<[^>]*>|^\s*$")
 # the severity markers as the emoji themselves, not shortcodes: the header shows text literally
 # (``"emoji": false``), so a ``:name:`` in a record value stays text and an ARN or a time keeps its colons
 MARKERS = {"critical": "\U0001f534", "high": "\U0001f7e0", "medium": "\U0001f7e1", "low": "\U0001f535",
@@ -159,26 +156,17 @@ class SlackWebhook(Destination):
 
     @classmethod
     def placeholder(cls, values: dict[str, Any], unresolved: AbstractSet[str] = frozenset()) -> dict[str, str]:
-        """A ``webhook_url`` that is no URL at all (``"___YOUR_SLACK_WEBHOOK___"``, the Go tool's documented
-        example) or one with a placeholder's marks in it. A value that is no URL is shown as written (it is
-        no secret); a URL only masked."""
+        """A ``webhook_url`` left as an example had it (``base.is_placeholder``), e.g.
+        ``"___YOUR_SLACK_WEBHOOK___"``, the Go tool's documented example. A URL is shown masked; a value that
+        is no URL is shown as written when it holds no slash (it is no secret), else not at all."""
         url = values["webhook_url"]
-        if "webhook_url" in unresolved:
+        if "webhook_url" in unresolved or not is_placeholder(url):
             return {}
         try:
-            parts = urlsplit(url)
-            is_url = parts.scheme in ("https", "http") and bool(parts.hostname)
+            is_url = urlsplit(url).scheme in ("https", "http") and bool(urlsplit(url).hostname)
         except ValueError:
             is_url = False
-        marked = PLACEHOLDER_MARKS.search(url) is not None
-        if is_url and not marked:
-            return {}
-        if is_url:
-            shown = mask_url(url)
-        elif marked or len(url) <= 40 and "/" not in url:
-            shown = repr(url)
-        else:
-            shown = "(not shown)"
+        shown = mask_url(url) if is_url else repr(url) if "/" not in url else "(not shown)"
         return {"webhook_url": f"webhook_url {shown} is a placeholder, not a Slack webhook URL "
                                f"(expected {EXPECTED_URL})"}
 

@@ -13,6 +13,11 @@ One entry point accepts every way CloudTrail reaches the function and recognises
   not whatever overwrote it since).
 - ``s3:TestEvent``, acknowledged and ignored.
 
+A local file given to ``run``/``render`` may hold records on their own rather than a log file:
+``standalone`` reads it with the same ``parse`` (an EventBridge event saved to a file gives the records the
+Lambda would evaluate, never the wrapper), plus ``aws cloudtrail lookup-events`` output
+(``Events[].CloudTrailEvent``, each a record as JSON text) and a bare record.
+
 An event is split into items that succeed or fail on their own: an SQS message (reported in
 ``batchItemFailures``), a Batch task (one result each), or the whole event. A shape this module does not
 know is an error naming the keys it saw, never a ``KeyError``.
@@ -21,7 +26,7 @@ know is an error naming the keys it saw, never a ``KeyError``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -206,3 +211,50 @@ def parse(event: Any) -> Parsed:
     item = Item()
     shape = _fill(item, event, "event")
     return Parsed(shape, [item])
+
+
+def _is_lookup_events(document: Mapping[str, Any]) -> bool:
+    events = document.get("Events")
+    return isinstance(events, list) and bool(events) and all(
+        isinstance(e, Mapping) and "CloudTrailEvent" in e for e in events)
+
+
+def _is_event(document: Mapping[str, Any]) -> bool:
+    """Whether a JSON object has the shape of a Lambda event ``parse`` knows (a record never has)."""
+    return (is_s3_test_event(document)
+            or ("invocationSchemaVersion" in document and "tasks" in document)
+            or ("s3Bucket" in document and "s3ObjectKey" in document)
+            or ("detail-type" in document and "detail" in document)
+            or ("Type" in document and "Message" in document)
+            or isinstance(document.get("Records"), list))
+
+
+def standalone(document: Any, where: str, decode: Callable[[str, str], Any]) -> list[dict[str, Any]] | None:
+    """The CloudTrail records a JSON document holds on its own, or ``None`` when it holds none (an event
+    naming log objects, a test event). ``decode(text, where)`` reads a record given as JSON text (the
+    caller's reader, so its numbers and limits are those of log files). Raises ``SourceError`` for a
+    document of a known shape that is damaged (an EventBridge event whose detail is not an object)."""
+    if not isinstance(document, Mapping):
+        raise SourceError(f"{where}: a JSON {json_name(document)}, not a record")
+    if _is_lookup_events(document):  # aws cloudtrail lookup-events
+        records = []
+        for n, event in enumerate(document["Events"]):
+            here = f"{where}: Events[{n}].CloudTrailEvent"
+            text = event["CloudTrailEvent"]
+            if not isinstance(text, str):
+                raise SourceError(f"{here} is {_keys(text)}, not JSON text")
+            record = decode(text, here)
+            if not isinstance(record, Mapping):
+                raise SourceError(f"{here}: a JSON {json_name(record)}, not a record")
+            records.append(dict(record))
+        return records
+    if not _is_event(document):
+        return [dict(document)]
+    parsed = parse(document)
+    problems = [item.problem for item in parsed.items if item.problem]
+    if problems:
+        raise SourceError(f"{where}: " + "; ".join(problems))
+    if any(item.objects for item in parsed.items):
+        return None  # an S3 notification and the like: it names log objects, which a local run does not fetch
+    found = [record for item in parsed.items for _, record in item.records]
+    return found or None

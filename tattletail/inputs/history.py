@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from tattletail import aws
 from tattletail.errors import SourceError
+from tattletail.inputs import events
 from tattletail.inputs.logfile import GZIP_MAGIC, is_digest_key, iter_records
 
 SINGLE_RECORD_LIMIT = 10 * 1024 * 1024  # a record alone in a file; CloudTrail's own limit is far below
@@ -43,10 +44,13 @@ class LogRef:
         s3 = s3 or aws.client("s3")
         return s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]  # type: ignore[no-any-return]
 
-    def single_record(self) -> dict[str, Any] | None:
-        """The record of a local file holding one CloudTrail record rather than a log file (what
-        ``aws cloudtrail lookup-events`` or a console copy gives), or ``None``. It is read by the same
-        reader as log files (the same limits, the same numbers), as the one record of a log."""
+    def standalone_records(self) -> list[dict[str, Any]] | None:
+        """The records of a local file holding CloudTrail records on their own rather than a log file, or
+        ``None``. A file holding one JSON object is read as the Lambda reads that shape
+        (``events.standalone``): an EventBridge event gives its ``detail``, ``aws cloudtrail lookup-events``
+        output gives each ``Events[].CloudTrailEvent``, anything else is itself a record. Everything is read
+        by the same reader as log files (the same limits, the same numbers). Raises ``SourceError`` for a
+        damaged document of a known shape."""
         if self.path is None:
             return None
         try:
@@ -60,12 +64,29 @@ class LogRef:
         if len(data) > SINGLE_RECORD_LIMIT or not text.startswith("{"):
             return None
         try:
-            found = list(iter_records(io.BytesIO(b'{"Records":[' + text.encode() + b"]}"), self.name))
+            document = _one(text, self.name)
         except SourceError:
             return None
-        if len(found) != 1 or "Records" in found[0]:
+        if document is None or ("Records" in document and not isinstance(document["Records"], list)):
             return None
-        return found[0]
+        return events.standalone(document, self.name, _decode)
+
+
+def _one(text: str, name: str) -> dict[str, Any] | None:
+    """The one JSON object ``text`` holds, read by the log file reader; ``None`` if it holds more or less."""
+    data = text.encode("utf-8", "surrogatepass")
+    found = list(iter_records(io.BytesIO(b'{"Records":[' + data + b"]}"), name))
+    return found[0] if len(found) == 1 else None
+
+
+def _decode(text: str, where: str) -> Any:
+    """A record given as JSON text (``lookup-events``' ``CloudTrailEvent``), read like a log file's record."""
+    if not text.lstrip().startswith("{"):
+        raise SourceError(f"{where}: not a JSON object")
+    record = _one(text, where)
+    if record is None:
+        raise SourceError(f"{where}: not one JSON object")
+    return record
 
 
 def key_date(key: str) -> tuple[int, int | None, int | None] | None:
