@@ -49,7 +49,8 @@ exit status:
   0  success: nothing failed
   1  findings or failures: an invalid config, a failed rule test, a rule that failed at run
      time on some record (run, replay: one line per rule on stderr), records whose eventTime
-     --since/--until cannot read, an unreadable log file, a failed delivery, a dead letter kept
+     --since/--until cannot read, records the reader skipped, an unreadable log file, a failed delivery,
+     a dead letter kept
   2  usage: unknown command or option, bad argument (a redrive store that is no queue or bucket)"""
 
 # optional packages (not needed to check and run a config) -> the extra that installs them

@@ -128,7 +128,8 @@ def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> st
                      f"eventID {errors.first_event_id or '-'})")
     lines.append(f"{totals.objects:,} files, {totals.records:,} records, {totals.match_count:,} matches, "
                  f"{totals.rule_error_count:,} rule errors, {len(totals.errors)} unreadable, "
-                 f"{len(totals.skipped)} skipped")
+                 f"{len(totals.skipped)} skipped"
+                 + (f", {totals.counts['bad_records']:,} records unreadable" if totals.counts["bad_records"] else ""))
     return "\n".join(lines)
 
 
@@ -145,7 +146,8 @@ def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str
     return json.dumps({"rules": rules, "rule_errors": errors, "files": totals.objects, "records": totals.records,
                        "matches": totals.match_count, "unreadable": totals.errors, "skipped": totals.skipped,
                        "failed_deliveries": [str(f) for f in totals.failures],
-                       "unreadable_event_times": totals.undated.count}, indent=2, ensure_ascii=False)
+                       "unreadable_event_times": totals.undated.count,
+                       "unreadable_records": totals.counts["bad_records"]}, indent=2, ensure_ascii=False)
 
 
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
@@ -200,8 +202,9 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(summary_json(totals, names), file=out)
     else:
         print(summary_table(totals, names), file=err if args.format == "jsonl" else out)
-    # as ``run``: a rule error is not clean, nor records that could not be placed in the window
-    return 1 if totals.errors or totals.failures or totals.rule_errors or totals.undated.count else 0
+    # as ``run``: a rule error is not clean, nor records that could not be read or placed in the window
+    return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.undated.count
+                 or totals.counts["bad_records"]) else 0
 
 
 def register(sub: Any) -> None:

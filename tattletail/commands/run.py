@@ -91,13 +91,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"eventID {errors.first_event_id or '-'})", file=err)
     parts = [f"{totals.objects} files", f"{totals.records} records", f"{totals.match_count} matches",
              f"{totals.rule_error_count} rule errors"]
+    if totals.counts["bad_records"]:  # past a limit, not JSON, not an object: never evaluated
+        parts.append(f"{totals.counts['bad_records']} records unreadable")
     if args.send:
         parts.append(f"{totals.counts['alerts_delivered']} alerts delivered")
     if totals.failures:
         parts.append(f"{len(totals.failures)} failed deliveries")
     print(", ".join(parts) if refs else "no files read", file=err)
-    # a rule that failed at run time may have missed what it exists to catch: the run is not clean
-    return 1 if totals.errors or totals.failures or totals.rule_errors else 0
+    # a rule that failed at run time, or a record never evaluated, may hide what a rule exists to catch
+    return 1 if totals.errors or totals.failures or totals.rule_errors or totals.counts["bad_records"] else 0
 
 
 def register(sub: Any) -> None:

@@ -101,3 +101,24 @@ def test_jsonl_rows_mean_what_json_writes(value: Any) -> None:
         assert json.loads(line) == json.loads(reference)
     else:
         assert line == reference
+
+
+@pytest.mark.parametrize("verb", ["run", "replay"])
+def test_records_the_reader_skips_are_counted_and_fail_the_command(verb: str, tmp_path: Path) -> None:
+    # a record that is no object is skipped by the reader: never evaluated, so a rule may have missed it
+    log = tmp_path / "a.json"
+    log.write_text('{"Records": [{"eventName": "CreateUser"}, 42, "text", {"eventName": "GetObject"}]}')
+    extra = ["--workers", "1"] if verb == "replay" else []
+    code, out, err = run_cli(verb, "--config", str(ROOT / "tattletail.toml"), *extra, str(log))
+    assert code == 1, err
+    assert "2 records unreadable" in (err if verb == "run" else out)
+    if verb == "replay":
+        code, out, _ = run_cli(verb, "--config", str(ROOT / "tattletail.toml"), "--format", "json", *extra, str(log))
+        assert code == 1 and json.loads(out)["unreadable_records"] == 2
+
+
+def test_a_clean_file_says_nothing_of_unreadable_records(tmp_path: Path) -> None:
+    log = tmp_path / "a.json"
+    log.write_text('{"Records": [{"eventName": "GetObject"}]}')
+    code, _, err = run_cli("run", "--config", str(ROOT / "tattletail.toml"), str(log))
+    assert code == 0 and "unreadable" not in err
