@@ -2,7 +2,8 @@
 
 Files are spread over worker processes (``--workers``, all cores by default; see ``parallel``); each
 file goes through ``pipeline.process_ref``, the path the Lambda takes, and comes back as its
-``Report`` with the annotations seen and, when asked, the matches themselves.
+``Report`` with the annotations seen and, when asked, the matches themselves. With ``--send`` the files are
+read in this process, through one dispatcher: its state delivers a record found in two files once.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ class Progress:
 
 
 
-def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str:
+def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3, sent: bool = False) -> str:
     """Matches per rule (every rule, quiet ones too) with its share of the records read and the top
-    annotation values, then each failing rule's errors (count, first message, first eventID)."""
+    annotation values, then each failing rule's errors (count, first message, first eventID); with
+    ``sent`` (``--send``), the alerts delivered and the deliveries that failed, as ``run`` says them."""
     names = list(rule_names)
     width = max([len(n) for n in names] + [4])
     records = max(totals.records, 1)
@@ -129,7 +131,9 @@ def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> st
     lines.append(f"{totals.objects:,} files, {totals.records:,} records, {totals.match_count:,} matches, "
                  f"{totals.rule_error_count:,} rule errors, {len(totals.errors)} unreadable, "
                  f"{len(totals.skipped)} skipped"
-                 + (f", {totals.counts['bad_records']:,} records unreadable" if totals.counts["bad_records"] else ""))
+                 + (f", {totals.counts['bad_records']:,} records unreadable" if totals.counts["bad_records"] else "")
+                 + (f", {totals.counts['alerts_delivered']:,} alerts delivered, {len(totals.failures)} failed "
+                    "deliveries" if sent else ""))
     return "\n".join(lines)
 
 
@@ -147,7 +151,8 @@ def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str
                        "matches": totals.match_count, "unreadable": totals.errors, "skipped": totals.skipped,
                        "failed_deliveries": [str(f) for f in totals.failures],
                        "unreadable_event_times": totals.undated.count,
-                       "unreadable_records": totals.counts["bad_records"]}, indent=2, ensure_ascii=False)
+                       "unreadable_records": totals.counts["bad_records"],
+                       "alerts_delivered": totals.counts["alerts_delivered"]}, indent=2, ensure_ascii=False)
 
 
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
@@ -170,7 +175,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bases = frozenset(correlation_history.base_rules(config.correlations))
     job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases)
     base_matches: list[tuple[str, dict[str, Any]]] = []
-    for report in run_files(job, refs, workers=args.workers):
+    # --send delivers through one dispatcher, whose state skips a record already delivered: worker
+    # processes would each have their own, and a record in two files would be sent twice
+    workers = 1 if args.send else args.workers
+    for report in run_files(job, refs, workers=workers):
         base_matches += report.base_matches
         report.base_matches = []
         totals.add(report)
@@ -201,7 +209,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.format == "json":
         print(summary_json(totals, names), file=out)
     else:
-        print(summary_table(totals, names), file=err if args.format == "jsonl" else out)
+        print(summary_table(totals, names, sent=args.send), file=err if args.format == "jsonl" else out)
     # as ``run``: a rule error is not clean, nor records that could not be read or placed in the window
     return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.undated.count
                  or totals.counts["bad_records"]) else 0
@@ -211,7 +219,8 @@ def register(sub: Any) -> None:
     rep = sub.add_parser("replay", help="evaluate a config over history (files, directories, s3://) and "
                                         "show how often each rule would fire")
     rep.add_argument("--config", default=DEFAULT_CONFIG)
-    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only)")
+    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only); "
+                                                         "in this process, --workers is ignored")
     rep.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
                      help="table: matches per rule (default); json: the same as one JSON object; "
                           "jsonl: one JSON object per match (the table goes to stderr)")
