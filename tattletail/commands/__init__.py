@@ -23,7 +23,7 @@ from typing import TextIO, cast
 
 from tattletail import __version__, log
 from tattletail.alerts.escape import Terminal
-from tattletail.commands.common import aws_failure
+from tattletail.commands.common import Output, OutputError, aws_failure
 from tattletail.errors import TattletailError
 
 # the first word of each command -> the module that registers it (in the order --help lists them). Only
@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     args = build_parser(verb).parse_args(words)
     raw_out = out
     # every verb's output shown as text a terminal cannot act on (control and bidi characters escaped)
-    out, err = cast(TextIO, Terminal(out)), cast(TextIO, Terminal(err))
+    # and a failure to write it an error naming the output (``OutputError``), not a traceback
+    out, err = cast(TextIO, Terminal(cast(TextIO, Output(out)))), cast(TextIO, Terminal(err))
     try:
         status = int(args.func(args, out, err))
         out.flush()
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         return 130
     except TattletailError as exc:
         print(f"error: {exc}", file=err)
+        if isinstance(exc, OutputError) and raw_out is sys.stdout:  # what is left unwritten stays unwritten
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").partition(".")[0])

@@ -15,11 +15,62 @@ from tattletail.config import loader as config_module
 from tattletail.config import secrets
 from tattletail.delivery.report import RuleErrors
 from tattletail.engine import Engine, ErrorHandler
-from tattletail.errors import ConfigError, SourceError
+from tattletail.errors import ConfigError, SourceError, TattletailError
 from tattletail.inputs import history
 from tattletail.rules import Match, Rule
 
 DEFAULT_CONFIG = "tattletail.toml"
+
+
+class OutputError(TattletailError):
+    """Our own output could not be written (a full disk, a missing directory): it names the output, never
+    the input being read when it happened, and ends the command (``main``: ``error: ...``, exit 1)."""
+
+    def __init__(self, where: str, exc: OSError) -> None:
+        super().__init__(f"{where}: {exc.strerror or exc}")
+
+
+class Output:
+    """A text stream whose write failures are ``OutputError``s naming it (``standard output``), so no
+    command reports them as a traceback, nor blames them on the file it was reading. A closed pipe stays a
+    ``BrokenPipeError``: the reader went away, which is no failure (``main`` ends quietly)."""
+
+    def __init__(self, stream: TextIO, name: str = "standard output") -> None:
+        self.stream, self.name = stream, name
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self.name, exc) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self.name, exc) from None
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+def write_file(path: str, text: str, newline: str | None = None) -> None:
+    """``text`` into the file at ``path`` (``-o``); a failure is an ``OutputError`` naming the path."""
+    try:
+        with open(path, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise OutputError(path, exc) from None
 
 
 def parse_day(value: str) -> date:

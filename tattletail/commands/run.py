@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
-from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, OutputError, load_config
 from tattletail.commands.replay import jsonl, match_row
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
@@ -48,9 +48,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bases = correlation_history.base_rules(config.correlations)
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
+    output_failed: OutputError | None = None
     for ref in refs:
         def show(match: Match, index: int, name: str = ref.name) -> None:
-            nonlocal reader_gone
+            nonlocal reader_gone, output_failed
             if match.rule.name in bases:
                 base_matches.append((match.rule.name, match.record))
             if reader_gone:
@@ -63,8 +64,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(line, file=out)
             except BrokenPipeError:  # `run ... | head`: process_ref would take it for the file's error
                 reader_gone = True
+            except OutputError as exc:  # a full disk: ours, not the file's; raised to stop reading it
+                output_failed = exc
+                raise
 
         report = process_ref(ref, engine, dispatcher=dispatcher, on_match=show)
+        if output_failed is not None:
+            raise output_failed  # the command stops, naming the output (commands.main)
         if reader_gone and not args.send:
             raise BrokenPipeError  # nobody reads the rest: stop quietly (commands.main)
         totals.add(report)
