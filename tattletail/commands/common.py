@@ -7,6 +7,7 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from tattletail import aws
@@ -93,6 +94,26 @@ def source_arg(value: str) -> str:
     return value
 
 
+def workers_arg(value: str) -> int:
+    """``--workers`` for argparse: a count of processes, at least one (0 or less is a usage error, exit 2)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: at least 1 process")
+    return count
+
+
+def window_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--since``/``--until`` make no window (``--since`` after ``--until``: every record would be
+    left out, silently), or ``None``; ``main`` makes it a usage error."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since > until:
+        return f"--since {since.isoformat()} is after --until {until.isoformat()}"
+    return None
+
+
 def default_workers() -> int:
     """Processes for history commands: every core this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
@@ -131,6 +152,19 @@ def discover(args: argparse.Namespace, err: TextIO) -> tuple[list[history.LogRef
     if not refs:
         print("no CloudTrail log files found in " + ", ".join(args.sources), file=err)
     return refs, since, until
+
+
+def named_files(sources: Sequence[str]) -> set[str]:
+    """The ``LogRef`` names of the sources that name one file (not a directory or a prefix): such a file
+    that is no CloudTrail log is a failure (exit 1), where one met in a directory is only counted."""
+    names = set()
+    for source in sources:
+        if source.startswith("s3://"):
+            if not source.endswith("/"):
+                names.add(source)
+        elif os.path.isfile(source):
+            names.add(str(Path(source)))
+    return names
 
 
 def in_window(since: date | None, until: date | None) -> Callable[[Any], bool | None]:
@@ -202,5 +236,5 @@ def history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:
     parser.add_argument("--until", type=day_arg, metavar="YYYY-MM-DD",
                         help="last day (UTC) of the records' eventTime, inclusive")
     if workers:
-        parser.add_argument("--workers", type=int, default=default_workers(),
+        parser.add_argument("--workers", type=workers_arg, default=default_workers(),
                             help="processes (default: all cores)")

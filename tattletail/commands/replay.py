@@ -18,7 +18,14 @@ from typing import Any, TextIO
 
 from tattletail.alerts.alert import as_text
 from tattletail.commands import common
-from tattletail.commands.common import DEFAULT_CONFIG, WindowEngine, discover, history_args, load_config
+from tattletail.commands.common import (
+    DEFAULT_CONFIG,
+    WindowEngine,
+    discover,
+    history_args,
+    load_config,
+    named_files,
+)
 from tattletail.commands.parallel import run_files
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
@@ -168,6 +175,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if found is None:
         return 1
     refs, since, until = found
+    if not refs:  # said by discover: nothing to replay is a mistake to show (exit 1), as for run and backfill
+        return 1
     totals = Totals()
     progress = Progress(len(refs), err)
     engine = WindowEngine(config.rules, since, until)
@@ -178,7 +187,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # --send delivers through one dispatcher, whose state skips a record already delivered: worker
     # processes would each have their own, and a record in two files would be sent twice
     workers = 1 if args.send else args.workers
+    named, named_skipped = named_files(args.sources), []
     for report in run_files(job, refs, workers=workers):
+        if report.skipped and report.name in named:
+            named_skipped.append(report.skipped)
         base_matches += report.base_matches
         report.base_matches = []
         totals.add(report)
@@ -199,6 +211,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             totals.counts[name] += getattr(correlated, name)
         if args.format == "jsonl":
             print_rows(rows, out)
+    for skipped in named_skipped:
+        print(f"skipped: {skipped}", file=err)
     for error in totals.errors:
         print(f"error: {error}", file=err)
     for failure in totals.failures:
@@ -211,8 +225,9 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         print(summary_table(totals, names, sent=args.send), file=err if args.format == "jsonl" else out)
     # as ``run``: a rule error is not clean, nor records that could not be read or placed in the window
+    # and, as ``run``: a file named that is no log, or no log file at all, is no clean replay
     return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.undated.count
-                 or totals.counts["bad_records"]) else 0
+                 or totals.counts["bad_records"] or named_skipped or not refs) else 0
 
 
 def register(sub: Any) -> None:

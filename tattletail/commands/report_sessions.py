@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from tattletail.alerts.facts import derive, get, text
-from tattletail.commands.common import discover, history_args, in_window, undated_line
+from tattletail.commands.common import discover, history_args, in_window, named_files, undated_line
 from tattletail.commands.parallel import run_files
 from tattletail.delivery.report import Report, RuleErrors
 from tattletail.engine import Engine
@@ -167,17 +167,20 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     rows: list[dict[str, Any]] = []
     errors = []
     _engine()  # compiled once, before the workers are forked
+    named = named_files(args.sources)
     for report in run_files(rows_of_file, refs, workers=args.workers):
         rows += report.rows
         if report.error:
             errors.append(report.error)
+        elif report.skipped and report.name in named:  # a file named that is no log: as replay, a failure
+            errors.append(f"skipped: {report.skipped}")
     for error in errors:
-        print(f"error: {error}", file=err)
+        print(error if error.startswith("skipped: ") else f"error: {error}", file=err)
     undated = RuleErrors()
     out.write(render(within(rows, since, until, undated), args.format))
     if undated.count:
         print(undated_line(undated), file=err)
-    return 1 if errors or undated.count else 0
+    return 1 if errors or undated.count or not refs else 0
 
 
 def register(sub: Any) -> None:

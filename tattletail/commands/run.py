@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
-from tattletail.commands.common import DEFAULT_CONFIG, OutputError, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, OutputError, load_config, named_files
 from tattletail.commands.replay import jsonl, match_row
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
@@ -49,6 +49,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
     output_failed: OutputError | None = None
+    named, named_skipped = named_files(args.logfiles), 0
     for ref in refs:
         def show(match: Match, index: int, name: str = ref.name) -> None:
             nonlocal reader_gone, output_failed
@@ -76,6 +77,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         totals.add(report)
         if report.skipped:
             print(f"skipped: {report.skipped}", file=err)
+            named_skipped += report.name in named
         elif report.error:
             print(f"error: {report.error}", file=err)
     if config.correlations:  # over every file at once, in event-time order
@@ -103,9 +105,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         parts.append(f"{totals.counts['alerts_delivered']} alerts delivered")
     if totals.failures:
         parts.append(f"{len(totals.failures)} failed deliveries")
-    print(", ".join(parts) if refs else "no files read", file=err)
-    # a rule that failed at run time, or a record never evaluated, may hide what a rule exists to catch
-    return 1 if totals.errors or totals.failures or totals.rule_errors or totals.counts["bad_records"] else 0
+    print(", ".join(parts) if refs else "no CloudTrail log files found in " + ", ".join(args.logfiles), file=err)
+    # a rule that failed at run time, or a record never evaluated, may hide what a rule exists to catch;
+    # a file named that is no log, or nothing to read at all, is a mistake to show, not a clean run
+    return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.counts["bad_records"]
+                 or named_skipped or not refs) else 0
 
 
 def register(sub: Any) -> None:
