@@ -47,6 +47,7 @@ def session_row(record: dict[str, Any]) -> dict[str, Any] | None:
         "account": facts.account,
         "region": facts.region,
         "error": facts.error_code,
+        "event_id": text(record.get("eventID")),  # what identifies the call (two identical failures are two)
     }
 
 
@@ -84,16 +85,18 @@ def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | Non
     """Rows whose time falls in [since, until] (whole days, UTC, compared as instants), de-duplicated and
     in time order. With a window, a row whose time cannot be read is left out and tallied in ``undated``.
 
-    Real trails deliver the same record in more than one file; a row is kept once."""
+    Real trails deliver the same record in more than one file; a row is kept once: one per ``eventID``
+    (two failed attempts a second apart show the same values, and are two), by its values when it has none."""
     keep = in_window(since, until) if since or until else None
-    seen, kept = set(), []
+    seen: set[Any] = set()
+    kept = []
     for row in rows:
-        key = tuple(row.values())
+        key = row["event_id"] or tuple(row.values())
         if key in seen:
             continue
         inside = keep(row["time"]) if keep is not None else True
         if inside is None and undated is not None:
-            undated.add(f"eventTime {row['time']!r}", None)
+            undated.add(f"eventTime {row['time']!r}", row["event_id"])
         if not inside:
             continue
         seen.add(key)
@@ -127,13 +130,24 @@ def _table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return "\n".join(lines)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)`` in a user
+    name or target an attacker chose) gets a leading ``'``, OWASP's advice against CSV injection."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
     """The report as a table, CSV (the session rows) or JSON (rows and both counts)."""
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: inert(value) for name, value in row.items()} for row in rows)
         return buffer.getvalue()
     pairs, days = per_pair(rows), per_day(rows)
     failed = [r for r in rows if r["error"]]
