@@ -35,7 +35,7 @@ def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) ->
 
 def register(sub: Any) -> None:
     backfill = sub.add_parser("backfill", help="re-scan history with the deployed function (S3 Batch Operations)")
-    backfill_sub = backfill.add_subparsers(dest="backfill", required=True)
+    backfill_sub = backfill.add_subparsers(dest="backfill", required=True, metavar="{manifest}")
     manifest = backfill_sub.add_parser("manifest", help="write the CSV manifest of CloudTrail log objects for a job")
     manifest.add_argument("-o", "--output", help="file to write (default: standard output)")
     history_args(manifest, workers=False)

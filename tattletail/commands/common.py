@@ -123,6 +123,9 @@ def load_config(path: str, err: TextIO, resolve: bool = False, sending: bool = F
                 warnings: bool = True) -> config_module.Config | None:
     """The config at ``path``, its problems printed when it has some, its warnings too. ``resolve``
     reads its secrets; ``sending`` refuses placeholders where a rule would send."""
+    if not path:  # `check ''`: the loader would read the current directory and blame a nameless file
+        print("error: the config path is empty: name a config file (default: tattletail.toml)", file=err)
+        return None
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, DEFAULT_CONFIG)):
         path = os.path.join(path, DEFAULT_CONFIG)
     try:

@@ -349,7 +349,7 @@ def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def register(sub: Any) -> None:
     imp = sub.add_parser("import", help="import rules from other formats")
-    imp_sub = imp.add_subparsers(dest="format_", required=True)
+    imp_sub = imp.add_subparsers(dest="format_", required=True, metavar="{sigma}")
     sig = imp_sub.add_parser("sigma", help="Sigma rules (YAML files or directories) to a rule pack, translated to jq")
     sig.add_argument("paths", nargs="+", metavar="PATH")
     sig.add_argument("-o", "--output", metavar="PACK.toml")

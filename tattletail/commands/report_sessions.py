@@ -199,7 +199,7 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
 def register(sub: Any) -> None:
     report = sub.add_parser("report", help="reports over history")
-    report_sub = report.add_subparsers(dest="report", required=True)
+    report_sub = report.add_subparsers(dest="report", required=True, metavar="{sessions}")
     sess = report_sub.add_parser("sessions", help="Session Manager sessions: events, per instance and user, per day")
     sess.add_argument("--format", choices=("table", "csv", "json"), default="table")
     history_args(sess)
