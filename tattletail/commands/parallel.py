@@ -16,8 +16,6 @@ file, never the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tattletail import aws
@@ -45,7 +43,10 @@ def run_files(job: FileJob, refs: list[LogRef], *, workers: int) -> Iterator[Rep
     if workers <= 1 or len(refs) <= 1:
         yield from map(_run, refs)
         return
-    import multiprocessing  # here: a single file (``tattletail run``) does not pay for loading it
+    # here: a single file (``tattletail run``) does not pay for loading multiprocessing
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("fork")
     start = 0
