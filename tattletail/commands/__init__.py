@@ -23,7 +23,7 @@ from typing import TextIO, cast
 
 from tattletail import __version__, log
 from tattletail.alerts.escape import Terminal
-from tattletail.commands.common import aws_failure
+from tattletail.commands.common import Output, OutputError, aws_failure, window_problem
 from tattletail.errors import TattletailError
 
 # the first word of each command -> the module that registers it (in the order --help lists them). Only
@@ -49,8 +49,10 @@ exit status:
   0  success: nothing failed
   1  findings or failures: an invalid config, a failed rule test, a rule that failed at run
      time on some record (run, replay: one line per rule on stderr), records whose eventTime
-     --since/--until cannot read, an unreadable log file, a failed delivery, a dead letter kept
-  2  usage: unknown command or option, bad argument (a redrive store that is no queue or bucket)"""
+     --since/--until cannot read, records the reader skipped, an unreadable log file, a file named
+     that is no CloudTrail log, no log file at all, a failed delivery, a dead letter kept
+  2  usage: unknown command or option, bad argument (a redrive store that is no queue or bucket,
+     --since after --until, --workers below 1)"""
 
 # optional packages (not needed to check and run a config) -> the extra that installs them
 EXTRAS = {"boto3": "aws", "botocore": "aws", "sigma": "sigma"}
@@ -88,10 +90,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     log.setup("WARNING")
     words = list(sys.argv[1:] if argv is None else argv)
     verb = next((word for word in words if not word.startswith("-")), None)
-    args = build_parser(verb).parse_args(words)
+    parser = build_parser(verb)
+    args = parser.parse_args(words)
+    problem = window_problem(args)
+    if problem is not None:
+        parser.error(problem)  # exit 2, as every usage error
     raw_out = out
     # every verb's output shown as text a terminal cannot act on (control and bidi characters escaped)
-    out, err = cast(TextIO, Terminal(out)), cast(TextIO, Terminal(err))
+    # and a failure to write it an error naming the output (``OutputError``), not a traceback
+    out, err = cast(TextIO, Terminal(cast(TextIO, Output(out)))), cast(TextIO, Terminal(err))
     try:
         status = int(args.func(args, out, err))
         out.flush()
@@ -106,6 +113,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         return 130
     except TattletailError as exc:
         print(f"error: {exc}", file=err)
+        if isinstance(exc, OutputError) and raw_out is sys.stdout:  # what is left unwritten stays unwritten
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").partition(".")[0])

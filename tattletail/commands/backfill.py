@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from tattletail.commands.common import discover, history_args
+from tattletail.commands.common import discover, history_args, write_file
 
 
 def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -20,21 +21,21 @@ def cmd_backfill_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) ->
     if found is None:
         return 1
     refs = found[0]
-    target = open(args.output, "w", newline="") if args.output else out  # noqa: SIM115 - closed below
-    try:
-        writer = csv.writer(target, lineterminator="\n")
-        for ref in refs:
-            writer.writerow([ref.bucket, quote(ref.key or "", safe="/")])
-    finally:
-        if args.output:
-            target.close()
+    manifest = io.StringIO()
+    writer = csv.writer(manifest, lineterminator="\n")
+    for ref in refs:
+        writer.writerow([ref.bucket, quote(ref.key or "", safe="/")])
+    if args.output:
+        write_file(args.output, manifest.getvalue(), newline="")
+    else:
+        out.write(manifest.getvalue())
     print(f"{len(refs)} log objects" + (f" written to {args.output}" if args.output else ""), file=err)
     return 0 if refs else 1
 
 
 def register(sub: Any) -> None:
     backfill = sub.add_parser("backfill", help="re-scan history with the deployed function (S3 Batch Operations)")
-    backfill_sub = backfill.add_subparsers(dest="backfill", required=True)
+    backfill_sub = backfill.add_subparsers(dest="backfill", required=True, metavar="{manifest}")
     manifest = backfill_sub.add_parser("manifest", help="write the CSV manifest of CloudTrail log objects for a job")
     manifest.add_argument("-o", "--output", help="file to write (default: standard output)")
     history_args(manifest, workers=False)

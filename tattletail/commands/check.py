@@ -9,11 +9,19 @@ no destinations, no rules at all, a placeholder webhook URL)."""
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from tattletail.commands.common import DEFAULT_CONFIG, load_config
 from tattletail.engine import isolation_notes
 from tattletail.jq.prefilter import necessary_condition
+
+
+def _values(values: Iterable[Any]) -> str:
+    """The values a prefilter wants, as jq writes them (``"ssm.amazonaws.com", "ec2.amazonaws.com"``), not as
+    a Python list."""
+    return ", ".join(sorted(json.dumps(value, ensure_ascii=False, default=str) for value in values))
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -28,7 +36,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.explain:
         for rule in config.rules:
             condition = necessary_condition(rule.jq_match)
-            skip = " or ".join(f"{'.'.join(path)} in {sorted(values)}" for path, values in condition or ())
+            skip = " or ".join(f"{'.'.join(path)} in {_values(values)}" for path, values in condition or ())
             print(f"  {rule.name}: {rule.engine_reason}" + (f"; evaluated only when {skip}" if skip else ""), file=out)
         for correlation in config.correlations:
             print(f"  correlation {correlation.explain()}", file=out)

@@ -7,6 +7,7 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from tattletail import aws
@@ -15,11 +16,62 @@ from tattletail.config import loader as config_module
 from tattletail.config import secrets
 from tattletail.delivery.report import RuleErrors
 from tattletail.engine import Engine, ErrorHandler
-from tattletail.errors import ConfigError, SourceError
+from tattletail.errors import ConfigError, SourceError, TattletailError
 from tattletail.inputs import history
 from tattletail.rules import Match, Rule
 
 DEFAULT_CONFIG = "tattletail.toml"
+
+
+class OutputError(TattletailError):
+    """Our own output could not be written (a full disk, a missing directory): it names the output, never
+    the input being read when it happened, and ends the command (``main``: ``error: ...``, exit 1)."""
+
+    def __init__(self, where: str, exc: OSError) -> None:
+        super().__init__(f"{where}: {exc.strerror or exc}")
+
+
+class Output:
+    """A text stream whose write failures are ``OutputError``s naming it (``standard output``), so no
+    command reports them as a traceback, nor blames them on the file it was reading. A closed pipe stays a
+    ``BrokenPipeError``: the reader went away, which is no failure (``main`` ends quietly)."""
+
+    def __init__(self, stream: TextIO, name: str = "standard output") -> None:
+        self.stream, self.name = stream, name
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self.name, exc) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self.name, exc) from None
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+def write_file(path: str, text: str, newline: str | None = None) -> None:
+    """``text`` into the file at ``path`` (``-o``); a failure is an ``OutputError`` naming the path."""
+    try:
+        with open(path, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise OutputError(path, exc) from None
 
 
 def parse_day(value: str) -> date:
@@ -42,6 +94,26 @@ def source_arg(value: str) -> str:
     return value
 
 
+def workers_arg(value: str) -> int:
+    """``--workers`` for argparse: a count of processes, at least one (0 or less is a usage error, exit 2)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: at least 1 process")
+    return count
+
+
+def window_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--since``/``--until`` make no window (``--since`` after ``--until``: every record would be
+    left out, silently), or ``None``; ``main`` makes it a usage error."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since > until:
+        return f"--since {since.isoformat()} is after --until {until.isoformat()}"
+    return None
+
+
 def default_workers() -> int:
     """Processes for history commands: every core this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
@@ -51,6 +123,9 @@ def load_config(path: str, err: TextIO, resolve: bool = False, sending: bool = F
                 warnings: bool = True) -> config_module.Config | None:
     """The config at ``path``, its problems printed when it has some, its warnings too. ``resolve``
     reads its secrets; ``sending`` refuses placeholders where a rule would send."""
+    if not path:  # `check ''`: the loader would read the current directory and blame a nameless file
+        print("error: the config path is empty: name a config file (default: tattletail.toml)", file=err)
+        return None
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, DEFAULT_CONFIG)):
         path = os.path.join(path, DEFAULT_CONFIG)
     try:
@@ -80,6 +155,19 @@ def discover(args: argparse.Namespace, err: TextIO) -> tuple[list[history.LogRef
     if not refs:
         print("no CloudTrail log files found in " + ", ".join(args.sources), file=err)
     return refs, since, until
+
+
+def named_files(sources: Sequence[str]) -> set[str]:
+    """The ``LogRef`` names of the sources that name one file (not a directory or a prefix): such a file
+    that is no CloudTrail log is a failure (exit 1), where one met in a directory is only counted."""
+    names = set()
+    for source in sources:
+        if source.startswith("s3://"):
+            if not source.endswith("/"):
+                names.add(source)
+        elif os.path.isfile(source):
+            names.add(str(Path(source)))
+    return names
 
 
 def in_window(since: date | None, until: date | None) -> Callable[[Any], bool | None]:
@@ -143,5 +231,5 @@ def history_args(parser: argparse.ArgumentParser, workers: bool = True) -> None:
     parser.add_argument("--until", type=day_arg, metavar="YYYY-MM-DD",
                         help="last day (UTC) of the records' eventTime, inclusive")
     if workers:
-        parser.add_argument("--workers", type=int, default=default_workers(),
+        parser.add_argument("--workers", type=workers_arg, default=default_workers(),
                             help="processes (default: all cores)")

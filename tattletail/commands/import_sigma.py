@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from tattletail.commands.common import write_file
 from tattletail.commands.sigma_examples import examples
 from tattletail.commands.sigma_sources import Skipped, load, load_files, load_overrides
 from tattletail.jq.regex import regex_agrees
@@ -337,8 +338,7 @@ def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"skipped: {rule.title} ({rule.custom_attributes.get('tattletail_source', '?')}): {reason}", file=err)
     text = pack(imported, ", ".join(args.paths)) + sigma_correlations.toml(tables, LICENSE)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_file(args.output, text)
     else:
         out.write(text)
     print(f"{len(imported)} rules translated" + (f", {len(tables)} correlations" if correlations else "")
@@ -349,7 +349,7 @@ def cmd_import_sigma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def register(sub: Any) -> None:
     imp = sub.add_parser("import", help="import rules from other formats")
-    imp_sub = imp.add_subparsers(dest="format_", required=True)
+    imp_sub = imp.add_subparsers(dest="format_", required=True, metavar="{sigma}")
     sig = imp_sub.add_parser("sigma", help="Sigma rules (YAML files or directories) to a rule pack, translated to jq")
     sig.add_argument("paths", nargs="+", metavar="PATH")
     sig.add_argument("-o", "--output", metavar="PACK.toml")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tattletail import settings
-from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, load_config, write_file
 from tattletail.config.loader import Config
 from tattletail.config.secrets import Reference
 from tattletail.destinations import Ses, Sns
@@ -179,12 +179,15 @@ def cmd_template(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with open(args.template, encoding="utf-8") as fh:
             rendered = render_template(fh.read(), config)
-    except (OSError, PolicyError) as exc:
+    except OSError as exc:  # outside a clone there is no template.yaml: say which option names it
+        print(f"error: {args.template}: {exc.strerror or exc} (--template: the SAM template to fill in, "
+              "template.yaml of a tattletail clone)", file=err)
+        return 1
+    except PolicyError as exc:
         print(f"error: {exc}", file=err)
         return 1
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(rendered)
+        write_file(args.output, rendered)
     else:
         out.write(rendered)
     return 0

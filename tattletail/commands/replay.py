@@ -2,7 +2,8 @@
 
 Files are spread over worker processes (``--workers``, all cores by default; see ``parallel``); each
 file goes through ``pipeline.process_ref``, the path the Lambda takes, and comes back as its
-``Report`` with the annotations seen and, when asked, the matches themselves.
+``Report`` with the annotations seen and, when asked, the matches themselves. With ``--send`` the files are
+read in this process, through one dispatcher: its state delivers a record found in two files once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any, TextIO
 
 from tattletail.alerts.alert import as_text
 from tattletail.commands import common
-from tattletail.commands.common import DEFAULT_CONFIG, WindowEngine, discover, history_args, load_config
+from tattletail.commands.common import (
+    DEFAULT_CONFIG,
+    WindowEngine,
+    discover,
+    history_args,
+    load_config,
+    named_files,
+)
 from tattletail.commands.parallel import run_files
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
@@ -110,9 +118,10 @@ class Progress:
 
 
 
-def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str:
+def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3, sent: bool = False) -> str:
     """Matches per rule (every rule, quiet ones too) with its share of the records read and the top
-    annotation values, then each failing rule's errors (count, first message, first eventID)."""
+    annotation values, then each failing rule's errors (count, first message, first eventID); with
+    ``sent`` (``--send``), the alerts delivered and the deliveries that failed, as ``run`` says them."""
     names = list(rule_names)
     width = max([len(n) for n in names] + [4])
     records = max(totals.records, 1)
@@ -128,7 +137,10 @@ def summary_table(totals: Totals, rule_names: Iterable[str], top: int = 3) -> st
                      f"eventID {errors.first_event_id or '-'})")
     lines.append(f"{totals.objects:,} files, {totals.records:,} records, {totals.match_count:,} matches, "
                  f"{totals.rule_error_count:,} rule errors, {len(totals.errors)} unreadable, "
-                 f"{len(totals.skipped)} skipped")
+                 f"{len(totals.skipped)} skipped"
+                 + (f", {totals.counts['bad_records']:,} records unreadable" if totals.counts["bad_records"] else "")
+                 + (f", {totals.counts['alerts_delivered']:,} alerts delivered, {len(totals.failures)} failed "
+                    "deliveries" if sent else ""))
     return "\n".join(lines)
 
 
@@ -145,7 +157,9 @@ def summary_json(totals: Totals, rule_names: Iterable[str], top: int = 3) -> str
     return json.dumps({"rules": rules, "rule_errors": errors, "files": totals.objects, "records": totals.records,
                        "matches": totals.match_count, "unreadable": totals.errors, "skipped": totals.skipped,
                        "failed_deliveries": [str(f) for f in totals.failures],
-                       "unreadable_event_times": totals.undated.count}, indent=2, ensure_ascii=False)
+                       "unreadable_event_times": totals.undated.count,
+                       "unreadable_records": totals.counts["bad_records"],
+                       "alerts_delivered": totals.counts["alerts_delivered"]}, indent=2, ensure_ascii=False)
 
 
 def print_rows(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
@@ -161,6 +175,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if found is None:
         return 1
     refs, since, until = found
+    if not refs:  # said by discover: nothing to replay is a mistake to show (exit 1), as for run and backfill
+        return 1
     totals = Totals()
     progress = Progress(len(refs), err)
     engine = WindowEngine(config.rules, since, until)
@@ -168,7 +184,13 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bases = frozenset(correlation_history.base_rules(config.correlations))
     job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases)
     base_matches: list[tuple[str, dict[str, Any]]] = []
-    for report in run_files(job, refs, workers=args.workers):
+    # --send delivers through one dispatcher, whose state skips a record already delivered: worker
+    # processes would each have their own, and a record in two files would be sent twice
+    workers = 1 if args.send else args.workers
+    named, named_skipped = named_files(args.sources), []
+    for report in run_files(job, refs, workers=workers):
+        if report.skipped and report.name in named:
+            named_skipped.append(report.skipped)
         base_matches += report.base_matches
         report.base_matches = []
         totals.add(report)
@@ -189,6 +211,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             totals.counts[name] += getattr(correlated, name)
         if args.format == "jsonl":
             print_rows(rows, out)
+    for skipped in named_skipped:
+        print(f"skipped: {skipped}", file=err)
     for error in totals.errors:
         print(f"error: {error}", file=err)
     for failure in totals.failures:
@@ -199,16 +223,19 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.format == "json":
         print(summary_json(totals, names), file=out)
     else:
-        print(summary_table(totals, names), file=err if args.format == "jsonl" else out)
-    # as ``run``: a rule error is not clean, nor records that could not be placed in the window
-    return 1 if totals.errors or totals.failures or totals.rule_errors or totals.undated.count else 0
+        print(summary_table(totals, names, sent=args.send), file=err if args.format == "jsonl" else out)
+    # as ``run``: a rule error is not clean, nor records that could not be read or placed in the window
+    # and, as ``run``: a file named that is no log, or no log file at all, is no clean replay
+    return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.undated.count
+                 or totals.counts["bad_records"] or named_skipped or not refs) else 0
 
 
 def register(sub: Any) -> None:
     rep = sub.add_parser("replay", help="evaluate a config over history (files, directories, s3://) and "
                                         "show how often each rule would fire")
     rep.add_argument("--config", default=DEFAULT_CONFIG)
-    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only)")
+    rep.add_argument("--send", action="store_true", help="deliver the matches (default: count them only); "
+                                                         "in this process, --workers is ignored")
     rep.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
                      help="table: matches per rule (default); json: the same as one JSON object; "
                           "jsonl: one JSON object per match (the table goes to stderr)")

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from tattletail.alerts.facts import derive, get, text
-from tattletail.commands.common import discover, history_args, in_window, undated_line
+from tattletail.commands.common import discover, history_args, in_window, named_files, undated_line
 from tattletail.commands.parallel import run_files
 from tattletail.delivery.report import Report, RuleErrors
 from tattletail.engine import Engine
@@ -47,6 +47,7 @@ def session_row(record: dict[str, Any]) -> dict[str, Any] | None:
         "account": facts.account,
         "region": facts.region,
         "error": facts.error_code,
+        "event_id": text(record.get("eventID")),  # what identifies the call (two identical failures are two)
     }
 
 
@@ -84,16 +85,18 @@ def within(rows: Iterable[dict[str, Any]], since: date | None, until: date | Non
     """Rows whose time falls in [since, until] (whole days, UTC, compared as instants), de-duplicated and
     in time order. With a window, a row whose time cannot be read is left out and tallied in ``undated``.
 
-    Real trails deliver the same record in more than one file; a row is kept once."""
+    Real trails deliver the same record in more than one file; a row is kept once: one per ``eventID``
+    (two failed attempts a second apart show the same values, and are two), by its values when it has none."""
     keep = in_window(since, until) if since or until else None
-    seen, kept = set(), []
+    seen: set[Any] = set()
+    kept = []
     for row in rows:
-        key = tuple(row.values())
+        key = row["event_id"] or tuple(row.values())
         if key in seen:
             continue
         inside = keep(row["time"]) if keep is not None else True
         if inside is None and undated is not None:
-            undated.add(f"eventTime {row['time']!r}", None)
+            undated.add(f"eventTime {row['time']!r}", row["event_id"])
         if not inside:
             continue
         seen.add(key)
@@ -127,13 +130,24 @@ def _table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return "\n".join(lines)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)`` in a user
+    name or target an attacker chose) gets a leading ``'``, OWASP's advice against CSV injection."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
     """The report as a table, CSV (the session rows) or JSON (rows and both counts)."""
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: inert(value) for name, value in row.items()} for row in rows)
         return buffer.getvalue()
     pairs, days = per_pair(rows), per_day(rows)
     failed = [r for r in rows if r["error"]]
@@ -167,22 +181,25 @@ def cmd_report_sessions(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     rows: list[dict[str, Any]] = []
     errors = []
     _engine()  # compiled once, before the workers are forked
+    named = named_files(args.sources)
     for report in run_files(rows_of_file, refs, workers=args.workers):
         rows += report.rows
         if report.error:
             errors.append(report.error)
+        elif report.skipped and report.name in named:  # a file named that is no log: as replay, a failure
+            errors.append(f"skipped: {report.skipped}")
     for error in errors:
-        print(f"error: {error}", file=err)
+        print(error if error.startswith("skipped: ") else f"error: {error}", file=err)
     undated = RuleErrors()
     out.write(render(within(rows, since, until, undated), args.format))
     if undated.count:
         print(undated_line(undated), file=err)
-    return 1 if errors or undated.count else 0
+    return 1 if errors or undated.count or not refs else 0
 
 
 def register(sub: Any) -> None:
     report = sub.add_parser("report", help="reports over history")
-    report_sub = report.add_subparsers(dest="report", required=True)
+    report_sub = report.add_subparsers(dest="report", required=True, metavar="{sessions}")
     sess = report_sub.add_parser("sessions", help="Session Manager sessions: events, per instance and user, per day")
     sess.add_argument("--format", choices=("table", "csv", "json"), default="table")
     history_args(sess)

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
-from tattletail.commands.common import DEFAULT_CONFIG, load_config
+from tattletail.commands.common import DEFAULT_CONFIG, OutputError, load_config, named_files
 from tattletail.commands.replay import jsonl, match_row
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
@@ -48,9 +48,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bases = correlation_history.base_rules(config.correlations)
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
+    output_failed: OutputError | None = None
+    named, named_skipped = named_files(args.logfiles), 0
     for ref in refs:
         def show(match: Match, index: int, name: str = ref.name) -> None:
-            nonlocal reader_gone
+            nonlocal reader_gone, output_failed
             if match.rule.name in bases:
                 base_matches.append((match.rule.name, match.record))
             if reader_gone:
@@ -63,13 +65,19 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(line, file=out)
             except BrokenPipeError:  # `run ... | head`: process_ref would take it for the file's error
                 reader_gone = True
+            except OutputError as exc:  # a full disk: ours, not the file's; raised to stop reading it
+                output_failed = exc
+                raise
 
         report = process_ref(ref, engine, dispatcher=dispatcher, on_match=show)
+        if output_failed is not None:
+            raise output_failed  # the command stops, naming the output (commands.main)
         if reader_gone and not args.send:
             raise BrokenPipeError  # nobody reads the rest: stop quietly (commands.main)
         totals.add(report)
         if report.skipped:
             print(f"skipped: {report.skipped}", file=err)
+            named_skipped += report.name in named
         elif report.error:
             print(f"error: {report.error}", file=err)
     if config.correlations:  # over every file at once, in event-time order
@@ -91,13 +99,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"eventID {errors.first_event_id or '-'})", file=err)
     parts = [f"{totals.objects} files", f"{totals.records} records", f"{totals.match_count} matches",
              f"{totals.rule_error_count} rule errors"]
+    if totals.counts["bad_records"]:  # past a limit, not JSON, not an object: never evaluated
+        parts.append(f"{totals.counts['bad_records']} records unreadable")
     if args.send:
         parts.append(f"{totals.counts['alerts_delivered']} alerts delivered")
     if totals.failures:
         parts.append(f"{len(totals.failures)} failed deliveries")
-    print(", ".join(parts) if refs else "no files read", file=err)
-    # a rule that failed at run time may have missed what it exists to catch: the run is not clean
-    return 1 if totals.errors or totals.failures or totals.rule_errors else 0
+    print(", ".join(parts) if refs else "no CloudTrail log files found in " + ", ".join(args.logfiles), file=err)
+    # a rule that failed at run time, or a record never evaluated, may hide what a rule exists to catch;
+    # a file named that is no log, or nothing to read at all, is a mistake to show, not a clean run
+    return 1 if (totals.errors or totals.failures or totals.rule_errors or totals.counts["bad_records"]
+                 or named_skipped or not refs) else 0
 
 
 def register(sub: Any) -> None:

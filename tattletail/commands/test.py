@@ -149,7 +149,7 @@ def untested(rules: Iterable[Rule]) -> list[str]:
     for rule in rules:
         kinds = {case["match"] for case in rule.tests}
         if kinds != {True, False}:
-            need = " and ".join(k for k, v in (("a matching case", True), ("a close miss", False)) if v not in kinds)
+            need = " and no ".join(k for k, v in (("matching case", True), ("close miss", False)) if v not in kinds)
             missing.append(f"{rule.origin}: rule {rule.name!r} has no {need}")
     return missing
 

@@ -4,6 +4,12 @@ CloudTrail writes ``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json
 trails put ``<org-id>/`` before the account). Listing an S3 prefix walks it level by level and prunes
 year, month and day folders outside ``--since``/``--until``, so a month of an organization trail is
 found without listing years of keys. Digest files are never returned.
+
+The folder of a log file is the day CloudTrail *delivered* it, up to about 15 minutes after its records'
+``eventTime``: a record of 23:58 on the 31st sits in a folder of the 1st. So the folders read run from
+``since`` to the day after ``until``, and the records themselves are filtered by ``eventTime`` (the
+commands' ``WindowEngine``). A key whose date the layout does not give (an export, a copy) is always read
+and filtered the same way, in S3 as on disk: a file named on the command line is never dropped unread.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -116,6 +122,12 @@ def _is_log_name(name: str) -> bool:
     return name.endswith((".json", ".json.gz")) and not is_digest_key(name)
 
 
+def folder_days(since: date | None, until: date | None) -> tuple[date | None, date | None]:
+    """The delivery-date folders that can hold records of [since, until]: up to the day after ``until``,
+    where CloudTrail delivers the records of its last minutes."""
+    return since, until + timedelta(days=1) if until is not None else None
+
+
 def _local(path: Path, since: date | None, until: date | None) -> Iterator[LogRef]:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
@@ -132,7 +144,8 @@ def _walk_s3(s3: Any, bucket: str, prefix: str, since: date | None, until: date 
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for obj in page.get("Contents", []):
             key = obj["Key"]
-            if _is_log_name(key) and in_range(key_date(key), since, until):
+            dated = key_date(key)  # undated (outside the layout): read, and filtered by eventTime
+            if _is_log_name(key) and (dated is None or in_range(dated, since, until)):
                 yield LogRef(f"s3://{bucket}/{key}", bucket=bucket, key=key)
         for common in page.get("CommonPrefixes", []):
             sub = common["Prefix"]
@@ -145,7 +158,8 @@ def _walk_s3(s3: Any, bucket: str, prefix: str, since: date | None, until: date 
 
 def discover(sources: list[str], since: date | None = None, until: date | None = None,
              s3: Any = None) -> list[LogRef]:
-    """Every log file of the given sources, in a stable order."""
+    """Every log file of the given sources that can hold records of [since, until], in a stable order."""
+    since, until = folder_days(since, until)
     refs: list[LogRef] = []
     for source in sources:
         if source.startswith("s3://"):

@@ -10,7 +10,7 @@ def test_check_explain_says_which_engine_runs_each_rule() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["check", "--explain", str(ROOT / "tattletail.toml")], out, err) == 0
     lines = out.getvalue().splitlines()
-    assert "  Create User: python; evaluated only when eventName in ['CreateUser']" in lines
+    assert "  Create User: python; evaluated only when eventName in \"CreateUser\"" in lines
     assert any(line.startswith("  CloudTrail trail changed: libjq (builtin del/1)") for line in lines)
 
 

@@ -91,6 +91,11 @@ def test_redrive_store_shapes_that_are_stores(store: str) -> None:
     ["backfill", "manifest", "./logs"],
     ["render", "--config", CONFIG, "--rule", "Nope", EXAMPLE],
     ["policy", "--config", CONFIG, "--account-id", "abc"],
+    ["replay", "--config", CONFIG, "--since", "2026-11-02", "--until", "2026-11-01", EXAMPLE],
+    ["report", "sessions", "--since", "2026-11-02", "--until", "2026-11-01", EXAMPLE],
+    ["backfill", "manifest", "--since", "2026-11-02", "--until", "2026-11-01", "s3://trail/"],
+    ["replay", "--config", CONFIG, "--workers", "0", EXAMPLE],
+    ["report", "sessions", "--workers", "-1", EXAMPLE],
 ])
 def test_bad_arguments_of_every_verb_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     try:
@@ -281,3 +286,30 @@ def test_replay_prints_the_placeholder_warning_once_per_run(tmp_path: Path, extr
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (done.stdout + done.stderr).count("is a placeholder") == 1
+
+
+@pytest.mark.parametrize("verb", [["run", "--config", CONFIG], ["replay", "--config", CONFIG, "--workers", "1"],
+                                  ["report", "sessions", "--workers", "1"]])
+def test_a_file_named_that_is_no_cloudtrail_log_fails(verb: list[str], tmp_path: Path) -> None:
+    garbage = write(tmp_path / "notes.json", "not json at all")
+    code, _, err = cli_run(*verb, garbage)
+    assert code == 1 and "skipped: " in err and "notes.json" in err
+    # met inside a directory beside a log, the same file is only counted
+    write(tmp_path / "log.json", json.dumps({"Records": [{"eventName": "GetObject"}]}))
+    code, _, err = cli_run(*verb, str(tmp_path))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("verb", [["run", "--config", CONFIG], ["replay", "--config", CONFIG, "--workers", "1"],
+                                  ["report", "sessions", "--workers", "1"]])
+def test_an_empty_directory_is_no_clean_run(verb: list[str], tmp_path: Path) -> None:
+    code, _, err = cli_run(*verb, str(tmp_path))
+    assert code == 1 and f"no CloudTrail log files found in {tmp_path}" in err
+
+
+def test_an_empty_prefix_is_no_clean_backfill(aws: None) -> None:
+    import boto3
+
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="empty")
+    code, _, err = cli_run("backfill", "manifest", "s3://empty/AWSLogs/")
+    assert code == 1 and "no CloudTrail log files found in s3://empty/AWSLogs/" in err

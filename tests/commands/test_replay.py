@@ -54,7 +54,7 @@ def test_replay_table_lists_every_rule_with_top_annotations(tmp_path: Path) -> N
     assert "1 files, 4 records, 4 matches" in out
 
 
-def test_replay_send_delivers_from_worker_processes(tmp_path: Path, slack: FakeSlack) -> None:
+def test_replay_send_delivers_every_file_with_workers_asked(tmp_path: Path, slack: FakeSlack) -> None:
     config_path = tmp_path / "c.toml"
     config_path.write_text(f'''
 [[rule]]
@@ -69,11 +69,34 @@ webhook_url = "{slack.url()}"
     for n in range(3):
         (tmp_path / f"{n}.json").write_text(json.dumps({"Records": [{"eventName": "CreateUser",
                                                                      "requestParameters": {"userName": f"u{n}"}}]}))
-    code, _, err = run_cli("replay", "--config", str(config_path), "--send", "--workers", "2", str(tmp_path))
+    code, out, err = run_cli("replay", "--config", str(config_path), "--send", "--workers", "2", str(tmp_path))
     assert code == 0, err
     annotations = sorted(block["text"]["text"] for post in slack.posts for block in post["blocks"]
                          if block["type"] == "section" and "text" in block and "*Match*" in block["text"]["text"])
     assert annotations == ["*Match*\n```u0```", "*Match*\n```u1```", "*Match*\n```u2```"]
+    assert "3 alerts delivered, 0 failed deliveries" in out  # counted as `run` counts them
+
+
+def test_replay_send_delivers_a_record_found_in_two_files_once(tmp_path: Path, slack: FakeSlack) -> None:
+    config_path = tmp_path / "c.toml"
+    config_path.write_text(f'''
+[[rule]]
+name = "Create User"
+jq_match = 'select(.eventName == "CreateUser") | .requestParameters.userName'
+destinations = ["Slack"]
+[[destination]]
+id = "Slack"
+type = "slack_webhook"
+webhook_url = "{slack.url()}"
+''')
+    record = {"eventName": "CreateUser", "eventID": "same-event", "requestParameters": {"userName": "u"}}
+    for name in ("a.json", "b.json"):  # real trails deliver a record in more than one file
+        (tmp_path / name).write_text(json.dumps({"Records": [record]}))
+    code, out, err = run_cli("replay", "--config", str(config_path), "--send", "--workers", "2",
+                             str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert code == 0, err
+    assert len(slack.posts) == 1
+    assert "1 alerts delivered" in out
 
 
 def test_replay_reports_unreadable_files_and_goes_on(tmp_path: Path) -> None:
@@ -101,3 +124,24 @@ def test_jsonl_rows_mean_what_json_writes(value: Any) -> None:
         assert json.loads(line) == json.loads(reference)
     else:
         assert line == reference
+
+
+@pytest.mark.parametrize("verb", ["run", "replay"])
+def test_records_the_reader_skips_are_counted_and_fail_the_command(verb: str, tmp_path: Path) -> None:
+    # a record that is no object is skipped by the reader: never evaluated, so a rule may have missed it
+    log = tmp_path / "a.json"
+    log.write_text('{"Records": [{"eventName": "CreateUser"}, 42, "text", {"eventName": "GetObject"}]}')
+    extra = ["--workers", "1"] if verb == "replay" else []
+    code, out, err = run_cli(verb, "--config", str(ROOT / "tattletail.toml"), *extra, str(log))
+    assert code == 1, err
+    assert "2 records unreadable" in (err if verb == "run" else out)
+    if verb == "replay":
+        code, out, _ = run_cli(verb, "--config", str(ROOT / "tattletail.toml"), "--format", "json", *extra, str(log))
+        assert code == 1 and json.loads(out)["unreadable_records"] == 2
+
+
+def test_a_clean_file_says_nothing_of_unreadable_records(tmp_path: Path) -> None:
+    log = tmp_path / "a.json"
+    log.write_text('{"Records": [{"eventName": "GetObject"}]}')
+    code, _, err = run_cli("run", "--config", str(ROOT / "tattletail.toml"), str(log))
+    assert code == 0 and "unreadable" not in err

@@ -73,3 +73,31 @@ def test_corpus_sessions(corpus) -> None:
     assert cli.main(["report", "sessions", "--format", "json", *map(str, corpus)], out, err) == 0
     report = json.loads(out.getvalue())
     assert {s["event"] for s in report["sessions"]} == {"StartSession", "ResumeSession", "TerminateSession"}
+
+
+def test_csv_cells_that_start_like_a_formula_are_inert(tmp_path: Path) -> None:
+    hostile = record("StartSession", "2026-11-01T09:00:00Z", "=HYPERLINK(\"http://x\",\"y\")",
+                     request={"target": "@SUM(1)"}, response={"sessionId": "-2+3"})
+    hostile["sourceIPAddress"] = "\t+cmd"
+    (tmp_path / "log.json").write_text(json.dumps({"Records": [hostile]}))
+    out = io.StringIO()
+    assert cli.main(["report", "sessions", "--workers", "1", "--format", "csv", str(tmp_path)], out, io.StringIO()) == 0
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["target"] == "'@SUM(1)" and row["session_id"] == "'-2+3" and row["source_ip"] == "'\t+cmd"
+    assert row["who"].startswith("'=")
+    assert row["time"] == "2026-11-01T09:00:00Z"  # ordinary cells untouched
+
+
+def test_failed_attempts_with_the_same_values_are_counted_per_event_id() -> None:
+    failed = [dict(record("StartSession", "2026-11-01T09:00:00Z", "mallory", request={"target": "i-9"}),
+                   errorCode="AccessDenied", eventID=f"e{n}") for n in range(3)]
+    kept = sessions.within(rows(failed + failed[:1]), None, None)  # e0 delivered twice: still one
+    assert [r["event_id"] for r in kept] == ["e0", "e1", "e2"]
+    assert "3 failed calls" in sessions.render(kept, "table")
+
+
+def test_an_unreadable_event_time_names_its_event_id() -> None:
+    late = dict(record("StartSession", "yesterday", "alice", request={"target": "i-1"}), eventID="odd-1")
+    undated = sessions.RuleErrors()
+    assert sessions.within(rows([late]), date(2026, 11, 1), None, undated) == []
+    assert undated.count == 1 and undated.first_event_id == "odd-1"

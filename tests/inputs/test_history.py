@@ -88,3 +88,46 @@ def test_backfill_manifest_lists_log_objects_url_encoded_without_digests(bucket:
     assert [f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/with%20space%2Bplus.json.gz"] == [
         r[1] for r in rows if "space" in r[1]]
     assert odd in [unquote_plus(r[1]) for r in rows]  # what the function's Batch handler decodes
+
+
+def test_s3_discovery_reads_the_folder_after_until_where_late_records_are_delivered(bucket: str) -> None:
+    # a record of 23:58 on 10/31 is delivered into the 11/01 folder: --until 10/31 must read that folder
+    refs = discover([f"s3://{bucket}/AWSLogs/{ACCT}/CloudTrail/"], date(2026, 10, 31), date(2026, 10, 31))
+    assert sorted(r.key for r in refs) == [  # type: ignore[type-var]
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/10/31/{ACCT}_CloudTrail_us-east-1_a.json.gz",
+        f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/{ACCT}_CloudTrail_us-east-1_a.json.gz",
+    ]
+
+
+def test_s3_keys_outside_the_layout_are_read_with_a_date_range(bucket: str) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key="exports/ct.json.gz", Body=b"{}")
+    for source in (f"s3://{bucket}/exports/ct.json.gz", f"s3://{bucket}/exports/"):
+        refs = discover([source], date(2026, 11, 1), date(2026, 11, 1))
+        assert [r.key for r in refs] == ["exports/ct.json.gz"], source
+
+
+def test_replay_until_a_day_finds_its_last_minutes_delivered_the_next_day(aws: None) -> None:
+    import gzip
+    import io
+    import json
+
+    from tattletail import commands as cli
+    from tests.helpers import ROOT
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="late")
+    record = {"eventName": "CreateUser", "eventTime": "2026-10-31T23:58:00Z", "eventID": "late-1",
+              "responseElements": {"user": {"userName": "a"}}}
+    key = f"AWSLogs/{ACCT}/CloudTrail/us-east-1/2026/11/01/{ACCT}_CloudTrail_us-east-1_20261101T0005Z_x.json.gz"
+    s3.put_object(Bucket="late", Key=key, Body=gzip.compress(json.dumps({"Records": [record]}).encode()))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["replay", "--workers", "1", "--format", "json", "--config", str(ROOT / "tattletail.toml"),
+                     "--since", "2026-10-31", "--until", "2026-10-31", "s3://late/AWSLogs/"], out, err)
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue())["matches"] == 1
+    # the 11/01 folder is read for --since 11/01, but its record of 10/31 is filtered out by eventTime
+    out = io.StringIO()
+    cli.main(["replay", "--workers", "1", "--format", "json", "--config", str(ROOT / "tattletail.toml"),
+              "--since", "2026-11-01", "--until", "2026-11-01", "s3://late/AWSLogs/"], out, io.StringIO())
+    assert json.loads(out.getvalue())["matches"] == 0
