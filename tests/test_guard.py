@@ -71,6 +71,13 @@ def test_guard_reads_regex_flags_for_case_folding(program: str, proven: bool) ->
     assert analyse(program).proven == proven, analyse(program)
 
 
+# Shipped rules that run in the isolation child on purpose, and why (their cost is polynomial in the size of
+# a policy document the record carries as text; only the few records of policy-setting calls reach them).
+ISOLATED_ON_PURPOSE = {
+    "Resource policy made public": "parses the policy (fromjson) and checks statements x conditions x values",
+}
+
+
 def test_every_shipped_and_benchmark_rule_is_proven_so_it_stays_in_process() -> None:
     packs = sorted((ROOT / "rules").glob("*.toml"))
     rules = [rule for pack in packs for rule in config_module.load_pack(pack)]
@@ -78,8 +85,9 @@ def test_every_shipped_and_benchmark_rule_is_proven_so_it_stays_in_process() -> 
     if BENCH.is_dir():
         rules += [rule for path in sorted(BENCH.glob("*.toml")) for rule in config_module.load(path).rules]
     assert len(rules) > 90
-    assert [(r.name, analyse(r.jq_match).unproven) for r in rules if not analyse(r.jq_match).proven] == []
-    assert Engine(rules).isolated == []
+    unproven = {r.name: analyse(r.jq_match).unproven for r in rules if not analyse(r.jq_match).proven}
+    assert set(unproven) == set(ISOLATED_ON_PURPOSE), unproven
+    assert {rule.name for rule in Engine(rules).isolated} == set(ISOLATED_ON_PURPOSE)
 
 
 # ----------------------------------------------------------------------------------- cost, not only termination
