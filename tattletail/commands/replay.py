@@ -27,34 +27,13 @@ from tattletail.commands.common import (
     named_files,
 )
 from tattletail.commands.parallel import run_files
+from tattletail.commands.rows import jsonl, match_row
 from tattletail.correlation import history as correlation_history
 from tattletail.delivery.dispatch import Dispatcher
 from tattletail.delivery.report import Report, RuleErrors, Totals
 from tattletail.inputs.history import LogRef
 from tattletail.pipeline import process_ref
 from tattletail.rules import Match
-
-
-def match_row(rule: str, file: str, index: int, record: dict[str, Any], value: Any) -> dict[str, Any]:
-    """One match as ``--format jsonl`` prints it."""
-    return {"rule": rule, "file": file, "index": index, "eventID": record.get("eventID"), "match": value}
-
-
-def jsonl(row: dict[str, Any]) -> str:
-    """A row as one line of JSON. ``orjson`` writes it five times faster than ``json``, and means the same
-    wherever every number is exact (``jq.recordtext.exact``: it would write an infinity as null); elsewhere,
-    and for text ``orjson`` refuses (lone surrogates), ``json`` writes it."""
-    import orjson
-
-    from tattletail.jq.recordtext import exact, vouched
-
-    value = row["match"]
-    if (vouched(value) or exact(value)) and exact(row["eventID"]):
-        try:
-            return orjson.dumps(row).decode()
-        except TypeError:
-            pass
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
 class ReplayJob:

@@ -9,9 +9,7 @@ from typing import Any, TextIO
 from tattletail.alerts import facts
 from tattletail.alerts.escape import one_line
 from tattletail.commands.common import DEFAULT_CONFIG, OutputError, load_config, named_files
-from tattletail.commands.replay import jsonl, match_row
-from tattletail.correlation import history as correlation_history
-from tattletail.delivery.dispatch import Dispatcher
+from tattletail.commands.rows import jsonl, match_row
 from tattletail.delivery.report import Totals
 from tattletail.engine import Engine
 from tattletail.errors import SourceError
@@ -43,9 +41,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"error: {exc}", file=err)
         return 1
     engine = Engine(config.rules, prefilter=not args.no_prefilter)
-    dispatcher = Dispatcher(config) if args.send else None
+    dispatcher = None
+    if args.send:  # the delivery machinery only when sending (start-up)
+        from tattletail.delivery.dispatch import Dispatcher
+
+        dispatcher = Dispatcher(config)
     totals = Totals()
-    bases = correlation_history.base_rules(config.correlations)
+    bases: set[str] = set()
+    if config.correlations:
+        from tattletail.correlation import history as correlation_history
+
+        bases = correlation_history.base_rules(config.correlations)
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
     output_failed: OutputError | None = None
@@ -81,6 +87,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif report.error:
             print(f"error: {report.error}", file=err)
     if config.correlations:  # over every file at once, in event-time order
+        from tattletail.correlation import history as correlation_history
+
         def alert(match: Match) -> None:
             if args.format == "jsonl":
                 row = match_row(match.rule.name, "(correlation)", 0, match.record, match.value)

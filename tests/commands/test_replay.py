@@ -113,7 +113,7 @@ def test_replay_reports_unreadable_files_and_goes_on(tmp_path: Path) -> None:
 def test_jsonl_rows_mean_what_json_writes(value: Any) -> None:
     """``orjson`` writes rows where it means the same as ``json``; elsewhere (inexact numbers, lone
     surrogates) ``json`` writes them, as before."""
-    from tattletail.commands.replay import jsonl
+    from tattletail.commands.rows import jsonl
     from tattletail.jq.recordtext import exact
 
     row = {"rule": "r", "file": "f.json", "index": 3, "eventID": "e", "match": value}
