@@ -20,6 +20,7 @@ approximated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -151,8 +152,18 @@ def alert_rule(name: str, *, description: str = "", destinations: tuple[str, ...
                          title=".title", fields=fields, runbook=runbook, origin=origin)
 
 
-def member_text(value: Any, limit: int = 256) -> str:
+MEMBER_BYTES = 256  # a counted member's UTF-8 size at most: the item bound (MAX_COUNT members) rests on it
+
+
+def member_text(value: Any, limit: int = MEMBER_BYTES) -> str:
     """A value as a set member: strings as they are, anything else (and the empty string, which DynamoDB
-    sets refuse) as compact JSON, cut to ``limit``."""
+    sets refuse) as compact JSON. A text longer than ``limit`` UTF-8 bytes becomes a prefix plus
+    ``#`` and a hash of the whole, ``limit`` bytes in all: the item stays bounded (DynamoDB counts bytes,
+    not characters) and two long values sharing a prefix stay two distinct values."""
     text = value if isinstance(value, str) and value else json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return text[:limit]
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    prefix = data[:limit - len(digest) - 1].decode("utf-8", "ignore")  # never half a character
+    return f"{prefix}#{digest}"
