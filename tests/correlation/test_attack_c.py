@@ -189,3 +189,16 @@ def test_a_huge_weight_counts_one_event(config: loader.Config) -> None:
     assert not isinstance(entry, str) and len(entry.counted) == 1
     entry = place(correlation, "Failed", failed(1, at(1), w=float("nan")))
     assert not isinstance(entry, str) and len(entry.counted) == 1
+
+
+# 6. a flood after a window fired in an earlier invocation costs one refused write, not three per match
+
+def test_a_window_fired_in_an_earlier_invocation_costs_one_write_per_invocation(config: loader.Config,
+                                                                               table: Any) -> None:
+    earlier = Correlator([named(config.correlations, "Brute force")], DynamoWindows("state", table))
+    (alert,) = observe(config, "", earlier.windows, [failed(n, at(1, n)) for n in range(10)], earlier)
+    earlier.settle(True)
+    later = DynamoWindows("state", table)
+    flood = [failed(100 + n, at(2, n)) for n in range(100)]
+    assert observe(config, "", later, flood, Correlator([named(config.correlations, "Brute force")], later)) == []
+    assert later.writes == 1

@@ -135,7 +135,8 @@ def test_a_record_without_the_group_value_counts_nowhere(config: loader.Config) 
     record = denied(1, "ListUsers")
     del record["userIdentity"]
     assert place(correlation, "Denied", record) == "no value for group_by .userIdentity.arn"
-    assert place(correlation, "Denied", dict(denied(1, "X"), eventTime="yesterday")) == "no readable eventTime (missing, malformed or out of range)"
+    reason = place(correlation, "Denied", dict(denied(1, "X"), eventTime="yesterday"))
+    assert reason == "no readable eventTime (missing, malformed or out of range)"
 
 
 @pytest.fixture
