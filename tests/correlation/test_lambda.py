@@ -93,8 +93,9 @@ class World:
         return handler.lambda_handler(s3_event(BUCKET, *keys), None)
 
     def alerts(self) -> list[str]:
-        """The titles of the correlation alerts Slack received."""
-        return [post["blocks"][0]["text"]["text"] for post in self.slack.posts]
+        """The titles of the correlation alerts Slack received, with the ratio colons Slack text uses
+        against link unfurling ("arn\u2236aws") read back as colons."""
+        return [post["blocks"][0]["text"]["text"].replace("\u2236", ":") for post in self.slack.posts]
 
     def replay_titles(self, workers: str = "2") -> list[str]:
         """The titles of the correlation alerts ``replay`` computes over the same objects."""
