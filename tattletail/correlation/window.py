@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,8 +126,7 @@ def place(correlation: Correlation, rule: str, record: dict[str, Any]) -> Entry 
     else:
         step = order_resolution(correlation)
         counted = (f"{index}|{int(seconds) // step * step}",)
-    group_text = json.dumps(group, separators=(",", ":"), sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{correlation.name}\n{group_text}\n{start}".encode()).hexdigest()[:32]
+    digest = window_digest(correlation, tuple(group), start)
     event_id = record.get("eventID") if isinstance(record.get("eventID"), str) else identity_hash
     parts = [str(record.get("eventTime")), str(index), str(event_id), str(record.get("eventName") or "-"),
              identity(record).display() or "-", value_text]
@@ -135,6 +134,36 @@ def place(correlation: Correlation, rule: str, record: dict[str, Any]) -> Entry 
     evidence = evidence.encode("utf-8", "surrogatepass")[:512].decode("utf-8", "ignore")  # bytes: what the item holds
     cap = correlation.needed if correlation.type in ("event_count", "value_count") else 0
     return Entry(f"correlation|{digest}", start, tuple(group), counted, evidence, int(seconds), cap)
+
+
+def window_digest(correlation: Correlation, group: tuple[tuple[str, Any], ...], start: int) -> str:
+    group_text = json.dumps(group, separators=(",", ":"), sort_keys=True, default=str)
+    return hashlib.sha256(f"{correlation.name}\n{group_text}\n{start}".encode()).hexdigest()[:32]
+
+
+def window_key(correlation: Correlation, group: tuple[tuple[str, Any], ...], start: int) -> str:
+    return f"correlation|{window_digest(correlation, group, start)}"
+
+
+def offset(correlation: Correlation) -> int:
+    """Where the second series of windows starts: half a timespan after the aligned one."""
+    return correlation.timespan // 2
+
+
+def shifted(correlation: Correlation, entry: Entry) -> Entry:
+    """The same match in the second series of windows (starts at ``offset`` past the aligned ones):
+    with both, any burst within half a timespan lies whole in one window, wherever the edges fall."""
+    half = offset(correlation)
+    start = (entry.second - half) // correlation.timespan * correlation.timespan + half
+    return replace(entry, key=window_key(correlation, entry.group, start), start=start)
+
+
+def overlapping(correlation: Correlation, entry: Entry) -> list[str]:
+    """The keys of the windows of the other series overlapping the window of ``entry``: once it fired,
+    they are closed too, so one burst gives one alert."""
+    half = offset(correlation)
+    return [window_key(correlation, entry.group, entry.start - half),
+            window_key(correlation, entry.group, entry.start + correlation.timespan - half)]
 
 
 @dataclass(frozen=True)

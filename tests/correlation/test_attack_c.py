@@ -163,9 +163,9 @@ def test_value_count_item_size(config: loader.Config, table: Any) -> None:
     records = [failed(n, at(1, n % 60), userAgent=str(n) + "\U0001D54F" * 260) for n in range(620)]
     (alert,) = observe(config, "Agents", DynamoWindows("state", table), records)
     assert alert.record["count"] == 600
-    (item,) = table.scan(TableName="state")["Items"]
-    size = sum(len(m.encode()) for m in item["c"]["SS"]) + sum(len(m.encode()) for m in item["e"]["SS"])
-    assert size < 400 * 1024
+    for item in table.scan(TableName="state")["Items"]:
+        size = sum(len(m.encode()) for m in item["c"]["SS"]) + sum(len(m.encode()) for m in item["e"]["SS"])
+        assert size < 400 * 1024
     assert MAX_COUNT * MEMBER_BYTES + EVIDENCE_CAP * 512 < 300 * 1024  # the documented bound, with room for the rest
 
 
@@ -201,4 +201,26 @@ def test_a_window_fired_in_an_earlier_invocation_costs_one_write_per_invocation(
     later = DynamoWindows("state", table)
     flood = [failed(100 + n, at(2, n)) for n in range(100)]
     assert observe(config, "", later, flood, Correlator([named(config.correlations, "Brute force")], later)) == []
-    assert later.writes == 1
+    assert later.writes == 3  # one per window the flood falls in: the fired one and the two overlapping it
+
+
+# 2. windows: overlapping by default, "fixed" on request, anything else refused
+
+def test_an_unknown_windows_kind_is_refused_naming_the_valid_ones() -> None:
+    from tattletail.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown windows 'sliding' \(valid: overlapping, fixed\)"):
+        loader.loads(CONFIG.replace("condition = { gte = 10 }", 'windows = "sliding"\ncondition = { gte = 10 }', 1))
+
+
+def test_the_pack_fires_on_its_brute_force_case_wherever_the_window_edges_fall(pack: tuple[Any, Any]) -> None:
+    import json
+    from datetime import datetime, timedelta
+
+    records = json.loads((ROOT / "rules" / "correlation-tests" / "brute-force.json").read_text())["Records"]
+    fired = 0
+    for shift in range(0, 600, 20):
+        moved = [dict(r, eventTime=(datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00"))
+                                    + timedelta(seconds=shift)).strftime("%Y-%m-%dT%H:%M:%SZ")) for r in records]
+        fired += len(pack_alerts(pack, "Console brute force", moved))
+    assert fired == 30
