@@ -46,13 +46,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     dispatcher = Dispatcher(config) if args.send else None
     totals = Totals()
     bases = correlation_history.base_rules(config.correlations)
+    read_keys = correlation_history.read_keys(config.correlations)
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
     for ref in refs:
         def show(match: Match, index: int, name: str = ref.name) -> None:
             nonlocal reader_gone
             if match.rule.name in bases:
-                base_matches.append((match.rule.name, match.record))
+                kept = correlation_history.slim(match.record, read_keys[match.rule.name])
+                base_matches.append((match.rule.name, kept))
             if reader_gone:
                 return
             if args.format == "jsonl":

@@ -224,3 +224,26 @@ def test_the_pack_fires_on_its_brute_force_case_wherever_the_window_edges_fall(p
                                     + timedelta(seconds=shift)).strftime("%Y-%m-%dT%H:%M:%SZ")) for r in records]
         fired += len(pack_alerts(pack, "Console brute force", moved))
     assert fired == 30
+
+
+# 8. run/replay keep of each base-rule match only what its correlations read
+
+def test_history_keeps_only_the_keys_the_correlations_read_and_fires_the_same(pack: tuple[Any, Any]) -> None:
+    rules, correlations = pack
+    keys = history.read_keys(correlations)
+    rule = "Correlation input: access denied"
+    records = [dict(identity_center_denied(n, "alice-id"), requestParameters={"big": "x" * 10_000},
+                    tlsDetails={"tlsVersion": "TLSv1.3"}) for n in range(10)]
+    slimmed = [history.slim(record, keys[rule]) for record in records]
+    assert "requestParameters" not in slimmed[0] and "tlsDetails" not in slimmed[0]
+    assert slimmed[0]["userIdentity"] == records[0]["userIdentity"]
+    full, slim = pack_alerts(pack, "Access denied enumeration", records), \
+        pack_alerts(pack, "Access denied enumeration", slimmed)
+    assert [a.record for a in full] == [a.record for a in slim] and len(full) == 1
+    deletion = "Correlation input: S3 object deleted"
+    assert {"requestParameters", "resources", "additionalEventData"} <= keys[deletion]  # its weight reads them
+
+
+def test_a_record_without_an_event_id_is_kept_whole() -> None:
+    record = {"eventTime": at(1), "requestParameters": {"a": 1}}
+    assert history.slim(record, frozenset({"eventTime"})) is record
