@@ -40,9 +40,10 @@ class ReplayJob:
     """One file of a replay: evaluated (and delivered with ``--send``), annotations counted."""
 
     def __init__(self, engine: WindowEngine, dispatcher: Dispatcher | None, keep_rows: bool,
-                 bases: frozenset[str] = frozenset()) -> None:
+                 bases: frozenset[str] = frozenset(), read_keys: dict[str, frozenset[str]] | None = None) -> None:
         self.engine, self.dispatcher, self.keep_rows = engine, dispatcher, keep_rows
         self.bases = bases  # base rules of correlations: their matches go back to be correlated
+        self.read_keys = read_keys or {}  # base rule -> the record keys its correlations read
 
     def __call__(self, ref: LogRef, s3: Any) -> Report:
         rows: list[dict[str, Any]] = []
@@ -51,7 +52,7 @@ class ReplayJob:
 
         def on_match(match: Match, index: int) -> None:
             if match.rule.name in self.bases:
-                bases.append((match.rule.name, match.record))
+                bases.append((match.rule.name, correlation_history.slim(match.record, self.read_keys[match.rule.name])))
             if match.annotation is not None:
                 notes.append((match.rule.name, as_text(match.annotation)))
             if self.keep_rows:
@@ -161,7 +162,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = WindowEngine(config.rules, since, until)
     dispatcher = Dispatcher(config) if args.send else None
     bases = frozenset(correlation_history.base_rules(config.correlations))
-    job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases)
+    job = ReplayJob(engine, dispatcher, args.format == "jsonl", bases,
+                    correlation_history.read_keys(config.correlations))
     base_matches: list[tuple[str, dict[str, Any]]] = []
     # --send delivers through one dispatcher, whose state skips a record already delivered: worker
     # processes would each have their own, and a record in two files would be sent twice

@@ -48,10 +48,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         dispatcher = Dispatcher(config)
     totals = Totals()
     bases: set[str] = set()
+    read_keys: dict[str, Any] = {}
     if config.correlations:
         from tattletail.correlation import history as correlation_history
 
         bases = correlation_history.base_rules(config.correlations)
+        read_keys = correlation_history.read_keys(config.correlations)
     base_matches: list[tuple[str, dict[str, Any]]] = []
     reader_gone = False
     output_failed: OutputError | None = None
@@ -60,7 +62,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def show(match: Match, index: int, name: str = ref.name) -> None:
             nonlocal reader_gone, output_failed
             if match.rule.name in bases:
-                base_matches.append((match.rule.name, match.record))
+                kept = correlation_history.slim(match.record, read_keys[match.rule.name])
+                base_matches.append((match.rule.name, kept))
             if reader_gone:
                 return
             if args.format == "jsonl":

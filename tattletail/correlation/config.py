@@ -17,6 +17,7 @@ from tattletail.correlation.model import (
     MAX_TIMESPAN,
     OPERATORS,
     TYPES,
+    WINDOWS,
     Correlation,
     GroupKey,
     Path,
@@ -36,6 +37,7 @@ CORRELATION_KEYS: dict[str, tuple[type, bool]] = {
     "field": (str, False),
     "weight": (str, False),
     "lateness": (str, False),
+    "windows": (str, False),
     "destinations": (list, False),
     "severity": (str, False),
     "description": (str, False),
@@ -208,6 +210,10 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
         if lateness is None or lateness > MAX_TIMESPAN:
             problem(where, f"lateness {values.get('lateness')!r} is not a duration from 1s to 7d")
             ok = False
+        windows = values.get("windows", "overlapping")
+        if windows not in WINDOWS:
+            problem(where, f"unknown windows {windows!r} (valid: {', '.join(WINDOWS)})")
+            ok = False
         condition = _condition(values, kind, rules, where, problem)
         field_path = None
         if kind == "value_count":
@@ -246,5 +252,6 @@ def check(tables: list[Any], source: str, known_rules: dict[str, str], problems:
             values["name"], kind, rules, tuple(group_by), timespan, condition[0], condition[1], lateness,
             alert_rule(values["name"], description=values.get("description", ""), destinations=destinations,
                        severity=severity, runbook=runbook, origin=source),
-            field_path, tuple(values.get("test", ())), source, values.get("sigma_id"), weight))
+            field_path, tuple(values.get("test", ())), source, values.get("sigma_id"), weight,
+            overlapping=windows == "overlapping"))
     return found

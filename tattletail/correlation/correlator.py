@@ -32,7 +32,19 @@ from typing import Any
 from tattletail import log
 from tattletail.correlation.model import Correlation, show_duration
 from tattletail.correlation.state import MemoryWindows, Windows
-from tattletail.correlation.window import HIDDEN, Entry, WindowState, count, evidence, iso, met, place, prunable
+from tattletail.correlation.window import (
+    HIDDEN,
+    Entry,
+    WindowState,
+    count,
+    evidence,
+    iso,
+    met,
+    overlapping,
+    place,
+    prunable,
+    shifted,
+)
 from tattletail.delivery.report import Report
 from tattletail.rules import Match
 
@@ -66,34 +78,38 @@ class Correlator:
         """Count one base-rule match; the correlation alerts it completes (usually none)."""
         alerts = []
         for correlation in self.by_rule.get(match.rule.name, ()):
-            entry = place(correlation, match.rule.name, match.record)
-            if isinstance(entry, str):
-                self.unplaced[(correlation.name, entry)] += 1
+            placed = place(correlation, match.rule.name, match.record)
+            if isinstance(placed, str):
+                self.unplaced[(correlation.name, placed)] += 1
                 log.emit("correlation_record_unplaced", logging.DEBUG, correlation=correlation.name,
-                         rule=match.rule.name, event_id=match.record.get("eventID"), reason=entry)
+                         rule=match.rule.name, event_id=match.record.get("eventID"), reason=placed)
                 continue
-            if entry.key in self.fired:
-                continue
-            end = entry.start + correlation.timespan
-            expires_at = end + correlation.lateness + KEEP_SECONDS
-            if self.clock is not None and self.clock() > end + correlation.lateness:
+            for entry in (placed, shifted(correlation, placed)) if correlation.overlapping else (placed,):
+                alerts.extend(self._count(correlation, entry, match, primary=entry is placed))
+        return alerts
+
+    def _count(self, correlation: Correlation, entry: Entry, match: Match, *, primary: bool) -> list[Match]:
+        """Add one placed match to one window (of the aligned series when ``primary``: only there is a
+        late record counted and logged, so each record counts once); the alert it completes, if any."""
+        if entry.key in self.fired:
+            return []
+        end = entry.start + correlation.timespan
+        expires_at = end + correlation.lateness + KEEP_SECONDS
+        if self.clock is not None and self.clock() > end + correlation.lateness:
+            if primary:
                 self.late[correlation.name] += 1
                 log.emit("correlation_record_late", logging.WARNING, correlation=correlation.name,
                          event_id=match.record.get("eventID"), event_time=match.record.get("eventTime"),
                          window_end=iso(end), lateness=show_duration(correlation.lateness))
-                state = self._unsettled(correlation, entry.key)
-                if state is not None:
-                    alerts.append(self._fire(correlation, entry, state, expires_at, again=True))
-                continue
-            state = self.windows.add(entry, expires_at)
-            if state is None:
-                continue
-            counted, times = prunable(correlation, state)
-            if counted or times:
-                self.windows.prune(entry.key, counted, times)
-            if met(correlation, state):
-                alerts.append(self._fire(correlation, entry, state, expires_at))
-        return alerts
+            state = self._unsettled(correlation, entry.key)
+            return [self._fire(correlation, entry, state, expires_at, again=True)] if state is not None else []
+        state = self.windows.add(entry, expires_at)
+        if state is None:
+            return []
+        counted, times = prunable(correlation, state)
+        if counted or times:
+            self.windows.prune(entry.key, counted, times)
+        return [self._fire(correlation, entry, state, expires_at)] if met(correlation, state) else []
 
     def _unsettled(self, correlation: Correlation, key: str) -> WindowState | None:
         """The window of a late record when its count met the condition and it was never marked done:
@@ -107,6 +123,9 @@ class Correlator:
     def _fire(self, correlation: Correlation, entry: Entry, state: WindowState, expires_at: int, *,
               again: bool = False) -> Match:
         self.fired[entry.key] = self.pending[entry.key] = expires_at
+        for key in overlapping(correlation, entry) if correlation.overlapping else ():  # one burst, one alert
+            if key not in self.fired:
+                self.fired[key] = self.pending[key] = expires_at + correlation.timespan
         log.emit("correlation_fired", correlation=correlation.name, window_start=iso(entry.start),
                  count=count(correlation, state), again=again)
         record = summary(correlation, entry, state)

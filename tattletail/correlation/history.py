@@ -9,8 +9,11 @@ arrived in time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 from tattletail.correlation.correlator import Correlator
 from tattletail.correlation.model import Correlation
@@ -54,6 +57,42 @@ def correlate(correlations: Iterable[Correlation], rules: Iterable[Rule], matche
             deliveries.flush()
         correlator.settle(not report.failures, report)
     return report
+
+
+ALWAYS_READ = ("eventID", "eventTime", "eventName", "recipientAccountId", "userIdentity")  # window.place, facts
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def read_keys(correlations: Iterable[Correlation]) -> dict[str, frozenset[str]]:
+    """Per base rule, the top-level record keys the correlations over it may read: those
+    ``window.place`` always reads, and every name in their ``group_by`` (for that rule), ``field`` and
+    ``weight`` programs (a jq program may read anything it names; names that are not top-level keys
+    cost nothing)."""
+    keys: dict[str, set[str]] = {}
+    for correlation in correlations:
+        for rule in correlation.rules:
+            paths = [correlation.field, correlation.weight]
+            paths += [dict(key.per_rule).get(rule, key.default) for key in correlation.group_by]
+            found = keys.setdefault(rule, set(ALWAYS_READ))
+            for path in paths:
+                if path is not None:
+                    found.update(_NAME.findall(path.text))
+    return {rule: frozenset(names) for rule, names in keys.items()}
+
+
+def slim(record: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    """The part of a base rule's record the correlations read, so ``run``/``replay`` keep that much per
+    match, not whole records (100,000 AccessDenied records: see the README). A record without an
+    ``eventID`` stays whole: its identity (``record_key``) is a hash of all of it."""
+    event_id = record.get("eventID")
+    if not isinstance(event_id, str) or not event_id:
+        return record
+    kept = {key: value for key, value in record.items() if key in keys}
+    try:  # a compact copy: kept parts of the parsed file would pin its memory (allocator arenas) until the end
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(kept))
+    except (TypeError, orjson.JSONEncodeError):  # values orjson cannot carry (big ints): kept as they are
+        return kept
+    return copied
 
 
 def set_of(matches: Iterable[BaseMatch]) -> list[BaseMatch]:

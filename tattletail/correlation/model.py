@@ -6,12 +6,15 @@
 - ``temporal``: every base rule (or at least N of them) matched in one group and window;
 - ``temporal_ordered``: the base rules matched in the order they are listed.
 
-Windows are fixed (tumbling) and aligned to the epoch: a ``5m`` timespan counts 12:00:00-12:04:59,
-12:05:00-12:09:59, ... by each record's ``eventTime``. Fixed windows make a window's count a function
-of the set of records in it, whatever order they arrive in, so the Lambda (records in many files,
-late and out of order) and ``replay`` (history in event-time order) reach the same alerts; the price
-is that a burst straddling a boundary is split over two windows (a timespan twice the burst's length
-catches it whole).
+Windows are aligned to the epoch: a ``5m`` timespan counts 12:00:00-12:04:59, 12:05:00-12:09:59, ...
+by each record's ``eventTime``, and (``windows = "overlapping"``, the default) a second series half a
+timespan later: 12:02:30-12:07:29, ... A window's count is a function of the set of records in it,
+whatever order they arrive in. The guarantee: matches that meet the condition within HALF the timespan
+always lie whole in one window, wherever the edges fall, and fire; matches spread over the timespan or
+more never share a window and never fire together. When a window fires, the two windows of the other
+series overlapping it are closed too, so one burst gives one alert (but a second burst within those
+windows gives none). ``windows = "fixed"`` keeps only the aligned series: half the state writes, and a
+burst straddling an edge is split in two.
 
 Conditions are ``gte``/``gt`` only: they can be decided as records arrive. ``lt``/``lte``/``eq`` need
 the window to close, which a stream of invocations never sees, so they are refused at load rather than
@@ -20,6 +23,7 @@ approximated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from tattletail.alerts.facts import get
 from tattletail.rules import Rule
 
 TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
+WINDOWS = ("overlapping", "fixed")
 OPERATORS = ("gte", "gt")
 MAX_COUNT = 1000                 # bounds a window's item in the state table (members are <= 256 bytes)
 MAX_TIMESPAN = 7 * 24 * 3600
@@ -108,6 +113,7 @@ class Correlation:
     origin: str = ""
     sigma_id: str | None = None
     weight: Path | None = None           # event_count: how many events one record stands for
+    overlapping: bool = True             # a second series of windows, half a timespan later (``windows``)
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -119,8 +125,11 @@ class Correlation:
         events = f"events (each weighing {' '.join(self.weight.text.split())})" if self.weight else "events"
         counted = {"event_count": events, "value_count": f"distinct {self.field.text if self.field else ''}",
                    "temporal": f"of the {len(self.rules)} rules", "temporal_ordered": "rules in order"}[self.type]
+        span = show_duration(self.timespan)
+        windows = (f"a {span} window (overlapping: always within {show_duration(self.timespan // 2)})"
+                   if self.overlapping else f"a {span} fixed window")
         return (f"{self.name}: {self.type} over {', '.join(repr(r) for r in self.rules)}; fires when "
-                f"{self.condition} {counted} per {group} in a {show_duration(self.timespan)} window "
+                f"{self.condition} {counted} per {group} in {windows} "
                 f"(records up to {show_duration(self.lateness)} late still count){self._resolution()}")
 
     def _resolution(self) -> str:
@@ -151,8 +160,18 @@ def alert_rule(name: str, *, description: str = "", destinations: tuple[str, ...
                          title=".title", fields=fields, runbook=runbook, origin=origin)
 
 
-def member_text(value: Any, limit: int = 256) -> str:
+MEMBER_BYTES = 256  # a counted member's UTF-8 size at most: the item bound (MAX_COUNT members) rests on it
+
+
+def member_text(value: Any, limit: int = MEMBER_BYTES) -> str:
     """A value as a set member: strings as they are, anything else (and the empty string, which DynamoDB
-    sets refuse) as compact JSON, cut to ``limit``."""
+    sets refuse) as compact JSON. A text longer than ``limit`` UTF-8 bytes becomes a prefix plus
+    ``#`` and a hash of the whole, ``limit`` bytes in all: the item stays bounded (DynamoDB counts bytes,
+    not characters) and two long values sharing a prefix stay two distinct values."""
     text = value if isinstance(value, str) and value else json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return text[:limit]
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    prefix = data[:limit - len(digest) - 1].decode("utf-8", "ignore")  # never half a character
+    return f"{prefix}#{digest}"

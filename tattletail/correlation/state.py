@@ -10,7 +10,10 @@ second to a number set (``t``: first and last event time), and once a window hol
 a kind than decide anything (``window.prunable``), one more ``UpdateItem`` ``DELETE``s the dominated
 ones (about one extra write per ``window.PRUNE_AT`` additions). Once the window's alert has been handed to
 delivery, the item is marked ``done_at`` and further updates are refused by their condition: no
-re-fire, and no growth. Items are bounded: counted members up to the condition's count (at most
+re-fire, and no growth. A refused update returns the old item (``ReturnValuesOnConditionCheckFailure``);
+when it is done the window is remembered as closed for the rest of the invocation, so a flood after a
+fire costs one refused write per window and invocation, not three per match.
+Items are bounded: counted members up to the condition's count (at most
 ``model.MAX_COUNT``, 256 bytes each: once the count meets it, no more are added, also while the
 window's alert waits for delivery; ``temporal_ordered``: the middle rules' event seconds at the
 window's resolution, at most ``model.ORDER_MEMBERS``),
@@ -102,6 +105,7 @@ class DynamoWindows:
         self.clock = clock
         self.writes = 0  # UpdateItem calls made, conditional failures included (they cost a write too)
         self.full: dict[str, str] = {}  # window key -> "evidence" or "counted" (and evidence): seen full
+        self.closed: set[str] = set()   # window keys seen done (fired): no further writes for them
 
     @property
     def client(self) -> Any:
@@ -127,9 +131,11 @@ class DynamoWindows:
             response = self.client.update_item(
                 TableName=self.table, Key={"pk": {"S": entry.key}},
                 UpdateExpression=f"ADD {', '.join(adds)} SET expires_at = :x", ConditionExpression=condition,
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except Exception as exc:  # botocore: a condition that failed, or denied, throttled, unreachable
             if aws.is_conditional_failure(exc):
+                if "done_at" in (getattr(exc, "response", {}).get("Item") or {}):
+                    self.closed.add(entry.key)  # fired in an earlier invocation: refuse its later matches here
                 return None
             raise StateError(f"state table {self.table}: cannot count correlation: {aws.describe(exc)}") from None
         item: dict[str, Any] = response.get("Attributes", {})
@@ -139,11 +145,15 @@ class DynamoWindows:
         # refused when done, when the evidence is full, or when the count already meets the condition
         # (a window fired and not yet delivered): then add what still fits; only the times are refused
         # just when the window is done
+        if entry.key in self.closed:
+            return None
         attempts = [(True, True), (True, False), (False, False)]
         if entry.key in self.full:  # seen full by this instance: skip the updates bound to be refused
             attempts = [a for a in attempts if not (a[1] or (a[0] and self.full[entry.key] == "counted"))]
         for with_counted, with_evidence in attempts:
             item = self._update(entry, expires_at, with_counted, with_evidence)
+            if entry.key in self.closed:
+                return None
             if item is not None:
                 state = _state(item)
                 if entry.cap and len(state.counted) >= entry.cap:
@@ -182,6 +192,7 @@ class DynamoWindows:
 
     def done(self, key: str, expires_at: int) -> None:
         self.writes += 1
+        self.closed.add(key)
         try:
             self.client.update_item(
                 TableName=self.table, Key={"pk": {"S": key}},

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from tattletail.alerts.facts import identity, parse_time
-from tattletail.correlation.model import Correlation, member_text, order_resolution
+from tattletail.correlation.model import MAX_TIMESPAN, Correlation, member_text, order_resolution
 from tattletail.delivery.state import record_key
 
 EVIDENCE_CAP = 25   # samples only: an item stays near 10 KB at most (DynamoDB bills a write per KB of the item)
@@ -71,9 +71,17 @@ def iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+LAST_SECOND = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())  # a window starting later could not be printed
+
+
 def event_seconds(record: dict[str, Any]) -> float | None:
+    """The record's event time in epoch seconds; ``None`` when unreadable or so far out (year 9999,
+    before 1970) that its window could not be named: such a record is unplaced, counted, never fatal."""
     moment = parse_time(record.get("eventTime"))
-    return moment.timestamp() if moment is not None else None
+    if moment is None:
+        return None
+    seconds = moment.timestamp()
+    return seconds if 0 <= seconds < LAST_SECOND - 2 * MAX_TIMESPAN else None
 
 
 def _weight(correlation: Correlation, record: dict[str, Any]) -> int:
@@ -82,8 +90,8 @@ def _weight(correlation: Correlation, record: dict[str, Any]) -> int:
     if correlation.weight is None:
         return 1
     value = correlation.weight.value(record)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
-        return 1
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < float("inf"):
+        return 1  # not a positive finite number (NaN, 1e1000 read as infinity): the record is one event
     return min(int(value), correlation.needed)
 
 
@@ -91,7 +99,7 @@ def place(correlation: Correlation, rule: str, record: dict[str, Any]) -> Entry 
     """The entry of one match of ``rule`` (a base rule of ``correlation``), or why it counts nowhere."""
     seconds = event_seconds(record)
     if seconds is None:
-        return "no readable eventTime"
+        return "no readable eventTime (missing, malformed or out of range)"
     start = int(seconds // correlation.timespan) * correlation.timespan
     account = record.get("recipientAccountId")
     group: list[tuple[str, Any]] = [(ACCOUNT, account)] if isinstance(account, str) and account else []
@@ -118,14 +126,44 @@ def place(correlation: Correlation, rule: str, record: dict[str, Any]) -> Entry 
     else:
         step = order_resolution(correlation)
         counted = (f"{index}|{int(seconds) // step * step}",)
-    group_text = json.dumps(group, separators=(",", ":"), sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{correlation.name}\n{group_text}\n{start}".encode()).hexdigest()[:32]
+    digest = window_digest(correlation, tuple(group), start)
     event_id = record.get("eventID") if isinstance(record.get("eventID"), str) else identity_hash
     parts = [str(record.get("eventTime")), str(index), str(event_id), str(record.get("eventName") or "-"),
              identity(record).display() or "-", value_text]
-    evidence = SEP.join(part.replace(SEP, " ") for part in parts)[:512]
+    evidence = SEP.join(part.replace(SEP, " ") for part in parts)
+    evidence = evidence.encode("utf-8", "surrogatepass")[:512].decode("utf-8", "ignore")  # bytes: what the item holds
     cap = correlation.needed if correlation.type in ("event_count", "value_count") else 0
     return Entry(f"correlation|{digest}", start, tuple(group), counted, evidence, int(seconds), cap)
+
+
+def window_digest(correlation: Correlation, group: tuple[tuple[str, Any], ...], start: int) -> str:
+    group_text = json.dumps(group, separators=(",", ":"), sort_keys=True, default=str)
+    return hashlib.sha256(f"{correlation.name}\n{group_text}\n{start}".encode()).hexdigest()[:32]
+
+
+def window_key(correlation: Correlation, group: tuple[tuple[str, Any], ...], start: int) -> str:
+    return f"correlation|{window_digest(correlation, group, start)}"
+
+
+def offset(correlation: Correlation) -> int:
+    """Where the second series of windows starts: half a timespan after the aligned one."""
+    return correlation.timespan // 2
+
+
+def shifted(correlation: Correlation, entry: Entry) -> Entry:
+    """The same match in the second series of windows (starts at ``offset`` past the aligned ones):
+    with both, any burst within half a timespan lies whole in one window, wherever the edges fall."""
+    half = offset(correlation)
+    start = (entry.second - half) // correlation.timespan * correlation.timespan + half
+    return replace(entry, key=window_key(correlation, entry.group, start), start=start)
+
+
+def overlapping(correlation: Correlation, entry: Entry) -> list[str]:
+    """The keys of the windows of the other series overlapping the window of ``entry``: once it fired,
+    they are closed too, so one burst gives one alert."""
+    half = offset(correlation)
+    return [window_key(correlation, entry.group, entry.start - half),
+            window_key(correlation, entry.group, entry.start + correlation.timespan - half)]
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ def test_check_explain_says_what_each_correlation_counts(tmp_path: Path) -> None
     assert "5 correlations" in text
     assert ("correlation Console password spraying: value_count over 'Correlation input: console sign-in failed'; "
             "fires when gte 10 distinct .userIdentity.userName // .userIdentity.arn per account, .sourceIPAddress "
-            "in a 30m window (records up to 1h late still count)") in text
+            "in a 1h window (overlapping: always within 30m) (records up to 1h late still count)") in text
 
 
 def test_the_correlation_pack_cases_pass() -> None:

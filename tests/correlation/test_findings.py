@@ -70,6 +70,7 @@ type = "event_count"
 rules = ["Denied"]
 group_by = [".userIdentity.arn"]
 timespan = "1h"
+windows = "fixed"   # the item checks below are of one series of windows
 condition = { gte = 40 }
 
 [[correlation]]
