@@ -10,7 +10,10 @@ is judged here, once, when the engine is built:
     ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``, ``recurse(f)``),
     ``range`` only with small constant bounds, string repetition only by small constants (per chain,
     ``tattletail.repetition``), regular expressions without nested or overlapping alternated repeats
-    (exponential backtracking, ``tattletail.backtracking``), few whole-record traversals (``..``,
+    (exponential backtracking) nor polynomial backtracking (two unbounded repeats, or one followed by
+    more pattern where the runs scanned from different start positions may overlap: ``\\s+$``;
+    ``tattletail.backtracking``), no global matching (``gsub``, ``scan``, ``splits``, ``split/2``, the
+    ``g`` flag: libjq's is quadratic in the number of matches), few whole-record traversals (``..``,
     ``paths``, ``walk``), few doublings of computed values (additions, repetitions), only builtins
     known to terminate, and work of degree 1 in the record's size by ``tattletail.cost``: iterations
     nested through an ``as`` binding, a variable or a cartesian operator (``.a[] as $x | .b[]``,
@@ -43,7 +46,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tattletail.backtracking import regex_risk
+from tattletail.backtracking import polynomial_risk, regex_risk
 from tattletail.cost import UNKNOWN_DEGREE
 from tattletail.costparse import work_degree
 from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
@@ -258,8 +261,12 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             pattern = args[0] if args else []
             if len(pattern) != 1 or pattern[0].kind != "str":
                 unproven.append(f"{name} with a computed regular expression")
-            elif (risk := regex_risk(pattern[0].text, _flags(name, args))) is not None:
+            elif (risk := regex_risk(pattern[0].text, _flags(name, args))
+                    or polynomial_risk(pattern[0].text, _flags(name, args))) is not None:
                 unproven.append(f"{name}({pattern[0].text!r}): {risk}")
+            if _global(name, args):
+                unproven.append(f"{name} with every match (libjq's global matching is quadratic in the"
+                                " number of matches)")
         elif name not in TERMINATING:
             unproven.append(f"{name} (not known to terminate)")
         if name in TRAVERSALS and (name != "recurse" or not args):
@@ -287,6 +294,18 @@ def _cost(tokens: list[Tok], unproven: list[str]) -> None:
                         "variable, an 'as' binding or a product of generators)")
     elif found >= UNKNOWN_DEGREE and not unproven:
         unproven.append("a cost the check cannot bound")
+
+
+def _global(name: str, args: list[list[Tok]]) -> bool:
+    """Whether a regex builtin collects every match: libjq's ``f_match`` with ``"g"`` appends each match
+    to a copied array, so ``gsub``, ``scan``, ``splits``, ``split/2`` and ``match``/``capture``/``sub``
+    with the ``g`` flag cost time quadratic in the number of matches."""
+    if name in ("gsub", "scan", "splits") or (name == "split" and len(args) == 2):
+        return True
+    if name in ("match", "capture", "sub", "test"):
+        flags = _flags(name, args)
+        return name != "test" and (flags is None or "g" in flags)
+    return False
 
 
 def _flags(name: str, args: list[list[Tok]]) -> str | None:
