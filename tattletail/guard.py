@@ -80,6 +80,9 @@ tgamma to_entries toarray toboolean todate todateiso8601 tojson tonumber tostrea
 trimstr trunc truncate_stream type unique unique_by utf8bytelength values walk with_entries
 test match capture scan split sub gsub
 """)
+# outputs one path per node of what they walk, each as long as the node is deep: memory nodes x depth
+# (``[paths] | length`` took 220-417 MB on one 254 KiB record), beyond the cost model's linear reading
+PATH_WALKS = frozenset({"paths", "leaf_paths", "tostream"})
 REGEX_BUILTINS = frozenset({"test", "match", "capture", "scan", "split", "splits", "sub", "gsub"})
 LOOPING = {"while": "while", "until": "until", "repeat": "repeat", "combinations": "combinations"}
 TRAVERSALS = frozenset({"..", "paths", "leaf_paths", "tostream", "walk", "recurse"})
@@ -257,6 +260,9 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             if count is not None and count >= ENDLESS_COUNT and collected:
                 never.append(f"collects range of {count:.3g} outputs: it cannot end in any budget")
             range_product *= count if count is not None else float("inf")
+        elif name in PATH_WALKS or (name in ("path", "paths", "getpath", "pick") and any(
+                t.text in ("..", "recurse", *PATH_WALKS) for arg in args for t in arg)):
+            unproven.append(f"{name} builds a path per node walked (memory nodes x depth)")
         elif name in REGEX_BUILTINS:
             pattern = args[0] if args else []
             if len(pattern) != 1 or pattern[0].kind != "str":

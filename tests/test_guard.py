@@ -43,7 +43,7 @@ def test_guard_leaves_programs_that_may_end_unproven_but_accepted(program: str) 
     'select(.eventName == "X")', '{user: .a, ip} | select(.user)', '"a \\(.x | tostring) b"',
     ". as [$a, $b] | $a", "label $out | 1, break $out", "$__loc__", "$ENV.HOME", "[range(5)]", ".a * 2",
     '@base64 "x\\(.a)"', 'select(.a | test("^(10\\\\.|172\\\\.(1[6-9]|2[0-9]|3[01])\\\\.)"))',
-    "[paths] | length", ".a + .b",
+    ".a + .b", "path(.a.b)", '.a | getpath(["b", "c"])',
 ])
 def test_guard_proves_ordinary_programs(program: str) -> None:
     assert analyse(program).proven, analyse(program)
@@ -71,6 +71,16 @@ def test_regex_risk_names_exponential_backtracking(pattern: str, risky: bool) ->
 def test_polynomial_risk_allows_one_unbounded_repeat_only_where_its_runs_are_disjoint(pattern: str,
                                                                                      risky: bool) -> None:
     assert (polynomial_risk(pattern) is not None) == risky, polynomial_risk(pattern)
+
+
+@pytest.mark.parametrize("program", [
+    "[paths] | length > 0", "[leaf_paths]", "[tostream]", "[paths(type == \"number\")]", "[path(..)]",
+    "[getpath(paths)]", "[.a | tostream] | length",
+])
+def test_guard_leaves_path_walks_unproven_as_their_memory_is_nodes_times_depth(program: str) -> None:
+    verdict = analyse(program)
+    assert not verdict.proven and not verdict.unbounded, verdict
+    assert any("path per node" in reason for reason in verdict.unproven), verdict
 
 
 @pytest.mark.parametrize("program", [
@@ -132,7 +142,7 @@ def test_guard_leaves_quadratic_programs_unproven_so_they_run_under_the_budget(p
 @pytest.mark.parametrize("program", [
     ".a[] | .b[] | .c", ".a[] as $x | $x.b", '.a | contains("x")', "[.a[]] - [.b]", '.a / ","',
     '[.a[] | tostring] | join(",")', "any(.a[]; . == 1)", '.a[] | IN("x", "y")', "map(select(.b)) | length",
-    "[paths] | length", ".. | numbers", "{a: .x, b: .y[]}", "[range(10)] as $r | .a[] | $r[]",
+    ".. | numbers", "{a: .x, b: .y[]}", "[range(10)] as $r | .a[] | $r[]",
 ])
 def test_guard_proves_programs_linear_in_the_record(program: str) -> None:
     assert analyse(program).proven, analyse(program)
