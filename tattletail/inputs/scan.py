@@ -31,7 +31,9 @@ class Limits:
 
 LIMITS = Limits()
 CHECK_EVERY = 1 << 20  # characters of text read between two calls of the reader's ``check``
-EMPTY_CHUNK = 4096  # what an empty chunk counts for (a gzip member holding nothing: a million of them is no text)
+# what an empty chunk counts for: up to one read of compressed input (logfile.READ_SIZE) that gave no text
+# (empty deflate blocks, a gzip member holding nothing: 190 MB of them is no text, yet takes time)
+EMPTY_CHUNK = 64 * 1024
 
 Check = Callable[[], None]
 

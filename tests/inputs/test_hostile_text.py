@@ -279,3 +279,19 @@ def test_a_long_refused_value_is_still_jumped_over_in_windows(monkeypatch: pytes
     got, bad = read_text('{"Records": [' + bomb + ',{"eventID": "after"}]}')
     assert [r["eventID"] for r in got] == ["after"] and len(bad) == 1
     assert 0 < len(calls) < 200  # windows doubling up to 1 MiB, not one step per bracket
+
+
+def test_the_deadline_check_is_called_while_empty_deflate_blocks_give_no_text() -> None:
+    # 20 MB of empty stored blocks before one record: no text comes out, yet the reader's check (the
+    # Lambda's deadline) must be called as the compressed input is consumed (190 MB of them: 0 checks)
+    import struct
+    import zlib
+
+    good = json.dumps({"Records": [{"eventID": "g1", "eventName": "CreateUser"}]}).encode()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x00\x00\x00\xff\xff" * 4_000_000
+            + deflate.compress(good) + deflate.flush() + struct.pack("<II", zlib.crc32(good), len(good)))
+    calls: list[int] = []
+    got = list(iter_records(io.BytesIO(data), "empty-blocks", check=lambda: calls.append(1)))
+    assert [r["eventID"] for r in got] == ["g1"]
+    assert len(calls) >= 15  # about one per MB of compressed input consumed
