@@ -93,6 +93,7 @@ class Alert:
 
 
 _ISOLATED: dict[str, Sandbox] = {}  # unproven title/field program text -> its isolation child
+_OVERRUNS: dict[str, int] = {}      # unproven title/field program text -> overruns so far
 
 
 def _first_text(rule: Rule, what: str, text: str, program: Any, record: dict[str, Any],
@@ -110,12 +111,17 @@ def _first_text(rule: Rule, what: str, text: str, program: Any, record: dict[str
 
 def _isolated_text(rule: Rule, what: str, text: str, record: dict[str, Any],
                    on_error: ErrorHandler) -> str | None:
-    from tattletail.engine import default_budget  # the engine imports alerts: imported on use
+    """As the engine treats an unproven rule: the full budget for the first ``MAX_OVERRUNS`` overruns of
+    a program (in this container), then halved at each further one down to ``STRAINED_BUDGET``, so a
+    slow title on thousands of matches costs ~0.15 s each, and the invocation's deadline bounds the rest."""
+    from tattletail.engine import MAX_OVERRUNS, STRAINED_BUDGET, default_budget  # engine imports alerts
 
     sandbox = _ISOLATED.get(text)
     if sandbox is None:
         sandbox = _ISOLATED[text] = Sandbox([text])
-    budget = default_budget()
+    full = default_budget()
+    beyond = _OVERRUNS.get(text, 0) - MAX_OVERRUNS
+    budget = full if beyond < 0 else max(min(STRAINED_BUDGET, full), full * 0.5 ** (beyond + 1))
     try:
         [(_, outcome)] = sandbox.evaluate(record_text(record), [0], budget)
     except SandboxBroken as exc:
@@ -123,9 +129,12 @@ def _isolated_text(rule: Rule, what: str, text: str, record: dict[str, Any],
         return None
     if outcome.kind == "output":
         return None if outcome.value is None else as_text(outcome.value)
-    if outcome.kind != "none":
-        on_error(rule, what, f"{outcome.message} (not proven to end quickly, so evaluated isolated under a "
-                             f"budget of {budget:g} s per record)" if outcome.kind == "overrun" else outcome.message)
+    if outcome.kind == "overrun":
+        _OVERRUNS[text] = _OVERRUNS.get(text, 0) + 1
+        on_error(rule, what, f"{outcome.message} (not proven to end quickly, so evaluated isolated; "
+                             f"overrun {_OVERRUNS[text]})")
+    elif outcome.kind != "none":
+        on_error(rule, what, outcome.message)
     return None
 
 

@@ -24,6 +24,7 @@ def small_budget(monkeypatch: pytest.MonkeyPatch) -> Any:
     for sandbox in alert_module._ISOLATED.values():
         sandbox.close()
     alert_module._ISOLATED.clear()
+    alert_module._OVERRUNS.clear()
 
 
 def alert_of(**options: Any) -> tuple[Alert, list[tuple[str, str]]]:
@@ -38,7 +39,13 @@ def test_unproven_title_that_never_ends_is_stopped_by_the_budget_and_left_out() 
     assert made.title == "Slow"  # the rule's name stands in
     assert made.fields == (("who", "alice"),)
     assert [what for what, _ in errors] == ["title"]
-    assert "budget of 0.3 s" in errors[0][1]
+    assert "budget of 0.3 s" in errors[0][1] and "evaluated isolated" in errors[0][1]
+
+
+def test_a_title_that_keeps_overrunning_is_strained_to_a_short_budget() -> None:
+    messages = [alert_of(title=ENDLESS)[1][0][1] for _ in range(6)]
+    budgets = [m.split("budget of ")[1].split(" s")[0] for m in messages]
+    assert budgets == ["0.3", "0.3", "0.3", "0.15", "0.075", "0.05"]
 
 
 def test_unproven_field_that_never_ends_is_stopped_and_the_others_kept() -> None:
