@@ -5,13 +5,23 @@ the subject's length when an unbounded repeat applies to something that can matc
 several ways: a group that itself repeats (``(a+)+``) or alternates between overlapping branches
 (``(a|ab)*``); backreferences make matching NP-hard. Such a pattern under ``test`` on a field an API
 caller controls (a user agent, a resource name) is a way to stall the engine, so ``tattletail.guard``
-keeps the rule out of the in-process paths. Polynomial backtracking (``a.*b.*c``) is accepted: its cost
-is bounded by the string's size, which the input limits bound.
+keeps the rule out of the in-process paths.
+
+Polynomial backtracking is a risk too (``polynomial_risk``): an unanchored search retries every start
+position, so ``\\s+$`` on 50,000 spaces, or ``.*a.*b``, costs time quadratic (or worse) in the subject, and
+a record holds strings of hundreds of KB. A pattern is linear when it has at most one unbounded repeat
+(``*``, ``+``, ``{n,}`` or a bound over ``SMALL_REPEAT``) and that repeat is last, or the pattern is
+anchored at the start (``^``/``\\A``: jq's ``^`` is the string's start), or the repeat is of one
+character class preceded by literal characters one of which the class cannot match (so the runs it
+scans from different start positions are disjoint: ``V[0-9]+$``, ``"arn:...[^"]*"``).
 """
 
 from __future__ import annotations
 
 import re
+
+SMALL_REPEAT = 16  # a bounded repeat up to this many counts as a constant amount of work per position
+_PLAIN = re.compile(r"[A-Za-z0-9 !\"#%&',\-/:;<=>@_`~]")
 
 
 def regex_risk(pattern: str, flags: str | None = "") -> str | None:
@@ -157,3 +167,81 @@ def _class_end(pattern: str, pos: int) -> int:
             depth -= 1
         end += 1
     return end
+
+
+def polynomial_risk(pattern: str, flags: str | None = "") -> str | None:
+    """Why ``pattern`` may backtrack polynomially (quadratic or worse in the subject's length) under an
+    unanchored search, or ``None`` when its work is linear (see the module docstring). Sound rather
+    than complete: anything not read is a risk."""
+    every = flags is None
+    ignore_case = every or "i" in (flags or "") or re.search(r"\(\?[A-Za-z-]*i", pattern) is not None
+    extended = every or "x" in (flags or "") or re.search(r"\(\?[A-Za-z-]*x", pattern) is not None
+    repeats: list[tuple[int, int, int]] = []  # (atom start, atom end, after the quantifier)
+    atom: tuple[int, int] | None = None
+    depth, top_alternation, pos = 0, False, 0
+    while pos < len(pattern):
+        ch = pattern[pos]
+        if ch == "\\":
+            atom, pos = (pos, pos + 2), pos + 2
+        elif ch == "[":
+            end = _class_end(pattern, pos)
+            atom, pos = (pos, end), end
+        elif ch == "(":
+            depth += 1
+            atom, pos = None, pos + 1
+        elif ch == ")":
+            depth -= 1
+            atom, pos = (-1, -1), pos + 1  # a group: not one character
+        elif ch == "|":
+            top_alternation = top_alternation or depth == 0
+            atom, pos = None, pos + 1
+        elif ch in "*+?{":
+            m = re.match(r"\{(\d*)(,?)(\d*)\}", pattern[pos:]) if ch == "{" else None
+            if ch == "{" and m is None:
+                atom, pos = (pos, pos + 1), pos + 1
+                continue
+            bound = None if ch in "*+" else 1 if ch == "?" else \
+                int(m.group(3)) if m is not None and m.group(3) else None if m is not None and m.group(2) else \
+                int(m.group(1) or 0) if m is not None else None
+            end = pos + (m.end() if m is not None else 1)
+            while end < len(pattern) and pattern[end] in "?+":
+                end += 1
+            if (bound is None or bound > SMALL_REPEAT) and atom is not None:
+                repeats.append((atom[0], atom[1], end))
+            atom, pos = None, end
+        else:
+            atom, pos = (pos, pos + 1), pos + 1
+    if not repeats:
+        return None
+    if len(repeats) > 1:
+        return f"{len(repeats)} unbounded repeats (polynomial backtracking on a long subject)"
+    start, end, after = repeats[0]
+    if pattern[after:].strip(")") == "":
+        return None  # nothing after it can fail: the first position reaching it matches
+    if (pattern.startswith("^") or pattern.startswith("\\A")) and not top_alternation:
+        return None  # one start position
+    if start >= 0 and not extended and _guarded(pattern, start, end, ignore_case):
+        return None
+    return "an unbounded repeat followed by more pattern, unanchored (quadratic backtracking)"
+
+
+def _guarded(pattern: str, start: int, end: int, ignore_case: bool) -> bool:
+    """Whether the literal characters right before the one-character atom ``pattern[start:end]`` hold
+    one the atom cannot match: then the runs scanned from different matches of the literal are disjoint."""
+    try:
+        atom = re.compile(pattern[start:end], re.IGNORECASE if ignore_case else 0)
+    except re.error:
+        return False
+    k = start
+    while k > 0:
+        ch, escaped = pattern[k - 1], k >= 2 and pattern[k - 2] == "\\" and not pattern[k - 1].isalnum()
+        if escaped:
+            k -= 2
+        elif _PLAIN.fullmatch(ch) and not (k >= 2 and pattern[k - 2] == "\\"):
+            k -= 1
+        else:
+            break
+        variants = _variants(ch) if ignore_case else {ch}
+        if not any(atom.fullmatch(v) for v in variants):
+            return True
+    return False

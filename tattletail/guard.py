@@ -10,7 +10,10 @@ is judged here, once, when the engine is built:
     ``reduce``/``foreach``, no looping builtin (``while``, ``until``, ``repeat``, ``recurse(f)``),
     ``range`` only with small constant bounds, string repetition only by small constants (per chain,
     ``tattletail.repetition``), regular expressions without nested or overlapping alternated repeats
-    (exponential backtracking, ``tattletail.backtracking``), few whole-record traversals (``..``,
+    (exponential backtracking) nor polynomial backtracking (two unbounded repeats, or one followed by
+    more pattern where the runs scanned from different start positions may overlap: ``\\s+$``;
+    ``tattletail.backtracking``), no global matching (``gsub``, ``scan``, ``splits``, ``split/2``, the
+    ``g`` flag: libjq's is quadratic in the number of matches), few whole-record traversals (``..``,
     ``paths``, ``walk``), few doublings of computed values (additions, repetitions), only builtins
     known to terminate, and work of degree 1 in the record's size by ``tattletail.cost``: iterations
     nested through an ``as`` binding, a variable or a cartesian operator (``.a[] as $x | .b[]``,
@@ -43,7 +46,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tattletail.backtracking import regex_risk
+from tattletail.backtracking import polynomial_risk, regex_risk
 from tattletail.cost import UNKNOWN_DEGREE
 from tattletail.costparse import work_degree
 from tattletail.jqtokens import Tok, Unreadable, call_args, close, tokenize
@@ -77,6 +80,9 @@ tgamma to_entries toarray toboolean todate todateiso8601 tojson tonumber tostrea
 trimstr trunc truncate_stream type unique unique_by utf8bytelength values walk with_entries
 test match capture scan split sub gsub
 """)
+# outputs one path per node of what they walk, each as long as the node is deep: memory nodes x depth
+# (``[paths] | length`` took 220-417 MB on one 254 KiB record), beyond the cost model's linear reading
+PATH_WALKS = frozenset({"paths", "leaf_paths", "tostream"})
 REGEX_BUILTINS = frozenset({"test", "match", "capture", "scan", "split", "splits", "sub", "gsub"})
 LOOPING = {"while": "while", "until": "until", "repeat": "repeat", "combinations": "combinations"}
 TRAVERSALS = frozenset({"..", "paths", "leaf_paths", "tostream", "walk", "recurse"})
@@ -254,12 +260,19 @@ def _analyse(tokens: list[Tok]) -> Verdict:
             if count is not None and count >= ENDLESS_COUNT and collected:
                 never.append(f"collects range of {count:.3g} outputs: it cannot end in any budget")
             range_product *= count if count is not None else float("inf")
+        elif name in PATH_WALKS or (name in ("path", "paths", "getpath", "pick") and any(
+                t.text in ("..", "recurse", *PATH_WALKS) for arg in args for t in arg)):
+            unproven.append(f"{name} builds a path per node walked (memory nodes x depth)")
         elif name in REGEX_BUILTINS:
             pattern = args[0] if args else []
             if len(pattern) != 1 or pattern[0].kind != "str":
                 unproven.append(f"{name} with a computed regular expression")
-            elif (risk := regex_risk(pattern[0].text, _flags(name, args))) is not None:
+            elif (risk := regex_risk(pattern[0].text, _flags(name, args))
+                    or polynomial_risk(pattern[0].text, _flags(name, args))) is not None:
                 unproven.append(f"{name}({pattern[0].text!r}): {risk}")
+            if _global(name, args):
+                unproven.append(f"{name} with every match (libjq's global matching is quadratic in the"
+                                " number of matches)")
         elif name not in TERMINATING:
             unproven.append(f"{name} (not known to terminate)")
         if name in TRAVERSALS and (name != "recurse" or not args):
@@ -287,6 +300,18 @@ def _cost(tokens: list[Tok], unproven: list[str]) -> None:
                         "variable, an 'as' binding or a product of generators)")
     elif found >= UNKNOWN_DEGREE and not unproven:
         unproven.append("a cost the check cannot bound")
+
+
+def _global(name: str, args: list[list[Tok]]) -> bool:
+    """Whether a regex builtin collects every match: libjq's ``f_match`` with ``"g"`` appends each match
+    to a copied array, so ``gsub``, ``scan``, ``splits``, ``split/2`` and ``match``/``capture``/``sub``
+    with the ``g`` flag cost time quadratic in the number of matches."""
+    if name in ("gsub", "scan", "splits") or (name == "split" and len(args) == 2):
+        return True
+    if name in ("match", "capture", "sub", "test"):
+        flags = _flags(name, args)
+        return name != "test" and (flags is None or "g" in flags)
+    return False
 
 
 def _flags(name: str, args: list[list[Tok]]) -> str | None:

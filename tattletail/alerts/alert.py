@@ -5,6 +5,12 @@ destination then renders the same alert with its own ``View`` (time zone and lan
 and SNS tell the same story. The view gives text already made safe for every format (one-line
 values on one line, invisible characters shown: ``escape.one_line``); each destination then applies
 its own format's escaping from ``tattletail.alerts.escape``.
+
+Title and field programs are judged like ``jq_match`` (``tattletail.guard``): a proven one runs
+in-process; any other runs in an isolation child (``tattletail.sandbox``, one per program, started on
+first use) under the engine's per-record budget, since libjq cannot be stopped in-process and
+``until(. >= 2e7; . + 1)`` in a title would otherwise run past the Lambda's deadline. An overrun is
+that title's or field's error: reported, and the alert goes out without it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from zoneinfo import ZoneInfo
 from tattletail.alerts.escape import json_text, one_line, visible
 from tattletail.alerts.facts import Facts, derive
 from tattletail.alerts.labels import label
+from tattletail.guard import analyse
+from tattletail.jq.recordtext import record_text
 from tattletail.rules import Match, Rule
+from tattletail.sandbox import Sandbox, SandboxBroken
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ErrorHandler = Callable[[Rule, str, str], None]  # rule, what ("title" or a field label), message
@@ -74,21 +83,58 @@ class Alert:
         rule, record = match.rule, match.record
         title = None
         if rule.title is not None:
-            title = _first_text(rule, "title", rule.title_program, record, on_error)
+            title = _first_text(rule, "title", rule.title, rule.title_program, record, on_error)
         fields = []
-        for (name, _), program in zip(rule.fields, rule.field_programs, strict=True):
-            value = _first_text(rule, name, program, record, on_error)
+        for (name, text), program in zip(rule.fields, rule.field_programs, strict=True):
+            value = _first_text(rule, name, text, program, record, on_error)
             if value is not None:
                 fields.append((name, value))
         return cls(match, derive(record), title or rule.name, tuple(fields))
 
 
-def _first_text(rule: Rule, what: str, program: Any, record: dict[str, Any], on_error: ErrorHandler) -> str | None:
+_ISOLATED: dict[str, Sandbox] = {}  # unproven title/field program text -> its isolation child
+_OVERRUNS: dict[str, int] = {}      # unproven title/field program text -> overruns so far
+
+
+def _first_text(rule: Rule, what: str, text: str, program: Any, record: dict[str, Any],
+                on_error: ErrorHandler) -> str | None:
+    """The program's first output as text; an unproven program is evaluated isolated, under a budget."""
+    if not analyse(text).proven:
+        return _isolated_text(rule, what, text, record, on_error)
     try:
         for value in program.input_value(record):
             return None if value is None else as_text(value)
     except ValueError as exc:
         on_error(rule, what, str(exc))
+    return None
+
+
+def _isolated_text(rule: Rule, what: str, text: str, record: dict[str, Any],
+                   on_error: ErrorHandler) -> str | None:
+    """As the engine treats an unproven rule: the full budget for the first ``MAX_OVERRUNS`` overruns of
+    a program (in this container), then halved at each further one down to ``STRAINED_BUDGET``, so a
+    slow title on thousands of matches costs ~0.15 s each, and the invocation's deadline bounds the rest."""
+    from tattletail.engine import MAX_OVERRUNS, STRAINED_BUDGET, default_budget  # engine imports alerts
+
+    sandbox = _ISOLATED.get(text)
+    if sandbox is None:
+        sandbox = _ISOLATED[text] = Sandbox([text])
+    full = default_budget()
+    beyond = _OVERRUNS.get(text, 0) - MAX_OVERRUNS
+    budget = full if beyond < 0 else max(min(STRAINED_BUDGET, full), full * 0.5 ** (beyond + 1))
+    try:
+        [(_, outcome)] = sandbox.evaluate(record_text(record), [0], budget)
+    except SandboxBroken as exc:
+        on_error(rule, what, f"cannot be evaluated safely: {exc}")
+        return None
+    if outcome.kind == "output":
+        return None if outcome.value is None else as_text(outcome.value)
+    if outcome.kind == "overrun":
+        _OVERRUNS[text] = _OVERRUNS.get(text, 0) + 1
+        on_error(rule, what, f"{outcome.message} (not proven to end quickly, so evaluated isolated; "
+                             f"overrun {_OVERRUNS[text]})")
+    elif outcome.kind != "none":
+        on_error(rule, what, outcome.message)
     return None
 
 

@@ -126,6 +126,11 @@ class RuleChecker:
         found = guard.problems(program)
         for problem in found:
             self.findings.problem(where, f"{key} can never end: {problem}", source)
+        verdict = guard.analyse(program)
+        if not found and key != "jq_match" and not verdict.proven:
+            self.findings.warn(where, f"{key} is not proven to end in time linear in the record "
+                               f"({'; '.join(verdict.unproven)}): it is evaluated in the isolation child under "
+                               "the per-record budget, and left out of the alert when it overruns", source)
         return not found
 
     def _lint(self, jq_match: str, where: str, source: str) -> None:

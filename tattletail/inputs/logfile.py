@@ -71,7 +71,7 @@ def _gunzip(first: bytes, stream: IO[bytes], name: str) -> Iterator[bytes]:
         pending = inflater.unconsumed_tail
         if out:
             produced += len(out)
-            yield out
+        yield out  # empty when the input held no text (empty deflate blocks): still work the reader counts
         if inflater.eof:
             yield b""  # a member ended: progress the reader can see (and check the time at), even without text
             rest = inflater.unused_data.lstrip(b"\0") or _read(stream, READ_SIZE).lstrip(b"\0")

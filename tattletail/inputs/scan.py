@@ -31,7 +31,9 @@ class Limits:
 
 LIMITS = Limits()
 CHECK_EVERY = 1 << 20  # characters of text read between two calls of the reader's ``check``
-EMPTY_CHUNK = 4096  # what an empty chunk counts for (a gzip member holding nothing: a million of them is no text)
+# what an empty chunk counts for: up to one read of compressed input (logfile.READ_SIZE) that gave no text
+# (empty deflate blocks, a gzip member holding nothing: 190 MB of them is no text, yet takes time)
+EMPTY_CHUNK = 64 * 1024
 
 Check = Callable[[], None]
 
@@ -46,6 +48,7 @@ _STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.S)
 _COMPLETE = re.compile(r'[^"]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"]*+)*+', re.S)  # up to an unterminated string
 _SIGNS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_SIGNS = bytes(c for c in range(256) if c not in b'[]{}"')
+JUMP_AFTER = 4096  # characters of a refused value stepped through before jumps are tried
 _OPENS = re.compile(r"[\[{]*")
 _CLOSES = re.compile(r"[\]}]*")
 _TOKEN = re.compile(r'[^ \t\n\r,\[\]{}"]*')
@@ -112,7 +115,10 @@ class Reader:
         depth = 0
         in_string = first == '"'
         string_start = start
-        jump_from, window = 0, 4096  # where a jump over skipped text may next be tried, and how far
+        # where a jump over skipped text may next be tried, and how far: not within a refused value's first
+        # JUMP_AFTER characters, so a short bad record costs what a good one does (a window examined
+        # from inside it would mostly read the records after it, and find they close it)
+        jump_from, window = start + JUMP_AFTER, 4096
         if in_string:
             i += 1
         elif first not in "[{":
@@ -144,24 +150,21 @@ class Reader:
                         i = e + 1
                         continue
                     i = e + 1
-                    skipping = reason is not None or not collect
                     if c in "[{":
-                        depth += 1
-                        if skipping:  # a run of opening brackets at once
-                            run = _OPENS.match(buf, i).end()  # type: ignore[union-attr]
-                            depth, i = depth + run - i, run
+                        # a run of opening brackets at once (only counted, so collecting or not)
+                        run = _OPENS.match(buf, i).end()  # type: ignore[union-attr]
+                        depth, i = depth + 1 + run - i, run
                         if depth > limits.depth and reason is None:
                             reason = f"nested deeper than {limits.depth} levels"
                     else:
                         depth -= 1
                         if depth == 0:
                             break
-                        if skipping:  # a run of closing brackets at once
-                            run = _CLOSES.match(buf, i).end() - i  # type: ignore[union-attr]
-                            if run >= depth:
-                                i += depth
-                                break
-                            depth, i = depth - run, i + run
+                        run = _CLOSES.match(buf, i).end() - i  # type: ignore[union-attr]
+                        if run >= depth:  # a run of closing brackets at once
+                            i += depth
+                            break
+                        depth, i = depth - run, i + run
                     if i >= jump_from and (reason is not None or not collect):
                         j, depth, jump_from = _skip_refused(buf, i, depth, window)
                         window = min(window * 2, 1 << 20) if j != i else 4096

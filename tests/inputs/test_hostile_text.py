@@ -242,3 +242,56 @@ def test_an_object_without_a_records_list_is_refused_after_reading_it(data: byte
                                                                       message: str) -> None:
     with pytest.raises(error, match=message):
         list(iter_records(io.BytesIO(data), "obj"))
+
+
+# ---------------------------------------------------------------- bad records cost what good ones do
+
+
+def test_short_refused_records_are_stepped_through_not_window_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2,000 records nested 65 deep between two good ones: before issue 14 each refused record scanned a
+    # 4 KiB window of the records after it (8 passes of bytes.replace), ~100x a good record's cost
+    calls: list[int] = []
+    real = scan._skip_refused
+
+    def counting(buf: str, i: int, depth: int, window: int) -> tuple[int, int, int]:
+        calls.append(i)
+        return real(buf, i, depth, window)
+
+    monkeypatch.setattr(scan, "_skip_refused", counting)
+    deep = "[" * 65 + "]" * 65
+    text = '{"Records": [{"eventID": "first"},' + ",".join([deep] * 2000) + ',{"eventID": "last"}]}'
+    got, bad = read_text(text)
+    assert [r["eventID"] for r in got] == ["first", "last"]
+    assert len(bad) == 2000 and all("nested deeper than 64 levels" in why for _, why in bad)
+    assert calls == []
+
+
+def test_a_long_refused_value_is_still_jumped_over_in_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = scan._skip_refused
+
+    def counting(buf: str, i: int, depth: int, window: int) -> tuple[int, int, int]:
+        calls.append(i)
+        return real(buf, i, depth, window)
+
+    monkeypatch.setattr(scan, "_skip_refused", counting)
+    bomb = "[" * 100 + "[]," * 200_000 + "]" * 100
+    got, bad = read_text('{"Records": [' + bomb + ',{"eventID": "after"}]}')
+    assert [r["eventID"] for r in got] == ["after"] and len(bad) == 1
+    assert 0 < len(calls) < 200  # windows doubling up to 1 MiB, not one step per bracket
+
+
+def test_the_deadline_check_is_called_while_empty_deflate_blocks_give_no_text() -> None:
+    # 20 MB of empty stored blocks before one record: no text comes out, yet the reader's check (the
+    # Lambda's deadline) must be called as the compressed input is consumed (190 MB of them: 0 checks)
+    import struct
+    import zlib
+
+    good = json.dumps({"Records": [{"eventID": "g1", "eventName": "CreateUser"}]}).encode()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x00\x00\x00\xff\xff" * 4_000_000
+            + deflate.compress(good) + deflate.flush() + struct.pack("<II", zlib.crc32(good), len(good)))
+    calls: list[int] = []
+    got = list(iter_records(io.BytesIO(data), "empty-blocks", check=lambda: calls.append(1)))
+    assert [r["eventID"] for r in got] == ["g1"]
+    assert len(calls) >= 15  # about one per MB of compressed input consumed
