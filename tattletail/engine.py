@@ -47,7 +47,16 @@ from tattletail.jq.modes import NOTHING, first
 from tattletail.jq.prefilter import Path, necessary_condition
 from tattletail.jq.recordtext import record_text, without_lone_surrogates
 from tattletail.jq.values import JqError
-from tattletail.rules import NO_MATCH, RECORD_VAR, Match, Rule, code_program, compile_jq, evaluating
+from tattletail.rules import (
+    NO_MATCH,
+    RECORD_VAR,
+    Match,
+    Rule,
+    code_program,
+    compile_jq,
+    evaluating,
+    text_errors_program,
+)
 from tattletail.sandbox import Sandbox, SandboxBroken
 
 DEFAULT_BUDGET = 1.0   # seconds of wall clock per isolated rule and record; real rules take milliseconds
@@ -208,7 +217,8 @@ class Engine:
                            on_error: ErrorHandler) -> dict[int, Match]:
         """The unproven rules among ``candidates``, each under the budget in the child process."""
         if self._sandbox is None:
-            self._sandbox = Sandbox([self.rules[i].jq_match for i in self._isolated], memory_limit=self.sandbox_memory)
+            self._sandbox = Sandbox([text_errors_program(self.rules[i].jq_match) for i in self._isolated],
+                                    memory_limit=self.sandbox_memory)
         slots = [self._sandbox_slot[i] for i in candidates]
         budgets = {self._sandbox_slot[i]: self.budget_of(i) for i in candidates}
         try:

@@ -80,6 +80,13 @@ def code_program(program: str) -> str:
             ' catch {"error": (if type == "string" then . else tojson end)}')
 
 
+def text_errors_program(program: str) -> str:
+    """``program`` with its runtime errors raised again as jq's own text for the error value (``tojson``
+    for a non-string), for callers that read errors from the binding's exception, which would print
+    ``error(1.0)`` as "1" (the isolation child). The same empty line as ``code_program`` follows it."""
+    return f'try (\n{program}\n\n) catch error(if type == "string" then . else tojson end)'
+
+
 NO_MATCH = ". != null and . != [null] and . != [false]"
 """A jq condition on a ``code_program`` code: true when the code reports something (match or error)."""
 
