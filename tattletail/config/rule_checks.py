@@ -53,6 +53,52 @@ TEST_KEYS: Spec = {
 REGEX_FUNCTIONS = {"test", "match", "capture", "scan", "split", "splits", "sub", "gsub"}
 MATCHES_EVERYTHING = {"true", ".", "select(true)", "select(.)", "select(. != null)"}
 
+def _parsed(program: str) -> Any:
+    """The program's AST, or ``None`` outside the compiled subset (the lints then read the text only)."""
+    from tattletail.jq.parse import parse
+
+    try:
+        return parse(program)
+    except (Unsupported, RecursionError):
+        return None
+
+
+def _nodes(node: Any) -> list[Any]:
+    """Every AST node under ``node`` (tuples whose first item names them), itself included."""
+    found, todo = [], [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, tuple) and item and isinstance(item[0], str):
+            found.append(item)
+            todo.extend(item[1:])
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
+
+
+def _reads_records(node: Any) -> bool:
+    """``.Records``, ``.["Records"]`` or ``."Records"`` on the record itself."""
+    for item in _nodes(node):
+        if item[0] == "field" and item[1] == ("identity",) and item[2] == "Records":
+            return True
+        if item[0] == "index" and item[1] == ("identity",) and item[2] == ("literal", "Records"):
+            return True
+    return False
+
+
+def _matches_everything(node: Any, program: str) -> bool:
+    """A program that reads no field of the record (``1``, ``"hello"``, ``.``, ``select(true)``) and gives
+    a true first output on one record gives it on every record."""
+    if any(item[0] in ("field", "index", "iterate") for item in _nodes(node)):
+        return False
+    try:
+        outputs = compile_jq(program).input_text('{"eventName": "x"}')
+        first = next(iter(outputs), None)
+    except (ValueError, StopIteration):
+        return False
+    return first is not None and first is not False
+
+
 Targets = Callable[[list[Any], str, str], "tuple[str, ...] | None"]  # (ids, where, source) -> checked ids
 
 
@@ -135,10 +181,12 @@ class RuleChecker:
 
     def _lint(self, jq_match: str, where: str, source: str) -> None:
         """Warnings for a rule that is valid but surely not what was meant."""
-        if re.search(r"\.Records\b", jq_match):
+        node = _parsed(jq_match)
+        if re.search(r"\.Records\b", jq_match) or (node is not None and _reads_records(node)):
             self.findings.warn(where, "jq_match reads .Records, but a rule sees one record at a time (write "
                                "select(.eventName == ...), not .Records[] | select(...))", source)
-        if " ".join(jq_match.split()) in MATCHES_EVERYTHING:
+        everything = node is not None and _matches_everything(node, jq_match)
+        if " ".join(jq_match.split()) in MATCHES_EVERYTHING or everything:
             self.findings.warn(where, f"jq_match {jq_match.strip()!r} matches every record", source)
 
     def _tests(self, tests: list[Any], where: str, source: str) -> bool:

@@ -213,3 +213,20 @@ def test_rule_test_cases_are_checked(tmp_path) -> None:
     assert "t.toml: rule 'R': test[1]: 'match' must be a boolean, not string" in found
     assert "t.toml: rule 'R': test[2] needs exactly one of 'record' (JSON text) or 'file'" in found
     assert "t.toml: rule 'R': test[3] needs exactly one of 'record' (JSON text) or 'file'" in found
+
+
+@pytest.mark.parametrize("program", ["1", '"hello"', ".", "select(true)", "now > 0"])
+def test_a_rule_that_reads_no_field_and_matches_warns_that_it_matches_everything(program: str) -> None:
+    loaded = config.loads(f"[[rule]]\nname = \"r\"\njq_match = '{program}'\n")
+    assert any("matches every record" in w for w in loaded.warnings), loaded.warnings
+
+
+@pytest.mark.parametrize("program", ['select(.eventName == "X")', "select(.errorCode == null)", "false", "empty"])
+def test_rules_that_read_fields_or_never_match_do_not_warn_so(program: str) -> None:
+    loaded = config.loads(f"[[rule]]\nname = \"r\"\njq_match = '{program}'\n")
+    assert not any("matches every record" in w for w in loaded.warnings), loaded.warnings
+
+
+def test_records_read_by_index_warns_like_dot_records() -> None:
+    loaded = config.loads("[[rule]]\nname = \"r\"\njq_match = '.[\"Records\"][]? | select(.eventName == \"X\")'\n")
+    assert any("reads .Records" in w for w in loaded.warnings), loaded.warnings
