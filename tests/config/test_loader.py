@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tattletail.config import loader as config
@@ -230,3 +233,13 @@ def test_rules_that_read_fields_or_never_match_do_not_warn_so(program: str) -> N
 def test_records_read_by_index_warns_like_dot_records() -> None:
     loaded = config.loads("[[rule]]\nname = \"r\"\njq_match = '.[\"Records\"][]? | select(.eventName == \"X\")'\n")
     assert any("reads .Records" in w for w in loaded.warnings), loaded.warnings
+
+
+@pytest.mark.parametrize("program", ["until(false; .)", "def f: f; f", "repeat(1)", "[range(1e12)] | length > 0"])
+def test_the_matches_everything_lint_never_runs_a_program_that_may_not_end(program: str) -> None:
+    """The lint evaluates a program that reads no field; one the guard cannot prove ends must not run."""
+    code = ("import sys\nfrom tattletail.config import loader\n"
+            "try:\n    loader.loads(sys.argv[1])\nexcept Exception:\n    pass")
+    result = subprocess.run([sys.executable, "-c", code,
+                             f"[[rule]]\nname = \"r\"\njq_match = '{program}'\n"], timeout=60, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()[-500:]
