@@ -64,11 +64,14 @@ def _logs_reach_caplog() -> None:
 def _fresh_handler_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The handler caches its config and S3 client per container; each test is a new container.
     Retry waits are shortened so tests do not sleep for real backoffs."""
-    from tattletail import aws, handler
+    from tattletail import aws, handler, redact
     from tattletail.config import current
     from tattletail.delivery.retry import RetryPolicy
 
     monkeypatch.setattr(handler, "retry_policy", RetryPolicy(attempts=4, base=0.01, cap=0.05, reserve=0.0))
+    # secrets registered for redaction by an earlier test must not mask this one's text (order-independent)
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_finders", ())
     yield
 
     current.reset()
