@@ -89,9 +89,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             named_skipped += report.name in named
         elif report.error:
             print(f"error: {report.error}", file=err)
-    if config.correlations:  # over every file at once, in event-time order
-        from tattletail.correlation import history as correlation_history
-
+    if config.correlations:  # over every file at once, in event-time order (history imported above)
         def alert(match: Match) -> None:
             if args.format == "jsonl":
                 row = match_row(match.rule.name, "(correlation)", 0, match.record, match.value)
